@@ -1,0 +1,265 @@
+package config
+
+// Config is the whole config file. Every section is validated, even those
+// whose behaviour a later release adds.
+type Config struct {
+	Contract     Contract     `yaml:"contract"`
+	StateDir     string       `yaml:"state_dir"`
+	Residency    Residency    `yaml:"residency"`
+	Restic       Restic       `yaml:"restic"`
+	Repositories []Repository `yaml:"repositories"`
+	Sources      []Source     `yaml:"sources"`
+	Jobs         []Job        `yaml:"jobs"`
+	Drills       Drills       `yaml:"drills"`
+	Accounts     []Account    `yaml:"accounts"`
+	Erase        Erase        `yaml:"erase"`
+	Signing      Signing      `yaml:"signing"`
+	Server       Server       `yaml:"server"`
+	Notify       Notify       `yaml:"notify"`
+
+	// path is the file the config was read from; relative paths in the
+	// file are relative to its folder.
+	path string
+}
+
+// Contract describes the one contract whose data Steward keeps.
+type Contract struct {
+	ID       string `yaml:"id"`
+	Customer string `yaml:"customer"`
+	Service  string `yaml:"service"`
+	// EndDate is the contract's last day; nothing may be kept past it.
+	EndDate Date `yaml:"end_date"`
+	// TimeZone is the IANA zone of every time Steward writes (req 15).
+	TimeZone string `yaml:"time_zone"`
+}
+
+// Residency lists where data may be stored (req 2).
+type Residency struct {
+	AllowedRegions []string `yaml:"allowed_regions"`
+}
+
+// Restic says where the restic binary is and how long one call may take.
+type Restic struct {
+	Path    string   `yaml:"path"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Repository is a restic repository: exactly one of Local or S3.
+type Repository struct {
+	Name  string     `yaml:"name"`
+	Local *LocalRepo `yaml:"local"`
+	S3    *S3Target  `yaml:"s3"`
+	// ObjectLock is an S3 object-lock retention period, checked against
+	// the contract end date.
+	ObjectLock Duration `yaml:"object_lock"`
+}
+
+// LocalRepo is a repository on a local or mounted path.
+type LocalRepo struct {
+	Path string `yaml:"path"`
+}
+
+// S3Target is a bucket (and prefix) on an S3-compatible endpoint.
+type S3Target struct {
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	Prefix   string `yaml:"prefix"`
+	Region   string `yaml:"region"`
+	// Insecure uses plain HTTP (test servers on loopback only).
+	Insecure  bool      `yaml:"insecure"`
+	AccessKey SecretRef `yaml:"access_key"`
+	SecretKey SecretRef `yaml:"secret_key"`
+}
+
+// Source is something to back up: exactly one of Path, Postgres or S3.
+type Source struct {
+	Name     string          `yaml:"name"`
+	Path     *PathSource     `yaml:"path"`
+	Postgres *PostgresSource `yaml:"postgres"`
+	S3       *S3Target       `yaml:"s3"`
+}
+
+// PathSource is a directory tree.
+type PathSource struct {
+	Path     string   `yaml:"path"`
+	Excludes []string `yaml:"excludes"`
+}
+
+// PostgresSource is one PostgreSQL database.
+type PostgresSource struct {
+	Host     string    `yaml:"host"`
+	Port     int       `yaml:"port"`
+	Database string    `yaml:"database"`
+	User     string    `yaml:"user"`
+	Password SecretRef `yaml:"password"`
+	SSLMode  string    `yaml:"sslmode"`
+}
+
+// Job backs up sources into a primary repository and copies each new
+// snapshot to the replicas (req 18).
+type Job struct {
+	Name       string    `yaml:"name"`
+	Sources    []string  `yaml:"sources"`
+	Repository string    `yaml:"repository"`
+	Replicas   []string  `yaml:"replicas"`
+	Schedule   string    `yaml:"schedule"`
+	Retention  Retention `yaml:"retention"`
+}
+
+// Retention is restic's keep policy for a job.
+type Retention struct {
+	KeepLast    int      `yaml:"keep_last"`
+	KeepDaily   int      `yaml:"keep_daily"`
+	KeepWeekly  int      `yaml:"keep_weekly"`
+	KeepMonthly int      `yaml:"keep_monthly"`
+	KeepYearly  int      `yaml:"keep_yearly"`
+	KeepWithin  Duration `yaml:"keep_within"`
+}
+
+// Drills configures restore drills (req 22).
+type Drills struct {
+	Schedule string `yaml:"schedule"`
+	// Snapshot is "latest" or "random".
+	Snapshot string `yaml:"snapshot"`
+	// RandomWindow bounds the age of a randomly chosen snapshot.
+	RandomWindow Duration `yaml:"random_window"`
+	// ReadDataSubsets is N in `restic check --read-data-subset k/N`.
+	ReadDataSubsets int          `yaml:"read_data_subsets"`
+	RTOTarget       Duration     `yaml:"rto_target"`
+	RPOTarget       Duration     `yaml:"rpo_target"`
+	Scratch         DrillScratch `yaml:"scratch"`
+	// Jobs limits scheduled drills to these jobs (all jobs when empty).
+	Jobs []string `yaml:"jobs"`
+}
+
+// DrillScratch names where drills may restore to.
+type DrillScratch struct {
+	Dir      string          `yaml:"dir"`
+	Postgres *PostgresSource `yaml:"postgres"`
+	S3       *S3Target       `yaml:"s3"`
+}
+
+// Account is a special account to revoke at contract end (req 27).
+type Account struct {
+	Name string `yaml:"name"`
+	// Kind is one of AccountKinds.
+	Kind string `yaml:"kind"`
+	// Target names the repository or source the account belongs to.
+	Target string `yaml:"target"`
+	// ID is the access key id, role name or user name.
+	ID string `yaml:"id"`
+	// Admin is the credential that can revoke it (S3 admin API, DB superuser).
+	Admin SecretRef `yaml:"admin"`
+}
+
+// AccountKinds are the special-account kinds Steward can revoke.
+var AccountKinds = []string{"s3_access_key", "postgres_role", "restic_key", "os_user"}
+
+// Erase configures contract-end erasure.
+type Erase struct {
+	CoolingOff Duration `yaml:"cooling_off"`
+	// Approvers may approve an erase plan (second person, req 12).
+	Approvers []string `yaml:"approvers"`
+}
+
+// Signing holds the certificate and key that sign reports.
+type Signing struct {
+	Certificate  string        `yaml:"certificate"`
+	Key          string        `yaml:"key"`
+	TSAURL       string        `yaml:"tsa_url"`
+	Organisation string        `yaml:"organisation"`
+	Signer       string        `yaml:"signer"`
+	Location     string        `yaml:"location"`
+	Font         string        `yaml:"font"`
+	Attestations []Attestation `yaml:"attestations"`
+}
+
+// Attestation is a provider's device-disposal attestation or a third-party
+// audit report (req 24, 25) listed on the deletion certificate.
+type Attestation struct {
+	Title     string `yaml:"title"`
+	Issuer    string `yaml:"issuer"`
+	Date      Date   `yaml:"date"`
+	Reference string `yaml:"reference"`
+}
+
+// Server is the daemon's HTTP listener.
+type Server struct {
+	Listen  string `yaml:"listen"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// Notify sends alerts.
+type Notify struct {
+	Webhook *Webhook `yaml:"webhook"`
+	Email   *Email   `yaml:"email"`
+}
+
+// Webhook posts alerts as JSON.
+type Webhook struct {
+	URL    string    `yaml:"url"`
+	Secret SecretRef `yaml:"secret"`
+}
+
+// Email sends alerts by SMTP.
+type Email struct {
+	SMTP     string    `yaml:"smtp"`
+	From     string    `yaml:"from"`
+	To       []string  `yaml:"to"`
+	User     string    `yaml:"user"`
+	Password SecretRef `yaml:"password"`
+}
+
+// Path is the file the config was loaded from ("" for an embedded default).
+func (c *Config) Path() string { return c.path }
+
+// Repository finds a repository by name.
+func (c *Config) Repository(name string) (*Repository, bool) {
+	for i := range c.Repositories {
+		if c.Repositories[i].Name == name {
+			return &c.Repositories[i], true
+		}
+	}
+	return nil, false
+}
+
+// Source finds a source by name.
+func (c *Config) Source(name string) (*Source, bool) {
+	for i := range c.Sources {
+		if c.Sources[i].Name == name {
+			return &c.Sources[i], true
+		}
+	}
+	return nil, false
+}
+
+// Job finds a job by name.
+func (c *Config) Job(name string) (*Job, bool) {
+	for i := range c.Jobs {
+		if c.Jobs[i].Name == name {
+			return &c.Jobs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Kind is "local" or "s3".
+func (r *Repository) Kind() string {
+	if r.S3 != nil {
+		return "s3"
+	}
+	return "local"
+}
+
+// Kind is "path", "postgres" or "s3".
+func (s *Source) Kind() string {
+	switch {
+	case s.Postgres != nil:
+		return "postgres"
+	case s.S3 != nil:
+		return "s3"
+	default:
+		return "path"
+	}
+}

@@ -1,0 +1,198 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func problemsOf(t *testing.T, yamlText string) Problems {
+	t.Helper()
+	_, err := Parse([]byte(yamlText), t.TempDir(), "test.yaml")
+	if err == nil {
+		return nil
+	}
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error is %T, not Problems: %v", err, err)
+	}
+	return ps
+}
+
+func hasProblem(ps Problems, path, fragment string) bool {
+	for _, p := range ps {
+		if p.Path == path && strings.Contains(p.Message, fragment) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExamplesAreValid(t *testing.T) {
+	for _, f := range []string{"minimal.yaml", "full.yaml"} {
+		t.Run(f, func(t *testing.T) {
+			cfg, err := Load(filepath.Join("..", "..", "examples", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Contract.TimeZone != "Asia/Tokyo" {
+				t.Errorf("time zone %q", cfg.Contract.TimeZone)
+			}
+		})
+	}
+}
+
+func TestMinimalExampleIsTheEmbeddedDefault(t *testing.T) {
+	ex, err := os.ReadFile(filepath.Join("..", "..", "examples", "minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ex, DefaultYAML()) {
+		t.Fatal("examples/minimal.yaml differs from internal/config/default.yaml: copy one onto the other")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := LoadDefault(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != filepath.Join(dir, "steward-state") {
+		t.Errorf("state dir %q", cfg.StateDir)
+	}
+	r, ok := cfg.Repository("local")
+	if !ok || r.Local.Path != filepath.Join(dir, "steward-state", "repositories", "local") {
+		t.Errorf("local repository %+v", r)
+	}
+	if got := cfg.Residency.AllowedRegions; len(got) != 2 || got[0] != "ap-northeast-1" || got[1] != "ap-northeast-3" {
+		t.Errorf("allowed regions %v", got)
+	}
+	if cfg.Drills.RTOTarget.D() != 4*time.Hour || cfg.Erase.CoolingOff.D() != 72*time.Hour {
+		t.Errorf("drill/erase defaults %v %v", cfg.Drills.RTOTarget, cfg.Erase.CoolingOff)
+	}
+}
+
+const base = `
+contract: {id: C1, customer: City, service: Svc, end_date: 2099-01-01}
+repositories:
+  - name: r1
+    local: {path: /tmp/r1}
+sources:
+  - name: s1
+    path: {path: /tmp/s1}
+jobs:
+  - name: j1
+    sources: [s1]
+    repository: r1
+`
+
+func TestThreeMistakesAllReported(t *testing.T) {
+	text := `
+contract: {id: C1, customer: City, service: Svc, end_date: 2099-01-01}
+repositories:
+  - name: r1
+    local: {path: /tmp/r1}
+sources:
+  - name: s1
+    path: {path: /tmp/s1}
+  - name: s2
+    s3: {endpoint: "127.0.0.1:9000", access_key: env:A, secret_key: env:B}
+jobs:
+  - name: j1
+    sources: [s1, s9]
+    repository: r1
+    schedul: "0 2 * * *"
+`
+	ps := problemsOf(t, text)
+	if len(ps) != 3 {
+		t.Fatalf("want 3 problems, got %d:\n%v", len(ps), ps)
+	}
+	for _, want := range []struct{ path, frag string }{
+		{"sources[1].s3.bucket", "name the bucket"},
+		{"jobs[0].sources[1]", `"s9"`},
+		{"jobs[0].schedul", `did you mean "schedule"`},
+	} {
+		if !hasProblem(ps, want.path, want.frag) {
+			t.Errorf("missing %s (%s) in:\n%v", want.path, want.frag, ps)
+		}
+	}
+	for _, p := range ps {
+		if p.Line == 0 {
+			t.Errorf("no line for %s", p.Path)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	tests := []struct {
+		name, text, path, frag string
+	}{
+		{"inline secret", base + `
+  - name: j2
+    sources: [s1]
+    repository: r1
+repositories2: 1
+`, "repositories2", "unknown key"},
+		{"secret written inline", strings.Replace(base, "path: {path: /tmp/s1}", "postgres: {database: d, user: u, password: hunter2}", 1), "sources[0].postgres.password", "never written inline"},
+		{"bad duration", base + "erase: {cooling_off: soon}\n", "erase.cooling_off", "days"},
+		{"bad date", strings.Replace(base, "2099-01-01", "31/03/2099", 1), "contract.end_date", "YYYY-MM-DD"},
+		{"bad zone", strings.Replace(base, "end_date: 2099-01-01", "end_date: 2099-01-01, time_zone: Mars/Base", 1), "contract.time_zone", "IANA"},
+		{"replica is primary", base + "    replicas: [r1]\n", "jobs[0].replicas[0]", "second location"},
+		{"region not allowed", strings.Replace(base, "path: {path: /tmp/s1}", "s3: {endpoint: e:1, bucket: bkt, region: us-east-1, access_key: env:A, secret_key: env:B}", 1), "sources[0].s3.region", "ap-northeast-1, ap-northeast-3"},
+		{"duplicate name", strings.Replace(base, "  - name: s1\n", "  - name: r2\n    path: {path: /x}\n  - name: r2\n", 1), "sources[1].name", "twice"},
+		{"bad cron", base + "    schedule: every night\n", "jobs[0].schedule", "cron"},
+		{"object lock past end", strings.Replace(base, "local: {path: /tmp/r1}", "local: {path: /tmp/r1}\n    object_lock: 40000d", 1), "repositories[0].object_lock", "contract end"},
+		{"wrong type", base + "drills: {read_data_subsets: many}\n", "drills.read_data_subsets", "whole number"},
+		{"list expected", strings.Replace(base, "sources: [s1]", "sources: s1", 1), "jobs[0].sources", "list"},
+		{"account kind", base + "accounts: [{name: a, kind: ftp, id: x}]\n", "accounts[0].kind", "s3_access_key"},
+		{"missing contract", "state_dir: /tmp/x\n", "contract.id", "contract id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := problemsOf(t, tt.text)
+			if !hasProblem(ps, tt.path, tt.frag) {
+				t.Fatalf("want problem at %s containing %q, got:\n%v", tt.path, tt.frag, ps)
+			}
+		})
+	}
+}
+
+func TestBaseIsValid(t *testing.T) {
+	if ps := problemsOf(t, base); ps != nil {
+		t.Fatal(ps)
+	}
+}
+
+func TestProblemsNeverEchoSecrets(t *testing.T) {
+	text := strings.Replace(base, "path: {path: /tmp/s1}", "postgres: {database: d, user: u, password: S3cr3t-Value}", 1)
+	ps := problemsOf(t, text)
+	if strings.Contains(ps.Error(), "S3cr3t-Value") {
+		t.Fatalf("problem text shows the secret: %v", ps)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "1.5d": 36 * time.Hour, "90m": 90 * time.Minute} {
+		d, err := ParseDuration(in)
+		if err != nil || d.D() != want {
+			t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
+		}
+	}
+	if _, err := ParseDuration("-1d"); err == nil {
+		t.Error("negative duration accepted")
+	}
+}
+
+func TestSecretRefString(t *testing.T) {
+	if got := SecretRef("sealed:v1:abcdef").String(); strings.Contains(got, "abcdef") {
+		t.Errorf("sealed ref shown: %s", got)
+	}
+	if got := SecretRef("hunter2").String(); got != "[redacted]" {
+		t.Errorf("inline secret shown: %s", got)
+	}
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"path/filepath"
+
+	"steward/internal/clock"
+)
+
+// Defaults that apply when the config leaves a field out.
+var (
+	DefaultAllowedRegions = []string{"ap-northeast-1", "ap-northeast-3"}
+	DefaultFont           = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
+)
+
+const (
+	defaultStateDir        = "steward-state"
+	defaultResticTimeout   = Duration(6 * 60 * 60 * 1e9)
+	defaultCoolingOff      = Duration(72 * 60 * 60 * 1e9)
+	defaultRTOTarget       = Duration(4 * 60 * 60 * 1e9)
+	defaultRPOTarget       = Duration(26 * 60 * 60 * 1e9)
+	defaultRandomWindow    = Duration(30 * 24 * 60 * 60 * 1e9)
+	defaultReadDataSubsets = 12
+	defaultListen          = "127.0.0.1:8420"
+)
+
+func (c *Config) applyDefaults(baseDir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(baseDir, p)
+	}
+	if c.Contract.TimeZone == "" {
+		c.Contract.TimeZone = clock.DefaultZone
+	}
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir
+	}
+	c.StateDir = abs(c.StateDir)
+	if len(c.Residency.AllowedRegions) == 0 {
+		c.Residency.AllowedRegions = append([]string(nil), DefaultAllowedRegions...)
+	}
+	if c.Restic.Timeout == 0 {
+		c.Restic.Timeout = defaultResticTimeout
+	}
+	c.Restic.Path = abs(c.Restic.Path)
+	for i := range c.Repositories {
+		r := &c.Repositories[i]
+		if r.Local != nil {
+			if r.Local.Path == "" && r.Name != "" {
+				r.Local.Path = filepath.Join(c.StateDir, "repositories", r.Name)
+			}
+			r.Local.Path = abs(r.Local.Path)
+		}
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.Path != nil {
+			s.Path.Path = abs(s.Path.Path)
+		}
+		if s.Postgres != nil {
+			s.Postgres.defaults()
+		}
+	}
+	d := &c.Drills
+	if d.Snapshot == "" {
+		d.Snapshot = "latest"
+	}
+	if d.RandomWindow == 0 {
+		d.RandomWindow = defaultRandomWindow
+	}
+	if d.ReadDataSubsets == 0 {
+		d.ReadDataSubsets = defaultReadDataSubsets
+	}
+	if d.RTOTarget == 0 {
+		d.RTOTarget = defaultRTOTarget
+	}
+	if d.RPOTarget == 0 {
+		d.RPOTarget = defaultRPOTarget
+	}
+	if d.Scratch.Dir == "" {
+		d.Scratch.Dir = filepath.Join(c.StateDir, "scratch")
+	}
+	d.Scratch.Dir = abs(d.Scratch.Dir)
+	if d.Scratch.Postgres != nil {
+		d.Scratch.Postgres.defaults()
+	}
+	if c.Erase.CoolingOff == 0 {
+		c.Erase.CoolingOff = defaultCoolingOff
+	}
+	s := &c.Signing
+	if s.Certificate == "" {
+		s.Certificate = filepath.Join(c.StateDir, "keys", "signing.crt")
+	}
+	if s.Key == "" {
+		s.Key = filepath.Join(c.StateDir, "keys", "signing.key")
+	}
+	s.Certificate, s.Key = abs(s.Certificate), abs(s.Key)
+	if s.Font == "" {
+		s.Font = DefaultFont
+	}
+	s.Font = abs(s.Font)
+	if c.Server.Listen == "" {
+		c.Server.Listen = defaultListen
+	}
+}
+
+func (p *PostgresSource) defaults() {
+	if p.Host == "" {
+		p.Host = "localhost"
+	}
+	if p.Port == 0 {
+		p.Port = 5432
+	}
+	if p.SSLMode == "" {
+		p.SSLMode = "prefer"
+	}
+}

@@ -1,0 +1,198 @@
+package keys
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// SealedPrefix starts every sealed value; the config accepts it as a
+// secret reference.
+const SealedPrefix = "sealed:v1:"
+
+const masterKeySize = 32
+
+// Secret is secret bytes that never print themselves.
+type Secret []byte
+
+// String hides the value.
+func (Secret) String() string { return "[secret]" }
+
+// GoString hides the value from %#v.
+func (Secret) GoString() string { return "[secret]" }
+
+// MarshalJSON hides the value from JSON output.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[secret]"`), nil }
+
+// Reveal gives the bytes to the one caller that must use them.
+func (s Secret) Reveal() []byte { return s }
+
+// Wipe overwrites the bytes in memory.
+func (s Secret) Wipe() {
+	for i := range s {
+		s[i] = 0
+	}
+}
+
+// Keyring is the master key loaded from the state dir.
+type Keyring struct {
+	aead cipher.AEAD
+}
+
+// MasterKeyPath is where the master key lives in a state dir.
+func MasterKeyPath(stateDir string) string { return filepath.Join(stateDir, "keys", "master.key") }
+
+// CreateMasterKey writes a new random master key (0600); it refuses to
+// overwrite one.
+func CreateMasterKey(stateDir string) error {
+	path := MasterKeyPath(stateDir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	key := make([]byte, masterKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	defer Secret(key).Wipe()
+	return WriteFileExclusive(path, key, 0o600)
+}
+
+// Open loads the master key.
+func Open(stateDir string) (*Keyring, error) {
+	key, err := os.ReadFile(MasterKeyPath(stateDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoMasterKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+	defer Secret(key).Wipe()
+	if len(key) != masterKeySize {
+		return nil, fmt.Errorf("master key %s has %d bytes, want %d: it is damaged or was destroyed", MasterKeyPath(stateDir), len(key), masterKeySize)
+	}
+	return newKeyring(key)
+}
+
+func newKeyring(key []byte) (*Keyring, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{aead: aead}, nil
+}
+
+// Seal encrypts plaintext for purpose (e.g. "repository:tokyo"); the
+// purpose is authenticated, so a value sealed for one use cannot be
+// swapped into another.
+func (k *Keyring) Seal(purpose string, plaintext []byte) string {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("keys: no randomness: " + err.Error())
+	}
+	ct := k.aead.Seal(nonce, nonce, plaintext, []byte(purpose))
+	return SealedPrefix + base64.RawURLEncoding.EncodeToString(ct)
+}
+
+// Unseal opens a value made by Seal for the same purpose.
+func (k *Keyring) Unseal(purpose, sealed string) (Secret, error) {
+	b64, ok := strings.CutPrefix(sealed, SealedPrefix)
+	if !ok {
+		return nil, ErrBadSealed
+	}
+	ct, err := base64.RawURLEncoding.DecodeString(b64)
+	if err != nil || len(ct) < k.aead.NonceSize() {
+		return nil, ErrBadSealed
+	}
+	n := k.aead.NonceSize()
+	pt, err := k.aead.Open(nil, ct[:n], ct[n:], []byte(purpose))
+	if err != nil {
+		return nil, ErrBadSealed
+	}
+	return Secret(pt), nil
+}
+
+// RandomSecret returns n random bytes encoded as URL-safe base64 text, e.g.
+// a repository password nobody types or sees.
+func RandomSecret(n int) Secret {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("keys: no randomness: " + err.Error())
+	}
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(n))
+	base64.RawURLEncoding.Encode(out, b)
+	Secret(b).Wipe()
+	return Secret(out)
+}
+
+// WriteFileExclusive creates path with perm and data, failing with
+// ErrExists if it is already there. The data is synced before return.
+func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: %w", path, ErrExists)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Destroy overwrites a key file with random bytes (three passes, each
+// synced) and removes it. A missing file is not an error: destroying twice
+// has the same effect as once. This is the cryptographic-erase primitive
+// (NIST SP 800-88 purge) used at contract end.
+func Destroy(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("destroy %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	buf := make([]byte, st.Size())
+	for pass := 0; pass < 3; pass++ {
+		if _, err := rand.Read(buf); err != nil {
+			f.Close()
+			return err
+		}
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("overwrite %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
