@@ -1,0 +1,12 @@
+package catalog
+
+import "errors"
+
+// ErrNotFound is returned when a requested row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrNoCatalog is returned when the state dir holds no catalog yet.
+var ErrNoCatalog = errors.New("no catalog in the state dir: run `steward init` first")
+
+// ErrNewerSchema is returned when the catalog was written by a newer Steward.
+var ErrNewerSchema = errors.New("the catalog was written by a newer Steward: upgrade this binary")
