@@ -1,0 +1,351 @@
+package resticx
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"steward/internal/keys"
+)
+
+// Repository is what restic needs to open one repository.
+type Repository struct {
+	// Name is the repository's name in the config (for messages).
+	Name string
+	// Location is restic's repository string: a path, or
+	// "s3:http(s)://host:port/bucket/prefix".
+	Location string
+	// Password opens the repository.
+	Password keys.Secret
+	// Env holds backend credentials, e.g. AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY. They reach restic through its environment only.
+	Env map[string]keys.Secret
+}
+
+// Call is one restic invocation.
+type Call struct {
+	// Args follow the global flags, e.g. {"backup", "/srv/data"}.
+	Args []string
+	// Stdin feeds `backup --stdin`.
+	Stdin io.Reader
+	// Timeout bounds the call (the runner's default when zero).
+	Timeout time.Duration
+	// OnMessage receives each JSON message restic prints on stdout.
+	OnMessage func(Message)
+	// Stdout, when set, receives stdout verbatim instead of OnMessage
+	// (for commands that print one JSON document, such as snapshots).
+	Stdout io.Writer
+	// From is the source repository of `restic copy`.
+	From *Repository
+	// Progress asks restic for status messages this many times a second.
+	Progress float64
+}
+
+// Result is what a successful (or partly successful) call printed.
+type Result struct {
+	// Summary is the last "summary" message, if any.
+	Summary *Message
+	// Errors are the "error" messages restic printed on stderr.
+	Errors []Message
+}
+
+// Runner runs restic for one state dir.
+type Runner struct {
+	// Bin is the restic binary.
+	Bin string
+	// StateDir holds the password files (tmp/) and restic's cache (cache/).
+	StateDir string
+	// Timeout is the default deadline of one call.
+	Timeout time.Duration
+	// Log receives debug lines (never secrets).
+	Log *slog.Logger
+	// Started, when set, is called with each restic process once it runs.
+	Started func(pid int)
+	// Grace is how long restic may take to stop after SIGINT before it is
+	// killed (default 15s). restic does not notice SIGINT while it waits
+	// on stdin, so a stuck `backup --stdin` is killed after Grace and
+	// leaves a stale lock, which `restic unlock` removes.
+	Grace time.Duration
+}
+
+// TmpDir is where password files and restic's temporary files go.
+func (r *Runner) TmpDir() string { return filepath.Join(r.StateDir, "tmp") }
+
+// CacheDir is restic's cache (RESTIC_CACHE_DIR).
+func (r *Runner) CacheDir() string { return filepath.Join(r.StateDir, "cache", "restic") }
+
+const graceAfterInterrupt = 15 * time.Second
+
+// Run runs restic with call.Args against repo.
+func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result, error) {
+	command := "?"
+	if len(call.Args) > 0 {
+		command = call.Args[0]
+	}
+	timeout := call.Timeout
+	if timeout == 0 {
+		timeout = r.Timeout
+	}
+	if timeout == 0 {
+		timeout = time.Hour
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	for _, d := range []string{r.TmpDir(), r.CacheDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("restic %s: %w", command, err)
+		}
+	}
+	env := r.baseEnv()
+	pwFile, err := r.writePassword(repo.Password)
+	if err != nil {
+		return nil, fmt.Errorf("restic %s: %w", command, err)
+	}
+	defer os.Remove(pwFile)
+	env = append(env, "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+pwFile)
+	env = appendSecrets(env, repo.Env)
+	if call.From != nil {
+		fromFile, err := r.writePassword(call.From.Password)
+		if err != nil {
+			return nil, fmt.Errorf("restic %s: %w", command, err)
+		}
+		defer os.Remove(fromFile)
+		env = append(env, "RESTIC_FROM_REPOSITORY="+call.From.Location, "RESTIC_FROM_PASSWORD_FILE="+fromFile)
+		env = appendSecrets(env, call.From.Env)
+	}
+	if call.Progress > 0 {
+		env = append(env, fmt.Sprintf("RESTIC_PROGRESS_FPS=%g", call.Progress))
+	}
+
+	args := append([]string{"--json"}, call.Args...)
+	cmd := exec.CommandContext(ctx, r.Bin, args...)
+	cmd.Env = env
+	cmd.Dir = r.TmpDir()
+	// On cancel or deadline restic gets SIGINT, so that it removes its
+	// lock; if it has not exited after the grace period it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = r.Grace
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = graceAfterInterrupt
+	}
+	// If Steward dies, restic is interrupted too rather than left running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
+
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	// Stdin is copied by our own goroutine, not exec's: exec's Wait would
+	// wait for a copy blocked in call.Stdin.Read even after restic is gone.
+	var stdin io.WriteCloser
+	if call.Stdin != nil {
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start restic %s: %w", command, err)
+	}
+	if stdin != nil {
+		go func() {
+			// A write error means restic stopped reading (it failed or was
+			// interrupted); its exit status tells what happened.
+			_, _ = io.Copy(stdin, call.Stdin)
+			stdin.Close()
+		}()
+	}
+	if r.Started != nil {
+		r.Started(cmd.Process.Pid)
+	}
+	log := r.logger().With("command", command, "repository", repo.Name, "pid", cmd.Process.Pid)
+	log.Debug("restic started")
+
+	res := &Result{}
+	var exitMsg *Message
+	var lastText string
+	errDone := make(chan struct{})
+	go func() {
+		defer close(errDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+		for sc.Scan() {
+			line := sc.Bytes()
+			m, ok := parseMessage(line)
+			switch {
+			case ok && m.MessageType == "exit_error":
+				exitMsg = &m
+			case ok && m.MessageType == "error":
+				res.Errors = append(res.Errors, m)
+			case len(bytes.TrimSpace(line)) > 0:
+				lastText = string(bytes.TrimSpace(line))
+				log.Debug("restic stderr", "line", lastText)
+			}
+		}
+	}()
+	if call.Stdout != nil {
+		_, _ = io.Copy(call.Stdout, stdout)
+	} else {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+		for sc.Scan() {
+			m, ok := parseMessage(sc.Bytes())
+			if !ok {
+				continue
+			}
+			if m.MessageType == "summary" {
+				mm := m
+				res.Summary = &mm
+			}
+			if call.OnMessage != nil {
+				call.OnMessage(m)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}
+	<-errDone
+	waitErr := cmd.Wait()
+	log.Debug("restic finished", "err", waitErr)
+
+	if waitErr == nil {
+		return res, nil
+	}
+	e := &Error{Command: command, Code: -1}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		e.Code = ee.ExitCode()
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		e.kind = ErrTimeout
+		e.Message = "no answer within " + timeout.String()
+	case ctx.Err() != nil:
+		e.kind = ErrInterrupted
+	default:
+		e.kind = kindForCode(e.Code)
+	}
+	switch {
+	case exitMsg != nil && exitMsg.Message != "":
+		e.Message = exitMsg.Message
+	case len(res.Errors) > 0 && res.Errors[len(res.Errors)-1].Error != nil:
+		e.Message = res.Errors[len(res.Errors)-1].Error.Message
+	case lastText != "" && e.Message == "":
+		e.Message = lastText
+	}
+	e.Message = strings.TrimPrefix(strings.TrimSpace(e.Message), "Fatal: ")
+	return res, e
+}
+
+func parseMessage(line []byte) (Message, bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || line[0] != '{' {
+		return Message{}, false
+	}
+	var m Message
+	if err := json.Unmarshal(line, &m); err != nil || m.MessageType == "" {
+		return Message{}, false
+	}
+	m.Raw = append(json.RawMessage(nil), line...)
+	return m, true
+}
+
+// baseEnv is a minimal environment: nothing from the caller's environment
+// that could hold a secret or redirect restic (RESTIC_*, AWS_* are dropped).
+func (r *Runner) baseEnv() []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + r.StateDir,
+		"TMPDIR=" + r.TmpDir(),
+		"RESTIC_CACHE_DIR=" + r.CacheDir(),
+		"LANG=C.UTF-8",
+	}
+	if tz := os.Getenv("TZ"); tz != "" {
+		env = append(env, "TZ="+tz)
+	}
+	return env
+}
+
+func appendSecrets(env []string, secrets map[string]keys.Secret) []string {
+	for k, v := range secrets {
+		env = append(env, k+"="+string(v.Reveal()))
+	}
+	return env
+}
+
+// writePassword writes the password to a new 0600 file in the tmp dir.
+func (r *Runner) writePassword(pw keys.Secret) (string, error) {
+	if len(pw) == 0 {
+		return "", errors.New("no repository password: the repository's sealed password is missing; was it created with `steward repo init`?")
+	}
+	f, err := os.CreateTemp(r.TmpDir(), "restic-pw-*")
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if _, err := f.Write(pw.Reveal()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Init creates the repository.
+func (r *Runner) Init(ctx context.Context, repo *Repository) error {
+	_, err := r.Run(ctx, repo, Call{Args: []string{"init"}, Timeout: 5 * time.Minute})
+	return err
+}
+
+// Snapshots lists the repository's snapshots, optionally only those
+// carrying all of tags.
+func (r *Runner) Snapshots(ctx context.Context, repo *Repository, tags ...string) ([]Snapshot, error) {
+	args := []string{"snapshots", "--no-lock"}
+	if len(tags) > 0 {
+		args = append(args, "--tag", strings.Join(tags, ","))
+	}
+	var buf bytes.Buffer
+	if _, err := r.Run(ctx, repo, Call{Args: args, Stdout: &buf, Timeout: 10 * time.Minute}); err != nil {
+		return nil, err
+	}
+	var snaps []Snapshot
+	if err := json.Unmarshal(buf.Bytes(), &snaps); err != nil {
+		return nil, fmt.Errorf("restic snapshots: unexpected output: %w", err)
+	}
+	return snaps, nil
+}
+
+// Unlock removes stale locks only (never --remove-all).
+func (r *Runner) Unlock(ctx context.Context, repo *Repository) error {
+	_, err := r.Run(ctx, repo, Call{Args: []string{"unlock"}, Timeout: 5 * time.Minute})
+	return err
+}

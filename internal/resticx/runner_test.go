@@ -1,0 +1,210 @@
+package resticx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"steward/internal/keys"
+)
+
+// resticBin finds the pinned restic that scripts/setup.sh builds into ./bin.
+func resticBin(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("module root not found")
+		}
+		dir = parent
+	}
+	bin, _, err := Find(context.Background(), filepath.Join(dir, "bin", "restic"))
+	if err != nil {
+		t.Fatalf("restic is needed for this test: %v", err)
+	}
+	return bin
+}
+
+func newRunner(t *testing.T) (*Runner, *Repository) {
+	t.Helper()
+	state := t.TempDir()
+	r := &Runner{Bin: resticBin(t), StateDir: state, Timeout: 2 * time.Minute}
+	repo := &Repository{Name: "test", Location: filepath.Join(state, "repo"), Password: keys.RandomSecret(32)}
+	return r, repo
+}
+
+func TestInitBackupSnapshots(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	var statuses int
+	res, err := r.Run(ctx, repo, Call{Args: []string{"backup", "--tag", "t1", data}, OnMessage: func(m Message) {
+		if m.MessageType == "status" {
+			statuses++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary == nil || res.Summary.SnapshotID == "" || res.Summary.TotalFilesProcessed != 1 {
+		t.Fatalf("summary %+v", res.Summary)
+	}
+	snaps, err := r.Snapshots(ctx, repo, "t1")
+	if err != nil || len(snaps) != 1 || snaps[0].ID != res.Summary.SnapshotID {
+		t.Fatalf("snapshots %+v, %v", snaps, err)
+	}
+	if none, err := r.Snapshots(ctx, repo, "other"); err != nil || len(none) != 0 {
+		t.Fatalf("tag filter: %v, %v", none, err)
+	}
+	assertNoPasswordFiles(t, r)
+}
+
+func TestTypedErrors(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if _, err := r.Snapshots(ctx, repo); !errors.Is(err, ErrRepoNotFound) {
+		t.Fatalf("missing repo: %v", err)
+	} else if !strings.Contains(err.Error(), "steward repo init") {
+		t.Fatalf("no hint in %q", err)
+	}
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	wrong := *repo
+	wrong.Password = keys.Secret("not-the-password")
+	_, err := r.Snapshots(ctx, &wrong)
+	var re *Error
+	if !errors.Is(err, ErrWrongPassword) || !errors.As(err, &re) || re.Code != 12 {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if strings.Contains(err.Error(), "not-the-password") {
+		t.Fatal("password in error text")
+	}
+	assertNoPasswordFiles(t, r)
+}
+
+func TestExitCodeKinds(t *testing.T) {
+	for code, want := range map[int]error{1: ErrFailed, 3: ErrIncomplete, 10: ErrRepoNotFound, 11: ErrLocked, 12: ErrWrongPassword, 130: ErrInterrupted, 2: ErrFailed} {
+		if got := kindForCode(code); got != want {
+			t.Errorf("code %d → %v, want %v", code, got, want)
+		}
+	}
+}
+
+// TestPasswordNeverInArgv starts a backup that waits on stdin, reads the
+// child's command line and environment from /proc, then lets it finish.
+func TestPasswordNeverInArgv(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pw := string(repo.Password.Reveal())
+	repo.Env = map[string]keys.Secret{"AWS_SECRET_ACCESS_KEY": keys.Secret("aws-secret-value")}
+	pr, pw2 := io.Pipe()
+	pids := make(chan int, 1)
+	r.Started = func(pid int) { pids <- pid }
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx, repo, Call{Args: []string{"backup", "--stdin", "--stdin-filename", "x"}, Stdin: pr})
+		done <- err
+	}()
+	pid := <-pids
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(cmdline, []byte(pw)) || bytes.Contains(cmdline, []byte("aws-secret-value")) {
+		t.Fatalf("secret in argv: %q", cmdline)
+	}
+	if !bytes.Contains(cmdline, []byte("backup")) {
+		t.Fatalf("not the backup process: %q", cmdline)
+	}
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(environ, []byte(pw)) {
+		t.Fatal("repository password in the environment (it must go through RESTIC_PASSWORD_FILE)")
+	}
+	if !bytes.Contains(environ, []byte("RESTIC_PASSWORD_FILE=")) {
+		t.Fatal("no RESTIC_PASSWORD_FILE")
+	}
+	pw2.Write([]byte("data"))
+	pw2.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	assertNoPasswordFiles(t, r)
+}
+
+func TestDeadlineInterruptsRestic(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	r.Grace = 2 * time.Second
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	start := time.Now()
+	_, err := r.Run(ctx, repo, Call{Args: []string{"backup", "--stdin"}, Stdin: pr, Timeout: 2 * time.Second})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want timeout, got %v", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	snaps, err := r.Snapshots(ctx, repo)
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshot saved after interrupt: %v %v", snaps, err)
+	}
+	assertNoPasswordFiles(t, r)
+}
+
+func TestFindVersion(t *testing.T) {
+	bin := resticBin(t)
+	v, err := Version(context.Background(), bin)
+	if err != nil || !atLeast(v, MinVersion) {
+		t.Fatalf("version %q, %v", v, err)
+	}
+	if _, _, err := Find(context.Background(), "/nonexistent/restic"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "setup.sh") {
+		t.Fatalf("missing restic: %v", err)
+	}
+	old := filepath.Join(t.TempDir(), "restic")
+	os.WriteFile(old, []byte("#!/bin/sh\necho 'restic 0.16.4 compiled with go1.22 on linux/amd64'\n"), 0o755)
+	if _, _, err := Find(context.Background(), old); !errors.Is(err, ErrTooOld) || !strings.Contains(err.Error(), "0.18.1") {
+		t.Fatalf("old restic: %v", err)
+	}
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{{"0.18.1", true}, {"0.19.0", true}, {"1.0.0", true}, {"0.18.0", false}, {"0.9.9", false}} {
+		if atLeast(c.v, MinVersion) != c.want {
+			t.Errorf("atLeast(%s)", c.v)
+		}
+	}
+}
+
+func assertNoPasswordFiles(t *testing.T, r *Runner) {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(r.TmpDir(), "restic-pw-*"))
+	if len(m) > 0 {
+		t.Fatalf("password files left behind: %v", m)
+	}
+}
