@@ -76,9 +76,11 @@ func StartPostgres(t testing.TB) *Postgres {
 		p.Stop()
 	})
 	for try := 1; try <= startTries; try++ {
-		if p.Port, err = freePort(); err != nil {
+		var ports []int
+		if ports, err = freePorts(1); err != nil {
 			break
 		}
+		p.Port = ports[0]
 		if err = p.start(); err == nil {
 			return p
 		}

@@ -42,7 +42,7 @@ func startProcess(name string, cmd *exec.Cmd, logPath string) (*process, error) 
 		return nil, fmt.Errorf("open %s log: %w", name, err)
 	}
 	defer logf.Close() // the child holds its own descriptor
-	fmt.Fprintf(logf, "--- testenv: starting %s at %s\n", name, time.Now().Format(time.RFC3339Nano))
+	fmt.Fprintf(logf, "%s%s at %s\n", startMark, name, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -132,11 +132,22 @@ func (p *process) waitReady(check func(ctx context.Context) error) error {
 	}
 }
 
-// addrInUse reports whether the log at path shows a failed bind, the one
-// start failure that a retry on fresh ports can cure.
+// startMark begins the lines startProcess writes into a log before each
+// start, so a log kept over restarts shows which run said what.
+const startMark = "--- testenv: starting "
+
+// addrInUse reports whether the last run in the log at path failed to
+// bind, the one start failure that a retry on fresh ports can cure.
 func addrInUse(path string) bool {
 	b, err := os.ReadFile(path)
-	return err == nil && strings.Contains(strings.ToLower(string(b)), "address already in use")
+	if err != nil {
+		return false
+	}
+	last := string(b)
+	if i := strings.LastIndex(last, startMark); i >= 0 {
+		last = last[i:]
+	}
+	return strings.Contains(strings.ToLower(last), "address already in use")
 }
 
 // logTail returns the last lines of the log at path, for failure messages.
@@ -163,16 +174,20 @@ func logTail(path string) string {
 	return "--- last lines of " + path + ":\n" + strings.Join(lines, "\n")
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-// Another process may take it before the server binds; starters retry on
-// fresh ports when the server reports the address in use.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago. Another process may take one before the server binds;
+// starters retry on fresh ports when the server reports the address in use.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close() // held until all are chosen, so they differ
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

@@ -120,15 +120,11 @@ func StartS3(t testing.TB, opts ...S3Option) *S3Server {
 }
 
 func (s *S3Server) pickPorts() error {
-	p, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return err
 	}
-	q, err := freePort()
-	if err != nil {
-		return err
-	}
-	s.Endpoint, s.AdminEndpoint = loopback(p), loopback(q)
+	s.Endpoint, s.AdminEndpoint = loopback(ports[0]), loopback(ports[1])
 	s.URL, s.AdminURL = "http://"+s.Endpoint, "http://"+s.AdminEndpoint
 	return nil
 }
