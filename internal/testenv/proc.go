@@ -67,14 +67,6 @@ func (p *process) exited() bool {
 	}
 }
 
-// exitStatus describes how the process ended; call it only after done.
-func (p *process) exitStatus() string {
-	if p.waitErr == nil {
-		return "exited with status 0"
-	}
-	return p.waitErr.Error()
-}
-
 // stop sends sig, waits up to stopGrace, then kills. It returns an error
 // only when the process could not be reaped at all.
 func (p *process) stop(sig syscall.Signal) error {
@@ -113,7 +105,10 @@ func (p *process) waitReady(check func(ctx context.Context) error) error {
 	var last error
 	for {
 		if p.exited() {
-			return fmt.Errorf("%s %s before answering", p.name, p.exitStatus())
+			if p.waitErr == nil {
+				return fmt.Errorf("%s exited before answering", p.name)
+			}
+			return fmt.Errorf("%s exited before answering: %w", p.name, p.waitErr)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		last = check(ctx)
