@@ -153,6 +153,7 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	for _, s := range c.Sources {
 		names, vols = append(names, s.Name), append(vols, s.Volume)
 	}
+	r.need(70)
 	r.section("容量の推移", "Data volume over the month")
 	chart("バックアップ元の容量 Source volume (GiB)", names, vols)
 	names, vols = nil, nil
@@ -161,6 +162,7 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	}
 	chart("リポジトリの容量 Repository volume (GiB)", names, vols)
 
+	r.need(70)
 	r.section("復旧訓練 RTO の推移", "Drill RTO trend")
 	if len(c.Drills) == 0 {
 		r.para("この期間の復旧訓練はありません。", "No restore drills in this period.")

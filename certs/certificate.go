@@ -156,7 +156,7 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 			rows = append(rows, []string{a.Kind, a.Name, a.Location, r.time(a.Revoked), res})
 		}
 		r.table([]string{"種別 Kind", "名前 Name", "場所 Location", "失効日時 Revoked", "検証 Verified"},
-			[]float64{30, 35, 35, 42, 38}, rows)
+			[]float64{30, 32, 32, 48, 38}, rows)
 	}
 
 	r.section("提供者の証明・第三者報告", "Provider attestations and third-party reports (req 24, 25)")

@@ -1,8 +1,8 @@
 package certs
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 )
 
 // series is one line of a chart.
@@ -31,7 +31,7 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 			}
 		}
 	}
-	ymax = niceCeil(ymax)
+	ymax = niceCeil(ymax * 1.15)
 	// Frame and grid.
 	f.SetDrawColor(120, 120, 120)
 	f.SetLineWidth(0.2)
@@ -46,8 +46,7 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 		f.SetXY(x0-14, y-2)
 		f.CellFormat(13, 4, trimFloat(ymax*float64(i)/4), "", 0, "R", false, 0, "")
 	}
-	f.SetXY(x0-14, y0-5)
-	f.CellFormat(30, 4, unit, "", 0, "L", false, 0, "")
+	_ = unit
 	n := len(labels)
 	xAt := func(i int) float64 {
 		if n <= 1 {
@@ -100,13 +99,14 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 	f.SetXY(margin, y0+h+6)
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (1 for v <= 0).
+// niceCeil rounds v up to 1, 2, 4 or 8 times a power of ten (1 for
+// v <= 0), so that quarters of it are short numbers.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+	for _, m := range []float64{1, 2, 4, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}
@@ -115,10 +115,7 @@ func niceCeil(v float64) float64 {
 }
 
 func trimFloat(v float64) string {
-	if v == math.Trunc(v) {
-		return fmt.Sprintf("%.0f", v)
-	}
-	return fmt.Sprintf("%.2g", v)
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // flat is a dashed target line of n points at v.

@@ -212,7 +212,7 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	for _, s := range append(append([]DrillStep(nil), d.Steps...), d.Cleanup) {
 		rows = append(rows, []string{s.Name, r.time(s.Started), r.time(s.Finished), resultLabel(s.Result), s.Detail})
 	}
-	r.table([]string{"手順 Step", "開始 Started", "終了 Finished", "結果 Result", "詳細 Detail"}, []float64{38, 42, 42, 22, 36}, rows)
+	r.table([]string{"手順 Step", "開始 Started", "終了 Finished", "結果 Result", "詳細 Detail"}, []float64{30, 47, 47, 22, 34}, rows)
 
 	r.section("検証", "Checks")
 	rows = rows[:0]
@@ -231,6 +231,7 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	}
 
 	hist := append(append([]DrillPoint(nil), d.History...), DrillPoint{DrillID: d.DrillID, Time: d.Started, RTO: d.RTO.Actual, RPO: d.RPO.Actual, Result: d.Overall()})
+	r.need(110)
 	r.section("RTO・RPO の推移", "RTO and RPO over the last drills")
 	labels := make([]string, len(hist))
 	rto := make([]float64, len(hist))

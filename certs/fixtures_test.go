@@ -94,3 +94,60 @@ func fakeObjects(n map[string]int) iter.Seq2[Object, error] {
 		}
 	}
 }
+
+func fixtureDrill(t *testing.T) *DrillReport {
+	t.Helper()
+	day := func(d int) time.Time { return time.Date(2027, 1, d, 3, 0, 0, 0, tokyo) }
+	return &DrillReport{
+		DrillID: "DRILL-2027-01-15", Contract: "K-2024-017", RunbookVersion: "runbook v3 (2026-10-01)",
+		Trigger: "schedule (quarterly)", Participants: []string{"sato", "suzuki"},
+		Job: "nightly-db", SourceKind: "postgres", Source: "consult", Repository: "primary-repo",
+		SnapshotID: "4f1c2b9a", SnapshotTime: day(15).Add(-5 * time.Hour),
+		Started: day(15), Finished: day(15).Add(23 * time.Minute),
+		Steps: []DrillStep{
+			{Name: "restore", Started: day(15), Finished: day(15).Add(14 * time.Minute), Result: ResultPassed},
+			{Name: "verify manifest", Started: day(15).Add(14 * time.Minute), Finished: day(15).Add(18 * time.Minute), Result: ResultPassed},
+			{Name: "check 3/12", Started: day(15).Add(18 * time.Minute), Finished: day(15).Add(22 * time.Minute), Result: ResultPassed},
+		},
+		Checks: []DrillCheck{
+			{Name: "table count", Expected: "42", Actual: "42", Result: ResultPassed},
+			{Name: "rows cases", Expected: "18,204", Actual: "18,204", Result: ResultPassed},
+			{Name: "checksum cases", Expected: "9c1e…41d0", Actual: "9c1e…41d0", Result: ResultPassed},
+		},
+		RTO:            Objective{Actual: 18 * time.Minute, Target: 60 * time.Minute},
+		RPO:            Objective{Actual: 5 * time.Hour, Target: 24 * time.Hour},
+		ReadDataSubset: Subset{K: 3, N: 12},
+		Cleanup:        DrillStep{Name: "cleanup", Started: day(15).Add(22 * time.Minute), Finished: day(15).Add(23 * time.Minute), Result: ResultPassed, Detail: "scratch database dropped"},
+		History: []DrillPoint{
+			{DrillID: "DRILL-2026-04-15", Time: day(15).AddDate(0, -9, 0), RTO: 25 * time.Minute, RPO: 7 * time.Hour, Result: ResultPassed},
+			{DrillID: "DRILL-2026-07-15", Time: day(15).AddDate(0, -6, 0), RTO: 21 * time.Minute, RPO: 20 * time.Hour, Result: ResultPassed},
+			{DrillID: "DRILL-2026-10-15", Time: day(15).AddDate(0, -3, 0), RTO: 31 * time.Minute, RPO: 3 * time.Hour, Result: ResultPassed},
+		},
+	}
+}
+
+func fixtureCapacity(t *testing.T) *CapacityReport {
+	t.Helper()
+	vol := func(start, perDay int64) []VolumePoint {
+		var out []VolumePoint
+		for d := 1; d <= 31; d++ {
+			out = append(out, VolumePoint{Date: fmt.Sprintf("2027-01-%02d", d), Bytes: (start + perDay*int64(d)) << 20})
+		}
+		return out
+	}
+	d := fixtureDrill(t)
+	return &CapacityReport{
+		Month: "2027-01", Contract: "K-2024-017",
+		Sources: []SourceCapacity{
+			{Name: "consult", Kind: "postgres", Volume: vol(700, 3),
+				Backups: BackupStats{Runs: 31, Failed: 1, Mean: 6 * time.Minute, Max: 9 * time.Minute, Bytes: 31 * 750 << 20, Total: 31 * 6 * time.Minute}},
+			{Name: "case-files", Kind: "s3", Volume: vol(2000, 25),
+				Backups: BackupStats{Runs: 31, Mean: 11 * time.Minute, Max: 15 * time.Minute, Bytes: 31 * 2400 << 20, Total: 31 * 11 * time.Minute}},
+		},
+		Repositories: []RepositoryCapacity{
+			{Name: "primary-repo", Location: "s3://backup.example.jp/steward", Region: "ap-northeast-1", Snapshots: 62, Volume: vol(1800, 9)},
+			{Name: "replica-osaka", Location: "s3://backup-osaka.example.jp/steward", Region: "ap-northeast-3", Snapshots: 62, Volume: vol(1800, 9)},
+		},
+		Drills: append(d.History, DrillPoint{DrillID: d.DrillID, Time: d.Started, RTO: d.RTO.Actual, RPO: d.RPO.Actual, Result: ResultPassed}),
+	}
+}
