@@ -84,12 +84,13 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	if _, err := time.Parse("2006-01", c.Month); err != nil {
 		return nil, fmt.Errorf("capacity report: %w: month %q: use YYYY-MM", ErrInvalidEvidence, c.Month)
 	}
-	att, err := compressJSON("capacity-"+c.Month+".json.zst", func(w io.Writer) error {
+	att, err := compressJSON("capacity-"+c.Month+".json.zst", opts.TempDir, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(c)
 	})
 	if err != nil {
 		return nil, err
 	}
+	defer att.close()
 	r, err := newReport(KindCapacity, c.ID(), now(opts), opts)
 	if err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	}
 	var total ObjectsSummary
 	var perTarget map[string]ObjectsSummary
-	att, err := compressJSON("evidence-"+ev.CertificateID+".json.zst", func(w io.Writer) error {
+	att, err := compressJSON("evidence-"+ev.CertificateID+".json.zst", opts.TempDir, func(w io.Writer) error {
 		var err error
 		total, perTarget, err = ev.writeJSON(w)
 		return err
@@ -59,6 +59,7 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	if err != nil {
 		return nil, err
 	}
+	defer att.close()
 	shown := att.sha
 	if claim != "" {
 		shown = claim

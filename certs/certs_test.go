@@ -233,7 +233,7 @@ func TestReplacedEvidenceIsDetected(t *testing.T) {
 		path, signed := signedCertificate(t, t.TempDir(), s, true)
 		// An incremental update that replaces the embedded file object.
 		other := fixtureEvidence(t, false)
-		att, err := compressJSON("evidence.json.zst", func(w io.Writer) error { _, err := other.WriteJSON(w); return err })
+		att, err := compressJSON("evidence.json.zst", "", func(w io.Writer) error { _, err := other.WriteJSON(w); return err })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,8 +244,11 @@ func TestReplacedEvidenceIsDetected(t *testing.T) {
 		var upd bytes.Buffer
 		upd.Write(signed)
 		off := upd.Len()
-		fmt.Fprintf(&upd, "%s 0 obj\n<< /Type /EmbeddedFile /Length %d >>\nstream\n", obj[1], len(att.zstd))
-		upd.Write(att.zstd)
+		defer att.close()
+		fmt.Fprintf(&upd, "%s 0 obj\n<< /Type /EmbeddedFile /Length %d >>\nstream\n", obj[1], att.zlen)
+		if err := att.writeTo(&upd); err != nil {
+			t.Fatal(err)
+		}
 		upd.WriteString("\nendstream\nendobj\n")
 		xref := upd.Len()
 		fmt.Fprintf(&upd, "xref\n%s 1\n%010d 00000 n \ntrailer\n<< /Size 100 /Root %s 0 R /Info %s 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n",

@@ -155,12 +155,13 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
-	att, err := compressJSON("drill-"+d.DrillID+".json.zst", func(w io.Writer) error {
+	att, err := compressJSON("drill-"+d.DrillID+".json.zst", opts.TempDir, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(d)
 	})
 	if err != nil {
 		return nil, err
 	}
+	defer att.close()
 	issued := now(opts)
 	r, err := newReport(KindDrill, d.DrillID, issued, opts)
 	if err != nil {

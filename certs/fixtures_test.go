@@ -28,7 +28,7 @@ func at(hour, minute int) time.Time {
 
 // fixtureEvidence is an erasure of every kind of target; withException
 // makes one target fail its verification.
-func fixtureEvidence(t *testing.T, withException bool) *Evidence {
+func fixtureEvidence(t testing.TB, withException bool) *Evidence {
 	t.Helper()
 	ev := &Evidence{
 		Schema:        EvidenceSchema,

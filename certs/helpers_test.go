@@ -64,7 +64,7 @@ func pdfsig(t *testing.T, path string) string {
 }
 
 // renderOptions renders under a fake clock, so output is deterministic.
-func renderOptions(t *testing.T) RenderOptions {
+func renderOptions(t testing.TB) RenderOptions {
 	t.Helper()
 	if _, err := os.Stat(DefaultFontPath); err != nil {
 		t.Fatalf("%s missing: run scripts/setup.sh (it installs fonts-ipaexfont-gothic)", DefaultFontPath)
@@ -77,7 +77,7 @@ func renderOptions(t *testing.T) RenderOptions {
 }
 
 // testSigner makes a fresh self-signed signing certificate in dir.
-func testSigner(t *testing.T, dir string) (*Signer, config.Signing) {
+func testSigner(t testing.TB, dir string) (*Signer, config.Signing) {
 	t.Helper()
 	cfg := config.Signing{
 		Certificate: filepath.Join(dir, "signing.crt"),

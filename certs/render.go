@@ -44,6 +44,9 @@ type RenderOptions struct {
 	// Issuer names the organisation and signer on drill and capacity
 	// reports (the certificate takes them from its evidence).
 	Issuer Issuer
+	// TempDir holds the compressed data while a report is laid out;
+	// os.TempDir() when empty.
+	TempDir string
 }
 
 // Rendered describes a rendered, not yet signed, report.
@@ -340,34 +343,63 @@ func humanBytes(n int64) string {
 type attachment struct {
 	name        string
 	description string
-	// zstd holds the zstd-compressed JSON; size is its uncompressed length.
-	zstd []byte
+	// file holds the zstd-compressed JSON (zlen bytes), in an unlinked
+	// temporary file: a million-object evidence bundle is tens of MB,
+	// which memory need not hold. size is the uncompressed length.
+	file *os.File
+	zlen int64
 	size int64
 	sha  string
 }
 
-// compressJSON runs write into a zstd stream, hashing the uncompressed
-// bytes on the way.
-func compressJSON(name string, write func(io.Writer) error) (*attachment, error) {
-	var buf bytes.Buffer
-	enc, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+func (a *attachment) close() { a.file.Close() }
+
+// writeTo copies the compressed bytes to w.
+func (a *attachment) writeTo(w io.Writer) error {
+	if _, err := a.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := io.Copy(w, a.file)
+	if err == nil && n != a.zlen {
+		err = fmt.Errorf("embedded data: read %d of %d bytes", n, a.zlen)
+	}
+	return err
+}
+
+// compressJSON runs write into a zstd stream (in a temporary file in
+// tempDir, os.TempDir() when empty), hashing the uncompressed bytes on the
+// way. The caller closes the attachment.
+func compressJSON(name, tempDir string, write func(io.Writer) error) (*attachment, error) {
+	tmp, err := os.CreateTemp(tempDir, "steward-report-*.zst")
 	if err != nil {
+		return nil, fmt.Errorf("temporary file for %s: %w", name, err)
+	}
+	// Unlinked at once: the data lives as long as the open file.
+	os.Remove(tmp.Name())
+	fail := func(err error) (*attachment, error) {
+		tmp.Close()
 		return nil, err
+	}
+	zc := &countWriter{w: tmp}
+	enc, err := zstd.NewWriter(zc, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return fail(err)
 	}
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(h, enc)}
 	if err := write(cw); err != nil {
 		enc.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("compress %s: %w", name, err)
+		return fail(fmt.Errorf("compress %s: %w", name, err))
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	return &attachment{
 		name:        name,
 		description: "zstd-compressed JSON; SHA-256 of the uncompressed JSON: " + sum,
-		zstd:        buf.Bytes(),
+		file:        tmp,
+		zlen:        zc.n,
 		size:        cw.n,
 		sha:         sum,
 	}, nil
@@ -434,8 +466,10 @@ func (r *report) finish(w io.Writer, att *attachment) error {
 	}
 	offsets[fileObj] = cw.n
 	fmt.Fprintf(cw, "%d 0 obj\n<< /Type /EmbeddedFile /Subtype /application#2Fzstd /Length %d /Params << /Size %d /ModDate %s >> >>\nstream\n",
-		fileObj, len(att.zstd), att.size, pdfDate(r.issued))
-	cw.Write(att.zstd)
+		fileObj, att.zlen, att.size, pdfDate(r.issued))
+	if err := att.writeTo(cw); err != nil {
+		return err
+	}
 	io.WriteString(cw, "\nendstream\nendobj\n")
 	obj(specObj, fmt.Sprintf("<< /Type /Filespec /F %s /UF %s /Desc %s /AFRelationship /Data /EF << /F %d 0 R /UF %d 0 R >> >>",
 		pdfString(att.name), pdfString(att.name), pdfString(att.description), fileObj, fileObj))

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync"
 
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pdfsign/sign"
@@ -61,6 +63,11 @@ func NewSigner(cfg config.Signing, reason string, c clock.Clock) (*Signer, error
 	return &Signer{Certificate: cert, Key: key, Name: name, Reason: reason, Location: cfg.Location, TSAURL: cfg.TSAURL, Clock: c}, nil
 }
 
+// bigPDF is the size above which Sign trades CPU for memory.
+const bigPDF = 16 << 20
+
+var bigSign sync.Mutex
+
 // Sign signs the PDF read from in (size bytes) and writes the signed PDF,
 // an incremental update covering the whole file, to w. The signature is a
 // detached CMS (adbe.pkcs7.detached) with SHA-256. With a TSA URL the
@@ -80,6 +87,15 @@ func Sign(ctx context.Context, in io.ReadSeeker, size int64, s *Signer, w io.Wri
 	ra, ok := in.(io.ReaderAt)
 	if !ok {
 		return errors.New("sign: input must support ReadAt (a file or a bytes.Reader)")
+	}
+	if size > bigPDF {
+		// pdfsign holds the whole file in memory twice (its output buffer
+		// and the signed bytes); collect more often while it does, so a
+		// 50 MB certificate stays far below 256 MB (P6). One at a time,
+		// as the setting is process-wide.
+		bigSign.Lock()
+		defer bigSign.Unlock()
+		defer debug.SetGCPercent(debug.SetGCPercent(25))
 	}
 	rdr, err := pdf.NewReader(ra, size)
 	if err != nil {
@@ -149,6 +165,10 @@ func WriteSigned(ctx context.Context, dir, name string, render func(io.Writer) (
 	if err != nil {
 		return "", "", err
 	}
+	// Layout leaves tens of MB of garbage (the parsed font, the encoder);
+	// signing then copies the whole file twice (pdfsign holds it in
+	// memory). Hand the garbage back first so the two peaks do not add up.
+	debug.FreeOSMemory()
 	out, err := os.CreateTemp(dir, ".signed-*.pdf")
 	if err != nil {
 		return "", "", err
