@@ -442,3 +442,40 @@ func TestEvidenceJSONRoundTrip(t *testing.T) {
 		t.Fatal("rendering from the evidence file differs from rendering from memory")
 	}
 }
+
+func TestDrillOverall(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(d *DrillReport)
+		want   Result
+	}{
+		{"all passed", func(*DrillReport) {}, ResultPassed},
+		{"RTO missed", func(d *DrillReport) { d.RTO.Actual = 2 * time.Hour }, ResultFailed},
+		{"RPO missed", func(d *DrillReport) { d.RPO.Actual = 30 * time.Hour }, ResultFailed},
+		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, ResultFailed},
+		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, ResultFailed},
+		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, ResultFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtureDrill(t)
+			tt.modify(d)
+			if got := d.Overall(); got != tt.want {
+				t.Fatalf("Overall = %s, want %s (%q)", got, tt.want, d.Problems())
+			}
+		})
+	}
+	d := fixtureDrill(t)
+	d.Cleanup.Result = ResultFailed
+	var buf bytes.Buffer
+	if _, err := RenderDrillReport(&buf, d, renderOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "drill.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if text := normalise(pdftotext(t, path)); !strings.Contains(text, "不合格 / failed") || !strings.Contains(text, "cleanup failed") {
+		t.Fatalf("a failed drill's report does not say so:\n%s", text)
+	}
+}

@@ -330,7 +330,7 @@ func readData(r io.Reader, res *VerifyResult) error {
 			return err
 		}
 		id, res.Contract, res.Status = d.DrillID, d.Contract, string(d.Overall())
-		res.Exceptions = d.Deviations
+		res.Exceptions = d.Problems()
 	case KindCapacity:
 		var c CapacityReport
 		if err := json.NewDecoder(r).Decode(&c); err != nil {
