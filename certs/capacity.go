@@ -1,0 +1,196 @@
+package certs
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"steward/internal/clock"
+)
+
+// CapacityReport is one month's data volume and backup performance
+// (req 17), as the catalog fills it.
+type CapacityReport struct {
+	// Month is YYYY-MM.
+	Month        string               `json:"month"`
+	Contract     string               `json:"contract"`
+	Sources      []SourceCapacity     `json:"sources"`
+	Repositories []RepositoryCapacity `json:"repositories"`
+	// Drills are the month's restore drills (and earlier ones, oldest
+	// first), for the RTO trend.
+	Drills []DrillPoint `json:"drills"`
+}
+
+// ID is the report's id, CAP-YYYY-MM.
+func (c *CapacityReport) ID() string { return "CAP-" + c.Month }
+
+// VolumePoint is a day's data volume.
+type VolumePoint struct {
+	Date  string `json:"date"`
+	Bytes int64  `json:"bytes"`
+}
+
+// SourceCapacity is one backup source's volume and backup runs.
+type SourceCapacity struct {
+	Name    string        `json:"name"`
+	Kind    string        `json:"kind"`
+	Volume  []VolumePoint `json:"volume"`
+	Backups BackupStats   `json:"backups"`
+}
+
+// BackupStats summarise a source's backup runs in the month.
+type BackupStats struct {
+	Runs   int           `json:"runs"`
+	Failed int           `json:"failed"`
+	Mean   time.Duration `json:"mean_duration_ns"`
+	Max    time.Duration `json:"max_duration_ns"`
+	// Bytes is the data read by all runs; throughput is Bytes over the
+	// total duration.
+	Bytes int64         `json:"bytes_read"`
+	Total time.Duration `json:"total_duration_ns"`
+}
+
+// Throughput is the mean bytes read per second.
+func (b BackupStats) Throughput() float64 {
+	if b.Total <= 0 {
+		return 0
+	}
+	return float64(b.Bytes) / b.Total.Seconds()
+}
+
+// RepositoryCapacity is one repository's stored volume.
+type RepositoryCapacity struct {
+	Name      string        `json:"name"`
+	Location  string        `json:"location"`
+	Region    string        `json:"region"`
+	Snapshots int           `json:"snapshots"`
+	Volume    []VolumePoint `json:"volume"`
+}
+
+func growth(v []VolumePoint) (first, last int64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	return v[0].Bytes, v[len(v)-1].Bytes
+}
+
+func gib(n int64) float64 { return float64(n) / (1 << 30) }
+
+// RenderCapacityReport lays out the capacity and performance report and
+// writes the unsigned PDF to w, with its data embedded as JSON.
+func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*Rendered, error) {
+	if _, err := time.Parse("2006-01", c.Month); err != nil {
+		return nil, fmt.Errorf("capacity report: %w: month %q: use YYYY-MM", ErrInvalidEvidence, c.Month)
+	}
+	att, err := compressJSON("capacity-"+c.Month+".json.zst", opts.TempDir, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer att.close()
+	r, err := newReport(KindCapacity, c.ID(), now(opts), opts)
+	if err != nil {
+		return nil, err
+	}
+	f := r.f
+	f.SetTitle("容量・性能報告書 Capacity and Performance Report "+c.Month, true)
+	f.SetSubject("Contract "+c.Contract, true)
+	f.SetAuthor(opts.Issuer.Organisation, true)
+	r.title("容量・性能報告書", "Capacity and Performance Report")
+	r.kv("対象月", "Month", c.Month)
+	r.kv("契約番号", "Contract ID", c.Contract)
+	r.kv("発行者", "Issuer", opts.Issuer.Organisation)
+	r.kvHash("データ SHA-256", "Data SHA-256", att.sha)
+
+	r.section("バックアップ元", "Sources")
+	rows := [][]string{}
+	for _, s := range c.Sources {
+		a, b := growth(s.Volume)
+		rows = append(rows, []string{s.Name, s.Kind, fmt.Sprintf("%.2f", gib(b)), fmt.Sprintf("%+.2f", gib(b-a)),
+			fmt.Sprintf("%d / %d", s.Backups.Runs-s.Backups.Failed, s.Backups.Runs),
+			minutes(s.Backups.Mean), minutes(s.Backups.Max), fmt.Sprintf("%.1f", s.Backups.Throughput()/(1<<20))})
+	}
+	r.table([]string{"名前 Name", "種別 Kind", "容量 GiB", "増減 Growth", "成功 OK/runs", "平均 Mean", "最大 Max", "MiB/s"},
+		[]float64{34, 18, 20, 22, 22, 22, 22, 20}, rows)
+
+	r.section("リポジトリ", "Repositories")
+	rows = rows[:0]
+	for _, p := range c.Repositories {
+		a, b := growth(p.Volume)
+		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", gib(b)), fmt.Sprintf("%+.2f", gib(b-a)), fmt.Sprint(p.Snapshots)})
+	}
+	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 GiB", "増減 Growth", "スナップショット"},
+		[]float64{30, 52, 28, 22, 22, 26}, rows)
+
+	palette := [][3]int{{30, 90, 180}, {20, 140, 80}, {200, 110, 0}, {150, 40, 150}, {90, 90, 90}}
+	chart := func(title string, names []string, vols [][]VolumePoint) {
+		var labels []string
+		for _, v := range vols {
+			if len(v) > len(labels) {
+				labels = labels[:0]
+				for _, p := range v {
+					labels = append(labels, p.Date[5:])
+				}
+			}
+		}
+		var lines []series
+		for i, v := range vols {
+			vals := make([]float64, len(labels))
+			for j := range vals {
+				vals[j] = math.NaN()
+				if j < len(v) {
+					vals[j] = gib(v[j].Bytes)
+				}
+			}
+			lines = append(lines, series{name: names[i], values: vals, rgb: palette[i%len(palette)]})
+		}
+		r.lineChart(title, "GiB", labels, lines, 45)
+	}
+	var names []string
+	var vols [][]VolumePoint
+	for _, s := range c.Sources {
+		names, vols = append(names, s.Name), append(vols, s.Volume)
+	}
+	r.need(70)
+	r.section("容量の推移", "Data volume over the month")
+	chart("バックアップ元の容量 Source volume (GiB)", names, vols)
+	names, vols = nil, nil
+	for _, p := range c.Repositories {
+		names, vols = append(names, p.Name), append(vols, p.Volume)
+	}
+	chart("リポジトリの容量 Repository volume (GiB)", names, vols)
+
+	r.need(70)
+	r.section("復旧訓練 RTO の推移", "Drill RTO trend")
+	if len(c.Drills) == 0 {
+		r.para("この期間の復旧訓練はありません。", "No restore drills in this period.")
+	} else {
+		labels := make([]string, len(c.Drills))
+		rto := make([]float64, len(c.Drills))
+		for i, d := range c.Drills {
+			labels[i] = d.Time.In(r.zone.Location()).Format("2006-01-02")
+			rto[i] = d.RTO.Minutes()
+		}
+		r.lineChart("RTO (分 minutes)", "min", labels, []series{{name: "RTO", values: rto, rgb: palette[0]}}, 40)
+		rows = rows[:0]
+		for _, d := range c.Drills {
+			rows = append(rows, []string{d.DrillID, r.time(d.Time), minutes(d.RTO), hours(d.RPO), resultLabel(d.Result)})
+		}
+		r.table([]string{"訓練ID Drill", "日時 Time", "RTO", "RPO", "結果 Result"}, []float64{40, 50, 30, 30, 30}, rows)
+	}
+
+	if err := r.finish(w, att); err != nil {
+		return nil, err
+	}
+	return &Rendered{Kind: KindCapacity, ID: c.ID(), DataSHA256: att.sha}, nil
+}
+
+func now(opts RenderOptions) time.Time {
+	if opts.Clock == nil {
+		return clock.System.Now()
+	}
+	return opts.Clock.Now()
+}

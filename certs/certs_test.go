@@ -1,0 +1,481 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden text extractions in testdata/")
+
+// reportCase is one kind of report, rendered under a fake clock.
+type reportCase struct {
+	name   string
+	render func(t *testing.T) func(io.Writer) (*Rendered, error)
+	// want are strings pdftotext must find (whitespace-normalised).
+	want []string
+}
+
+func reportCases() []reportCase {
+	return []reportCase{
+		{name: "certificate", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
+			ev, opts := fixtureEvidence(t, false), renderOptions(t)
+			return func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, opts) }
+		}, want: []string{"データ消去証明書", "Certificate of Data Deletion", "K-2024-017", "DEL-2027-0001",
+			"primary-repo", "case-files", "consult", "restic cache", "+09:00", "Status: 消去完了 / Erased",
+			"steward-backup", "steward_backup", "ISMAP audit report", "EC-DISP-2031-0042", "NIST SP 800-88"}},
+		{name: "certificate-exceptions", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
+			ev, opts := fixtureEvidence(t, true), renderOptions(t)
+			return func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, opts) }
+		}, want: []string{"データ消去証明書", "K-2024-017", "primary-repo", "case-files", "consult", "restic cache", "replica-osaka",
+			"+09:00", "Erased with exceptions", "例外 Exceptions (2)",
+			"replica-osaka (repository_local): replica disk mounted read-only; 2 pack files could not be deleted"}},
+		{name: "drill", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
+			d, opts := fixtureDrill(t), renderOptions(t)
+			return func(w io.Writer) (*Rendered, error) { return RenderDrillReport(w, d, opts) }
+		}, want: []string{"復旧訓練報告書", "Restore Drill Report", "DRILL-2027-01-15", "4f1c2b9a", "+09:00",
+			"合格 / passed", "3/12", "scratch database dropped", "rows cases", "RTO", "RPO"}},
+		{name: "capacity", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
+			c, opts := fixtureCapacity(t), renderOptions(t)
+			return func(w io.Writer) (*Rendered, error) { return RenderCapacityReport(w, c, opts) }
+		}, want: []string{"容量・性能報告書", "Capacity and Performance Report", "2027-01", "consult", "case-files",
+			"primary-repo", "replica-osaka", "ap-northeast-3", "Drill RTO trend", "+09:00"}},
+	}
+}
+
+// TestReportsSignedValidAndGolden signs every report, checks it with
+// poppler's pdfsig and with Verify, and compares pdftotext's extraction
+// with testdata/<name>.txt (go test -update rewrites them).
+func TestReportsSignedValidAndGolden(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	for _, tc := range reportCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			path, sum, err := WriteSigned(context.Background(), dir, tc.name+".pdf", tc.render(t), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sum) != 64 {
+				t.Fatalf("sha256 %q", sum)
+			}
+			out := pdfsig(t, path)
+			for _, want := range []string{"Signature is Valid.", "Total document signed"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("pdfsig lacks %q:\n%s", want, out)
+				}
+			}
+			res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+			if err != nil {
+				t.Fatalf("Verify: %v\n%s", err, res)
+			}
+			if !res.SignerPinned || res.SigningTime == nil || res.Kind == "" || res.ID == "" {
+				t.Fatalf("incomplete result:\n%s", res)
+			}
+
+			text := pdftotext(t, path)
+			norm := normalise(text)
+			for _, want := range tc.want {
+				if !strings.Contains(norm, want) {
+					t.Errorf("pdftotext lacks %q", want)
+				}
+			}
+			if !regexp.MustCompile(`1 ?/ ?\d`).MatchString(text) {
+				t.Errorf("pdftotext finds no page number n / N")
+			}
+			if strings.Contains(text, "\uFFFD") {
+				t.Errorf("pdftotext found replacement characters (missing glyphs)")
+			}
+			golden := filepath.Join("testdata", tc.name+".txt")
+			if *updateGolden {
+				if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v: run go test ./certs -run TestReportsSignedValidAndGolden -update", err)
+			}
+			if string(want) != text {
+				t.Errorf("text of %s differs from %s (rerun with -update if the change is intended):\n%s", tc.name, golden, text)
+			}
+		})
+	}
+}
+
+func TestCertificateStatus(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(ev *Evidence)
+		want   string
+		excs   int
+	}{
+		{"all erased", func(*Evidence) {}, StatusErased, 0},
+		{"target exception", func(ev *Evidence) { ev.Targets[1].Exception = "bucket locked by retention" }, StatusErasedWithExceptions, 1},
+		{"verification failed", func(ev *Evidence) { ev.Targets[0].Verification.Result = ResultFailed }, StatusErasedWithExceptions, 1},
+		{"account not revoked", func(ev *Evidence) {
+			ev.Accounts[0].Verification = Verification{Method: "login attempt", Result: ResultFailed, Detail: "key still accepted"}
+		}, StatusErasedWithExceptions, 1},
+		{"no targets", func(ev *Evidence) { ev.Targets = nil }, StatusErasedWithExceptions, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := fixtureEvidence(t, false)
+			tt.modify(ev)
+			if got := ev.Status(); got != tt.want {
+				t.Errorf("Status = %q, want %q", got, tt.want)
+			}
+			if got := len(ev.Exceptions()); got != tt.excs {
+				t.Errorf("%d exceptions, want %d: %q", got, tt.excs, ev.Exceptions())
+			}
+		})
+	}
+}
+
+// signedCertificate renders and signs the fixture certificate.
+func signedCertificate(t *testing.T, dir string, s *Signer, withExc bool) (string, []byte) {
+	t.Helper()
+	ev := fixtureEvidence(t, withExc)
+	unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, renderOptions(t)) })
+	path := signBytes(t, dir, "cert.pdf", unsigned, s)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
+
+func TestFlippedByteIsDetected(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	_, signed := signedCertificate(t, dir, s, true)
+	m := byteRangeRE.FindSubmatch(signed)
+	if m == nil {
+		t.Fatal("no /ByteRange in the signed PDF")
+	}
+	gapStart, _ := strconv.Atoi(string(m[2]))
+	gapEnd, _ := strconv.Atoi(string(m[3]))
+	embedded := bytes.Index(signed, []byte("/Type /EmbeddedFile"))
+	content := bytes.Index(signed, []byte("stream\n"))
+	positions := []struct {
+		name string
+		at   int
+	}{
+		{"header", 5},
+		{"first page content", content + 40},
+		{"embedded evidence", embedded + 300},
+		{"middle", len(signed) / 2},
+		{"signature value", gapStart + 40},
+		{"signature dictionary", gapEnd + 20},
+		{"final trailer", len(signed) - 8},
+	}
+	for _, p := range positions {
+		t.Run(p.name, func(t *testing.T) {
+			damaged := bytes.Clone(signed)
+			damaged[p.at] ^= 0x01
+			path := filepath.Join(t.TempDir(), "damaged.pdf")
+			if err := os.WriteFile(path, damaged, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := pdfsig(t, path)
+			if strings.Contains(out, "Signature is Valid.") && strings.Contains(out, "Total document signed") {
+				t.Errorf("pdfsig accepts a flipped byte at %d:\n%s", p.at, out)
+			}
+			res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+			if !errors.Is(err, ErrVerificationFailed) {
+				t.Fatalf("Verify of a flipped byte at %d: err %v, want ErrVerificationFailed\n%v", p.at, err, res)
+			}
+			if res == nil || res.OK() {
+				t.Fatalf("Verify result claims success: %v", res)
+			}
+		})
+	}
+}
+
+func TestReplacedEvidenceIsDetected(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	honest := fixtureEvidence(t, true)
+	var sink bytes.Buffer
+	orig, err := RenderCertificate(&sink, honest, renderOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("re-rendered with other evidence, same hash claim", func(t *testing.T) {
+		// The forger drops the exception but prints the honest hash.
+		forged := fixtureEvidence(t, false)
+		unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) {
+			return renderCertificate(w, forged, renderOptions(t), orig.DataSHA256)
+		})
+		path := signBytes(t, t.TempDir(), "forged.pdf", unsigned, s)
+		if out := pdfsig(t, path); !strings.Contains(out, "Signature is Valid.") {
+			t.Fatalf("the forgery should carry a valid signature for this test:\n%s", out)
+		}
+		res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+		if !errors.Is(err, ErrVerificationFailed) || !strings.Contains(strings.Join(res.Failed, "\n"), "evidence was replaced") {
+			t.Fatalf("Verify: %v\n%v", err, res)
+		}
+	})
+
+	t.Run("attachment swapped after signing", func(t *testing.T) {
+		path, signed := signedCertificate(t, t.TempDir(), s, true)
+		// An incremental update that replaces the embedded file object.
+		other := fixtureEvidence(t, false)
+		att, err := compressJSON("evidence.json.zst", "", func(w io.Writer) error { _, err := other.WriteJSON(w); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := regexp.MustCompile(`(\d+) 0 obj\n<< /Type /EmbeddedFile`).FindSubmatch(signed)
+		prev := regexp.MustCompile(`startxref\s+(\d+)\s+%%EOF\s*$`).FindSubmatch(signed)
+		root := regexp.MustCompile(`/Root (\d+) 0 R`).FindAllSubmatch(signed, -1)
+		info := regexp.MustCompile(`/Info (\d+) 0 R`).FindSubmatch(signed)
+		var upd bytes.Buffer
+		upd.Write(signed)
+		off := upd.Len()
+		defer att.close()
+		fmt.Fprintf(&upd, "%s 0 obj\n<< /Type /EmbeddedFile /Length %d >>\nstream\n", obj[1], att.zlen)
+		if err := att.writeTo(&upd); err != nil {
+			t.Fatal(err)
+		}
+		upd.WriteString("\nendstream\nendobj\n")
+		xref := upd.Len()
+		fmt.Fprintf(&upd, "xref\n%s 1\n%010d 00000 n \ntrailer\n<< /Size 100 /Root %s 0 R /Info %s 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n",
+			obj[1], off, root[len(root)-1][1], info[1], prev[1], xref)
+		if err := os.WriteFile(path, upd.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := pdfsig(t, path); strings.Contains(out, "Total document signed") {
+			t.Errorf("pdfsig calls the swapped file totally signed:\n%s", out)
+		}
+		res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+		if !errors.Is(err, ErrVerificationFailed) {
+			t.Fatalf("Verify: %v\n%v", err, res)
+		}
+		joined := strings.Join(res.Failed, "\n")
+		if !strings.Contains(joined, "does not cover the whole document") || !strings.Contains(joined, "evidence was replaced") {
+			t.Fatalf("failed checks do not name the swap:\n%s", res)
+		}
+	})
+}
+
+func TestSignerPinning(t *testing.T) {
+	dir := t.TempDir()
+	s, cfg := testSigner(t, dir)
+	path, _ := signedCertificate(t, dir, s, false)
+	other, otherCfg := testSigner(t, t.TempDir())
+	tests := []struct {
+		name   string
+		opts   VerifyOptions
+		ok     bool
+		pinned bool
+	}{
+		{"not pinned", VerifyOptions{}, true, false},
+		{"right fingerprint with colons", VerifyOptions{Fingerprint: colons(fingerprint(t, s))}, true, true},
+		{"right certificate file", VerifyOptions{CertFile: cfg.Certificate}, true, true},
+		{"wrong fingerprint", VerifyOptions{Fingerprint: fingerprint(t, other)}, false, false},
+		{"wrong certificate file", VerifyOptions{CertFile: otherCfg.Certificate}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), path, tt.opts)
+			if tt.ok != (err == nil) {
+				t.Fatalf("Verify err = %v, want ok=%v\n%v", err, tt.ok, res)
+			}
+			if !tt.ok && !errors.Is(err, ErrVerificationFailed) {
+				t.Fatalf("err %v does not wrap ErrVerificationFailed", err)
+			}
+			if res.SignerPinned != tt.pinned {
+				t.Fatalf("pinned = %v, want %v", res.SignerPinned, tt.pinned)
+			}
+			if !tt.pinned && tt.ok && len(res.Warnings) == 0 {
+				t.Fatal("an unpinned signer should give a warning")
+			}
+		})
+	}
+	if _, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: "abc"}); err == nil || errors.Is(err, ErrVerificationFailed) {
+		t.Fatalf("a malformed fingerprint is a usage error, got %v", err)
+	}
+}
+
+func colons(hex string) string {
+	var parts []string
+	for i := 0; i < len(hex); i += 2 {
+		parts = append(parts, strings.ToUpper(hex[i:i+2]))
+	}
+	return strings.Join(parts, ":")
+}
+
+func TestTimestampAuthority(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	tsaTime := time.Now().Truncate(time.Second)
+	srv := startTSA(t, func() time.Time { return tsaTime })
+	s.TSAURL = srv.URL
+	path, _ := signedCertificate(t, dir, s, false)
+	out := pdfsig(t, path)
+	for _, want := range []string{"Signature is Valid.", "Total document signed", "Timestamp"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pdfsig lacks %q:\n%s", want, out)
+		}
+	}
+	res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, res)
+	}
+	if res.TimestampTime == nil || !res.TimestampTime.Equal(tsaTime) {
+		t.Fatalf("timestamp time %v, want %v", res.TimestampTime, tsaTime)
+	}
+	if !strings.Contains(res.TimestampAuthority, "Steward test TSA") {
+		t.Fatalf("timestamp authority %q", res.TimestampAuthority)
+	}
+
+	s.TSAURL = srv.URL + "/down"
+	srv.Close()
+	var buf bytes.Buffer
+	unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) {
+		return RenderCertificate(w, fixtureEvidence(t, false), renderOptions(t))
+	})
+	err = Sign(context.Background(), bytes.NewReader(unsigned), int64(len(unsigned)), s, &buf)
+	if err == nil || !strings.Contains(err.Error(), "signing.tsa_url") {
+		t.Fatalf("an unreachable TSA: err %v, want one naming signing.tsa_url", err)
+	}
+}
+
+func TestMissingFont(t *testing.T) {
+	opts := renderOptions(t)
+	opts.FontPath = filepath.Join(t.TempDir(), "ipaexg.ttf")
+	_, err := RenderCertificate(io.Discard, fixtureEvidence(t, false), opts)
+	if !errors.Is(err, ErrFontMissing) || !strings.Contains(err.Error(), "fonts-ipaexfont-gothic") {
+		t.Fatalf("err = %v, want ErrFontMissing naming the Debian package", err)
+	}
+}
+
+func TestInvalidEvidenceRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(ev *Evidence)
+		want   string
+	}{
+		{"no certificate id", func(ev *Evidence) { ev.CertificateID = "" }, "certificate_id"},
+		{"unknown kind", func(ev *Evidence) { ev.Targets[0].Kind = "floppy" }, `"floppy"`},
+		{"unknown method", func(ev *Evidence) { ev.Targets[0].Method = "shred" }, `"shred"`},
+		{"object of unknown target", func(ev *Evidence) {
+			ev.Objects = ObjectSlice([]Object{{Target: "nope", KeySHA256: "00", Size: 1}})
+		}, `"nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := fixtureEvidence(t, false)
+			tt.modify(ev)
+			_, err := RenderCertificate(io.Discard, ev, renderOptions(t))
+			if !errors.Is(err, ErrInvalidEvidence) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrInvalidEvidence naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEvidenceJSONRoundTrip(t *testing.T) {
+	ev := fixtureEvidence(t, true)
+	path := filepath.Join(t.TempDir(), "evidence.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ev.WriteJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if sum.Count != 9 {
+		t.Fatalf("wrote %d objects, want 9", sum.Count)
+	}
+	back, err := OpenEvidence(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.CertificateID != ev.CertificateID || len(back.Targets) != len(ev.Targets) ||
+		back.Targets[4].Exception != ev.Targets[4].Exception || !back.Issued.Equal(ev.Issued) ||
+		back.Clock.Sync != ev.Clock.Sync || back.Status() != StatusErasedWithExceptions {
+		t.Fatalf("round trip changed the evidence: %+v", back)
+	}
+	var n int
+	var want []Object
+	for o := range ev.Objects {
+		want = append(want, o)
+	}
+	for o, err := range back.Objects {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o != want[n] {
+			t.Fatalf("object %d = %+v, want %+v", n, o, want[n])
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("read %d objects, want %d", n, len(want))
+	}
+	// A certificate rendered from the file embeds the same bytes.
+	var a, b bytes.Buffer
+	ra, err := RenderCertificate(&a, ev, renderOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := RenderCertificate(&b, back, renderOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.DataSHA256 != rb.DataSHA256 || !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("rendering from the evidence file differs from rendering from memory")
+	}
+}
+
+func TestDrillOverall(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(d *DrillReport)
+		want   Result
+	}{
+		{"all passed", func(*DrillReport) {}, ResultPassed},
+		{"RTO missed", func(d *DrillReport) { d.RTO.Actual = 2 * time.Hour }, ResultFailed},
+		{"RPO missed", func(d *DrillReport) { d.RPO.Actual = 30 * time.Hour }, ResultFailed},
+		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, ResultFailed},
+		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, ResultFailed},
+		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, ResultFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtureDrill(t)
+			tt.modify(d)
+			if got := d.Overall(); got != tt.want {
+				t.Fatalf("Overall = %s, want %s (%q)", got, tt.want, d.Problems())
+			}
+		})
+	}
+	d := fixtureDrill(t)
+	d.Cleanup.Result = ResultFailed
+	var buf bytes.Buffer
+	if _, err := RenderDrillReport(&buf, d, renderOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "drill.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if text := normalise(pdftotext(t, path)); !strings.Contains(text, "不合格 / failed") || !strings.Contains(text, "cleanup failed") {
+		t.Fatalf("a failed drill's report does not say so:\n%s", text)
+	}
+}
