@@ -1,0 +1,56 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// PurposeConfig is the purpose a secret sealed for the config file is
+// sealed with ("sealed:v1:…" references).
+const PurposeConfig = "config"
+
+// Resolve reads the secret a config reference points at: "file:/path"
+// (the file's content, one trailing newline removed), "env:NAME" or a value
+// sealed by Steward's master key. field names the config field, e.g.
+// "sources[2].s3.secret_key"; errors name the field and the reference's
+// location, never the value. kr may be nil when no sealed value is used.
+func Resolve(kr *Keyring, field, ref string) (Secret, error) {
+	scheme, rest, _ := strings.Cut(ref, ":")
+	switch scheme {
+	case "file":
+		b, err := os.ReadFile(rest)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%s: secret file %s does not exist: create it (mode 0600) or change the reference", field, rest)
+			}
+			return nil, fmt.Errorf("%s: read secret file %s: %w", field, rest, err)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		if len(b) == 0 {
+			return nil, fmt.Errorf("%s: secret file %s is empty", field, rest)
+		}
+		return Secret(b), nil
+	case "env":
+		v, ok := os.LookupEnv(rest)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("%s: environment variable %s is not set: export it before running steward, or change the reference", field, rest)
+		}
+		return Secret(v), nil
+	case "sealed":
+		if kr == nil {
+			return nil, fmt.Errorf("%s: a sealed value needs the master key: %w", field, ErrNoMasterKey)
+		}
+		s, err := kr.Unseal(PurposeConfig, ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		return s, nil
+	case "":
+		return nil, fmt.Errorf("%s: no secret reference given: use file:/path, env:VARIABLE or a sealed value", field)
+	}
+	return nil, fmt.Errorf("%s: secrets are never written inline: use file:/path, env:VARIABLE or a sealed value", field)
+}
