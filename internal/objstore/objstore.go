@@ -1,0 +1,204 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"steward/internal/config"
+	"steward/internal/keys"
+)
+
+// Target is one bucket (and key prefix) with resolved credentials.
+type Target struct {
+	// Host is host:port, without scheme.
+	Host string
+	// Secure uses HTTPS.
+	Secure bool
+	Bucket string
+	// Prefix limits the objects seen to those under it ("" for all).
+	Prefix string
+	// Region is the configured region ("" when the config names none).
+	Region    string
+	AccessKey keys.Secret
+	SecretKey keys.Secret
+}
+
+// TargetFrom builds a Target from the config and the resolved keys.
+func TargetFrom(s *config.S3Target, access, secret keys.Secret) (Target, error) {
+	host, secure, err := ParseEndpoint(s.Endpoint, s.Insecure)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Host: host, Secure: secure, Bucket: s.Bucket, Prefix: s.Prefix, Region: s.Region, AccessKey: access, SecretKey: secret}, nil
+}
+
+// ParseEndpoint reads "host:port" or "http(s)://host[:port]". A bare host
+// uses HTTPS unless insecure is set.
+func ParseEndpoint(endpoint string, insecure bool) (host string, secure bool, err error) {
+	if !strings.Contains(endpoint, "://") {
+		return endpoint, !insecure, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false, fmt.Errorf("endpoint %q: write host:port or https://host", endpoint)
+	}
+	return u.Host, u.Scheme == "https" && !insecure, nil
+}
+
+// URL is the endpoint as http(s)://host.
+func (t Target) URL() string {
+	if t.Secure {
+		return "https://" + t.Host
+	}
+	return "http://" + t.Host
+}
+
+// String names the bucket for messages: "bucket \"b\" at host".
+func (t Target) String() string { return fmt.Sprintf("bucket %q at %s", t.Bucket, t.Host) }
+
+// Client is a minio-go client for one Target. Its region is left empty, so
+// minio-go learns each bucket's region from the server.
+type Client struct {
+	t  Target
+	mc *minio.Client
+}
+
+// Timeouts for one request; a dead endpoint fails fast instead of hanging.
+const (
+	dialTimeout   = 10 * time.Second
+	headerTimeout = 30 * time.Second
+	maxRetries    = 2
+)
+
+// New returns a client for t.
+func New(t Target) (*Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = headerTimeout
+	mc, err := minio.New(t.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(string(t.AccessKey.Reveal()), string(t.SecretKey.Reveal()), ""),
+		Secure:       t.Secure,
+		Region:       "", // the server answers, not the client's setting
+		BucketLookup: minio.BucketLookupPath,
+		Transport:    tr,
+		MaxRetries:   maxRetries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client for %s: %w", t.Host, err)
+	}
+	return &Client{t: t, mc: mc}, nil
+}
+
+// Target is the client's target.
+func (c *Client) Target() Target { return c.t }
+
+// BucketRegion asks the server where the bucket is (GetBucketLocation with
+// an empty client region), then checks that the credentials may read the
+// bucket, so that a refused request is not mistaken for a region.
+func (c *Client) BucketRegion(ctx context.Context) (string, error) {
+	region, err := c.mc.GetBucketLocation(ctx, c.t.Bucket)
+	if err != nil {
+		return "", c.classify(err)
+	}
+	opts := minio.ListObjectsOptions{Prefix: c.t.Prefix, MaxKeys: 1}
+	for obj := range c.mc.ListObjects(ctx, c.t.Bucket, opts) {
+		if obj.Err != nil {
+			return "", c.classify(obj.Err)
+		}
+		break
+	}
+	return region, nil
+}
+
+// classify turns a minio-go error into one of the package's sentinels,
+// wrapped with the target and the server's own words.
+func (c *Client) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "NoSuchBucket":
+		return fmt.Errorf("%s: %w: create it in an allowed region, or correct the bucket name", c.t, ErrNoSuchBucket)
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken":
+		return fmt.Errorf("%s: %w (%s): check access_key and secret_key", c.t, ErrAccessDenied, resp.Code)
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s: %w (%v): check the endpoint and that the server runs", c.t, ErrUnreachable, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w within the deadline: check the endpoint", c.t, ErrUnreachable)
+	}
+	return fmt.Errorf("%s: %w", c.t, err)
+}
+
+// Object is one current object.
+type Object struct {
+	Key          string
+	Size         int64
+	ETag         string
+	LastModified time.Time
+}
+
+// List calls fn for every current object under the prefix, in key order,
+// without holding the listing in memory.
+func (c *Client) List(ctx context.Context, fn func(Object) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine on early return
+	for obj := range c.mc.ListObjects(ctx, c.t.Bucket, minio.ListObjectsOptions{Prefix: c.t.Prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return c.classify(obj.Err)
+		}
+		if err := fn(Object{Key: obj.Key, Size: obj.Size, ETag: obj.ETag, LastModified: obj.LastModified}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// ErrObjectGone is returned by Open for an object deleted since it was
+// listed.
+var ErrObjectGone = errors.New("object no longer exists")
+
+// Open streams one object. The size is the server's, read before any byte.
+func (c *Client) Open(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	obj, err := c.mc.GetObject(ctx, c.t.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Object{}, c.classify(err)
+	}
+	st, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, Object{}, ErrObjectGone
+		}
+		return nil, Object{}, c.classify(err)
+	}
+	return obj, Object{Key: st.Key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
+}
+
+// HasObjects reports whether any object exists under prefix (e.g.
+// "locks/" of a restic repository).
+func (c *Client) HasObjects(ctx context.Context, prefix string) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range c.mc.ListObjects(ctx, c.t.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}) {
+		if obj.Err != nil {
+			return false, c.classify(obj.Err)
+		}
+		return true, nil
+	}
+	return false, nil
+}
