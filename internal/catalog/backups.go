@@ -1,0 +1,183 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// RunRow is one backup run of one source into one repository. Record is
+// the backup package's full run record (JSON); the columns index it.
+type RunRow struct {
+	ID         string
+	Job        string
+	Source     string
+	Repository string
+	SnapshotID string
+	Started    string
+	Finished   string
+	// Result is "" while running, then "ok", "failed", "refused" or
+	// "interrupted".
+	Result string
+	Record json.RawMessage
+}
+
+// SnapshotRow is a snapshot Steward made (primary repository).
+type SnapshotRow struct {
+	Repository string
+	SnapshotID string
+	Job        string
+	Source     string
+	Time       string
+	Record     json.RawMessage
+}
+
+// ManifestRow is a snapshot's manifest: what the snapshot holds, recorded
+// at backup time (names and hashes: contract data, erased at contract end).
+type ManifestRow struct {
+	SnapshotID string
+	Source     string
+	Kind       string
+	SHA256     string
+	Body       []byte
+}
+
+// PutRun inserts or replaces a run.
+func (s *SQLite) PutRun(ctx context.Context, r RunRow) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, job, source, repository, snapshot_id, started, finished, result, record)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET snapshot_id = excluded.snapshot_id, finished = excluded.finished, result = excluded.result, record = excluded.record`,
+		r.ID, r.Job, r.Source, r.Repository, r.SnapshotID, r.Started, r.Finished, r.Result, string(r.Record))
+	if err != nil {
+		return fmt.Errorf("catalog: save run: %w", err)
+	}
+	return nil
+}
+
+// Run returns one run, or ErrNotFound.
+func (s *SQLite) Run(ctx context.Context, id string) (RunRow, error) {
+	rows, err := s.queryRuns(ctx, `WHERE id = ?`, id)
+	if err != nil {
+		return RunRow{}, err
+	}
+	if len(rows) == 0 {
+		return RunRow{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// RunsWithResult returns the runs into repository whose result is result
+// ("" for runs still marked as running), oldest first.
+func (s *SQLite) RunsWithResult(ctx context.Context, repository, result string) ([]RunRow, error) {
+	return s.queryRuns(ctx, `WHERE repository = ? AND result = ? ORDER BY started`, repository, result)
+}
+
+// JobRuns returns a job's runs, newest first, at most limit.
+func (s *SQLite) JobRuns(ctx context.Context, job string, limit int) ([]RunRow, error) {
+	return s.queryRuns(ctx, `WHERE job = ? ORDER BY started DESC LIMIT ?`, job, limit)
+}
+
+func (s *SQLite) queryRuns(ctx context.Context, where string, args ...any) ([]RunRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, job, source, repository, snapshot_id, started, finished, result, record FROM runs `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read runs: %w", err)
+	}
+	defer rows.Close()
+	var out []RunRow
+	for rows.Next() {
+		var r RunRow
+		var rec string
+		if err := rows.Scan(&r.ID, &r.Job, &r.Source, &r.Repository, &r.SnapshotID, &r.Started, &r.Finished, &r.Result, &rec); err != nil {
+			return nil, fmt.Errorf("catalog: read runs: %w", err)
+		}
+		r.Record = json.RawMessage(rec)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutSnapshot inserts or replaces a snapshot row.
+func (s *SQLite) PutSnapshot(ctx context.Context, r SnapshotRow) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO snapshots (repository, snapshot_id, job, source, time, record) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repository, snapshot_id) DO UPDATE SET record = excluded.record`,
+		r.Repository, r.SnapshotID, r.Job, r.Source, r.Time, string(r.Record))
+	if err != nil {
+		return fmt.Errorf("catalog: save snapshot: %w", err)
+	}
+	return nil
+}
+
+// DeleteSnapshot removes a snapshot row and its manifest (after retention
+// forgot the snapshot). Deleting a missing row is not an error.
+func (s *SQLite) DeleteSnapshot(ctx context.Context, repository, snapshotID string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE repository = ? AND snapshot_id = ?`, repository, snapshotID); err != nil {
+		return fmt.Errorf("catalog: delete snapshot: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ?`, snapshotID); err != nil {
+		return fmt.Errorf("catalog: delete manifest: %w", err)
+	}
+	return tx.Commit()
+}
+
+// JobSnapshots returns a job's snapshots, newest first.
+func (s *SQLite) JobSnapshots(ctx context.Context, job string) ([]SnapshotRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT repository, snapshot_id, job, source, time, record FROM snapshots WHERE job = ? ORDER BY time DESC`, job)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []SnapshotRow
+	for rows.Next() {
+		var r SnapshotRow
+		var rec string
+		if err := rows.Scan(&r.Repository, &r.SnapshotID, &r.Job, &r.Source, &r.Time, &rec); err != nil {
+			return nil, fmt.Errorf("catalog: read snapshots: %w", err)
+		}
+		r.Record = json.RawMessage(rec)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutManifest stores a manifest.
+func (s *SQLite) PutManifest(ctx context.Context, m ManifestRow) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO manifests (snapshot_id, source, kind, sha256, body) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (snapshot_id) DO UPDATE SET sha256 = excluded.sha256, body = excluded.body`,
+		m.SnapshotID, m.Source, m.Kind, m.SHA256, m.Body)
+	if err != nil {
+		return fmt.Errorf("catalog: save manifest: %w", err)
+	}
+	return nil
+}
+
+// Manifest returns a snapshot's manifest, or ErrNotFound.
+func (s *SQLite) Manifest(ctx context.Context, snapshotID string) (ManifestRow, error) {
+	return s.manifest(ctx, `SELECT snapshot_id, source, kind, sha256, body FROM manifests WHERE snapshot_id = ?`, snapshotID)
+}
+
+// LatestManifest returns the manifest of source's newest snapshot in
+// repository, or ErrNotFound.
+func (s *SQLite) LatestManifest(ctx context.Context, repository, source string) (ManifestRow, error) {
+	return s.manifest(ctx, `SELECT m.snapshot_id, m.source, m.kind, m.sha256, m.body FROM manifests m
+		JOIN snapshots s ON s.snapshot_id = m.snapshot_id
+		WHERE s.repository = ? AND m.source = ? ORDER BY s.time DESC LIMIT 1`, repository, source)
+}
+
+func (s *SQLite) manifest(ctx context.Context, q string, args ...any) (ManifestRow, error) {
+	var m ManifestRow
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&m.SnapshotID, &m.Source, &m.Kind, &m.SHA256, &m.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	if err != nil {
+		return m, fmt.Errorf("catalog: read manifest: %w", err)
+	}
+	return m, nil
+}
