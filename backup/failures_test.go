@@ -1,0 +1,262 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"steward/internal/objstore"
+	"steward/internal/pgsql"
+	"steward/internal/testenv"
+)
+
+// TestResidencyRefused: a server in us-east-1 is refused before any byte
+// is written, as a repository and as a source; the refusal and the
+// region found are in the run record.
+func TestResidencyRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	us := testenv.StartS3(t, testenv.WithRegion("us-east-1"))
+	us.MakeBucket(t, "repo")
+	us.MakeBucket(t, "src")
+	mc := us.Client(t)
+	mc.PutObject(ctx, "src", "a", bytes.NewReader([]byte("a")), 1, minio.PutObjectOptions{})
+	files := filepath.Join(dir, "files")
+	writeFiles(t, files, 2, 10)
+	body := fmt.Sprintf(`repositories:
+  - name: disk
+    local: {}
+  - name: virginia%s
+sources:
+  - name: files
+    path: {path: %s}
+  - name: bucket%s
+jobs:
+  - name: to-us
+    sources: [files]
+    repository: virginia
+  - name: from-us
+    sources: [bucket, files]
+    repository: disk
+`, s3YAML(t, dir, us, "repo", us.AccessKey, us.SecretKey), files, s3YAML(t, dir, us, "src", us.AccessKey, us.SecretKey))
+	f := newFixture(t, dir, body, nil)
+	err := f.eng.InitRepository(ctx, "virginia")
+	if !errors.Is(err, ErrResidency) || !strings.Contains(err.Error(), `"us-east-1"`) || !strings.Contains(err.Error(), "ap-northeast-1, ap-northeast-3") {
+		t.Fatalf("init in us-east-1: %v", err)
+	}
+	if _, err := os.Stat(SealedPasswordPath(f.cfg.StateDir, "virginia")); err == nil {
+		t.Fatal("a password was sealed for a refused repository")
+	}
+	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.eng.Run(ctx, RunOptions{Job: "from-us"})
+	if !errors.Is(err, ErrResidency) || !strings.Contains(err.Error(), `bucket "src"`) {
+		t.Fatalf("source in us-east-1: %v", err)
+	}
+	if len(rep.Runs) != 2 || rep.Runs[0].Result != ResultRefused {
+		t.Fatalf("runs %+v", rep.Runs)
+	}
+	row, err := f.store.Run(ctx, rep.Runs[0].ID)
+	if err != nil || row.Result != ResultRefused || !strings.Contains(string(row.Record), `"answer":"us-east-1 (refused)"`) ||
+		!strings.Contains(string(row.Record), LocalAttested) {
+		t.Fatalf("run record %s, %v", row.Record, err)
+	}
+	if n := len(f.dataSnapshots(t, "disk")); n != 0 {
+		t.Fatalf("%d snapshots after a refusal", n)
+	}
+	// The refused repository's bucket holds no object at all.
+	n := 0
+	for o := range mc.ListObjects(ctx, "repo", minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+	}
+	if n != 0 {
+		t.Fatalf("refused bucket holds %d objects", n)
+	}
+	if _, err := f.eng.Run(ctx, RunOptions{Job: "to-us", DryRun: true}); !errors.Is(err, ErrResidency) {
+		t.Fatalf("dry run to us-east-1: %v", err)
+	}
+	f.tmpEmpty(t)
+}
+
+// TestFailingSources: a database that does not exist, a pg_dump killed
+// midway, and an S3 server that dies mid-stream all leave no snapshot and
+// no temp file; bad endpoints, keys, buckets and a missing pg_dump fail
+// fast naming what to fix.
+func TestFailingSources(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "big")
+	pg.Exec(t, "big", `CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, md5(g::text) || md5((g+1)::text) FROM generate_series(1, 20000) g`)
+	src := testenv.StartS3(t)
+	src.MakeBucket(t, "docs")
+	mc := src.Client(t)
+	for i := 0; i < 6; i++ {
+		b := make([]byte, 200<<10)
+		rand.Read(b)
+		if _, err := mc.PutObject(ctx, "docs", fmt.Sprintf("o%d", i), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A pg_dump that dumps a little, then is killed.
+	realDump, err := pgsql.FindPgDump(ctx, 15, filepath.Join(pg.BinDir, "pg_dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := filepath.Join(dir, "pg_dump")
+	os.WriteFile(faulty, []byte(fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then exec %s --version; fi\n%s \"$@\" | head -c 30000\nkill -KILL $$\n", realDump, realDump)), 0o755)
+
+	pgYAML := func(name, db string) string {
+		return fmt.Sprintf(`
+  - name: %s
+    postgres: {host: 127.0.0.1, port: %d, database: %s, user: %s, password: %s, sslmode: disable}`, name, pg.Port, db, pg.User, secretRef(t, dir, "pg", pg.Password))
+	}
+	dead := &testenv.S3Server{Endpoint: "127.0.0.1:1", URL: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"}
+	body := fmt.Sprintf(`repositories:
+  - name: disk
+    local: {}
+sources:%s%s
+  - name: docs%s
+  - name: nowhere%s
+  - name: badkeys%s
+  - name: nobucket%s
+jobs:
+  - {name: nodb, sources: [nodb], repository: disk}
+  - {name: dump, sources: [db], repository: disk}
+  - {name: docs, sources: [docs], repository: disk}
+  - {name: nowhere, sources: [nowhere], repository: disk}
+  - {name: badkeys, sources: [badkeys], repository: disk}
+  - {name: nobucket, sources: [nobucket], repository: disk}
+`, pgYAML("nodb", "nope"), pgYAML("db", "big"), s3YAML(t, dir, src, "docs", src.AccessKey, src.SecretKey),
+		s3YAML(t, dir, dead, "docs", "a", "b"), s3YAML(t, dir, src, "docs", src.AccessKey, "wrong"), s3YAML(t, dir, src, "nope", src.AccessKey, src.SecretKey))
+	f := newFixture(t, dir, body, func(d *Deps) { d.PgDump = faulty })
+	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	noSnapshot := func(t *testing.T) {
+		t.Helper()
+		if n := len(f.dataSnapshots(t, "disk")); n != 0 {
+			t.Fatalf("%d snapshots after a failure", n)
+		}
+		f.tmpEmpty(t)
+	}
+	for _, tt := range []struct {
+		job  string
+		want error
+		says string
+	}{
+		{"nodb", pgsql.ErrNoDatabase, `"nope"`},
+		{"nowhere", objstore.ErrUnreachable, "127.0.0.1:1"},
+		{"badkeys", objstore.ErrAccessDenied, "access_key"},
+		{"nobucket", objstore.ErrNoSuchBucket, `"nope"`},
+	} {
+		t.Run(tt.job, func(t *testing.T) {
+			start := time.Now()
+			_, err := f.eng.Run(ctx, RunOptions{Job: tt.job})
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("err %v, want %v saying %s", err, tt.want, tt.says)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Fatalf("took %v", d)
+			}
+			noSnapshot(t)
+		})
+	}
+	t.Run("pg_dump killed", func(t *testing.T) {
+		_, err := f.eng.Run(ctx, RunOptions{Job: "dump"})
+		if !errors.Is(err, ErrSourceFailed) {
+			t.Fatalf("err %v", err)
+		}
+		noSnapshot(t)
+	})
+	t.Run("pg_dump missing", func(t *testing.T) {
+		g := openFixture(t, ctx, f.cfg, func(d *Deps) { d.PgDump = filepath.Join(dir, "none") })
+		_, err := g.eng.Run(ctx, RunOptions{Job: "dump"})
+		if !errors.Is(err, pgsql.ErrNoPgDump) || !strings.Contains(err.Error(), "postgresql-client-15") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("server dies mid-stream", func(t *testing.T) {
+		var once sync.Once
+		testHookObject = func(done int64) {
+			if done == 3 {
+				once.Do(src.Kill)
+			}
+		}
+		defer func() { testHookObject = nil }()
+		_, err := f.eng.Run(ctx, RunOptions{Job: "docs"})
+		if !errors.Is(err, ErrSourceFailed) || !strings.Contains(err.Error(), "stopped before saving") {
+			t.Fatalf("err %v", err)
+		}
+		noSnapshot(t)
+		f.resticByHand(t, "disk", "check")
+	})
+	acts := auditActions(t, f)
+	if acts["backup.source/failed"] < 2 {
+		t.Fatalf("audit %v", acts)
+	}
+}
+
+// TestOneWriterPerRepository: a run finds the repository held and is
+// refused at once, or waits with LockWait; two runs at once both finish
+// one after the other and the repository checks clean.
+func TestOneWriterPerRepository(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	writeFiles(t, files, 20, 50<<10)
+	body := fmt.Sprintf(`repositories:
+  - name: disk
+    local: {}
+sources:
+  - name: files
+    path: {path: %s}
+jobs:
+  - {name: j, sources: [files], repository: disk}
+`, files)
+	f := newFixture(t, dir, body, nil)
+	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	release, err := f.eng.lockRepos(ctx, []string{"disk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Run(ctx, RunOptions{Job: "j"}); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("held repository: %v", err)
+	}
+	release()
+
+	waiting := openFixture(t, ctx, f.cfg, func(d *Deps) { d.LockWait = time.Minute })
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { _, errs[i] = waiting.eng.Run(ctx, RunOptions{Job: "j"}) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("concurrent runs: %v", errors.Join(errs...))
+	}
+	if n := len(f.dataSnapshots(t, "disk")); n != 2 {
+		t.Fatalf("%d snapshots", n)
+	}
+	f.resticByHand(t, "disk", "check")
+}

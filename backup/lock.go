@@ -1,0 +1,86 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LockPath is the file lock that keeps two Steward runs off one repository.
+func LockPath(stateDir, repository string) string {
+	return filepath.Join(stateDir, "locks", "repository-"+repository+".lock")
+}
+
+// lockRepos takes the file lock of every named repository, in name order
+// (so two runs never deadlock), waiting at most Deps.LockWait for one that
+// is held. The locks go away with the process, so a killed Steward never
+// leaves one behind. The returned function releases them.
+func (e *Engine) lockRepos(ctx context.Context, names []string) (func(), error) {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if err := os.MkdirAll(filepath.Join(e.cfg.StateDir, "locks"), 0o700); err != nil {
+		return nil, err
+	}
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			f.Close()
+		}
+	}
+	for _, n := range names {
+		f, err := e.lockOne(ctx, n)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, f)
+	}
+	return release, nil
+}
+
+func (e *Engine) lockOne(ctx context.Context, name string) (*os.File, error) {
+	path := LockPath(e.cfg.StateDir, name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: lock: %w", name, err)
+	}
+	deadline := time.Now().Add(e.lockWait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("repository %q: lock %s: %w", name, path, err)
+		}
+		if !time.Now().Before(deadline) {
+			holder, _ := os.ReadFile(path)
+			f.Close()
+			who := ""
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(holder))); err == nil {
+				who = fmt.Sprintf(" (pid %d)", pid)
+			}
+			return nil, fmt.Errorf("repository %q: %w%s: try again when it has finished", name, ErrBusy, who)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return f, nil
+}

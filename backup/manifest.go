@@ -1,0 +1,231 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"steward/internal/catalog"
+	"steward/internal/pgsql"
+)
+
+// ManifestFormat identifies the manifest's JSON layout.
+const ManifestFormat = "steward.manifest/v1"
+
+// Manifest is what a snapshot holds, recorded at backup time, so that a
+// drill can check a restore independently of restic.
+type Manifest struct {
+	Format string `json:"format"`
+	Kind   string `json:"kind"` // path, postgres, s3
+	Job    string `json:"job"`
+	Source string `json:"source"`
+	RunID  string `json:"run_id"`
+	// SnapshotID is the data snapshot the manifest describes.
+	SnapshotID string `json:"snapshot_id"`
+	Created    string `json:"created"`
+	// Root is the backed-up directory (path sources).
+	Root  string      `json:"root,omitempty"`
+	Files []FileEntry `json:"files,omitempty"`
+	// Database, ServerMajor, PgSnapshot, DumpFormat (postgres sources).
+	Database    string        `json:"database,omitempty"`
+	ServerMajor int           `json:"server_major,omitempty"`
+	PgSnapshot  string        `json:"pg_snapshot,omitempty"`
+	DumpFormat  string        `json:"dump_format,omitempty"`
+	Tables      []pgsql.Table `json:"tables,omitempty"`
+	// Bucket and Objects (s3 sources).
+	Bucket  string        `json:"bucket,omitempty"`
+	Objects []ObjectEntry `json:"objects,omitempty"`
+	// StdinFilename is the single file a postgres or s3 snapshot holds.
+	StdinFilename string `json:"stdin_filename,omitempty"`
+	// Count and Bytes total the files or objects.
+	Count int64 `json:"count"`
+	Bytes int64 `json:"bytes"`
+}
+
+// FileEntry is one regular file or symlink under a path source.
+type FileEntry struct {
+	// Path is relative to the source root, slash-separated.
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Mode   uint32 `json:"mode"`
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
+	// MTime, CTime (ns since the epoch) and Inode decide whether the
+	// previous manifest's hash can be reused.
+	MTime int64  `json:"mtime_ns"`
+	CTime int64  `json:"ctime_ns"`
+	Inode uint64 `json:"inode"`
+}
+
+// ObjectEntry is one object of an S3 source: its key, size and the
+// SHA-256 of the bytes streamed into the archive.
+type ObjectEntry struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// LoadManifest reads a snapshot's manifest from the catalog.
+func LoadManifest(ctx context.Context, store interface {
+	Manifest(context.Context, string) (catalog.ManifestRow, error)
+}, snapshotID string) (*Manifest, error) {
+	row, err := store.Manifest(ctx, snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(row.Body, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// excluded reports whether rel (slash-separated, relative to root) is
+// excluded by one of restic's --exclude patterns. It follows restic's
+// rules for the common forms: a pattern without a leading slash matches
+// at any depth ("*.tmp", ".cache", "logs/*.gz"); one with a leading slash
+// is anchored at the filesystem root; a match on a directory excludes
+// everything below it. ("**" is not supported here.)
+func excluded(patterns []string, root, rel string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	abs := strings.Split(strings.Trim(filepath.ToSlash(filepath.Join(root, rel)), "/"), "/")
+	for _, p := range patterns {
+		anchored := strings.HasPrefix(p, "/")
+		pc := strings.Split(strings.Trim(p, "/"), "/")
+		starts := []int{0}
+		if !anchored {
+			starts = starts[:0]
+			for i := range abs {
+				starts = append(starts, i)
+			}
+		}
+		for _, s := range starts {
+			if s+len(pc) > len(abs) {
+				continue
+			}
+			ok := true
+			for k, c := range pc {
+				if m, _ := filepath.Match(c, abs[s+k]); !m {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hashTree walks root and lists every regular file and symlink with its
+// SHA-256. A file whose size, mtime, ctime and inode equal the previous
+// manifest's entry keeps that entry's hash without being read: a
+// no-change backup costs one stat per file. Unreadable entries are
+// skipped, as restic skips them (restic's own error report names them).
+func hashTree(ctx context.Context, root string, excludes []string, prev map[string]FileEntry) ([]FileEntry, error) {
+	var out []FileEntry
+	buf := make([]byte, 1<<20)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if excluded(excludes, root, rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		fe := FileEntry{Path: rel, Size: info.Size(), Mode: uint32(info.Mode()), MTime: info.ModTime().UnixNano()}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			fe.Inode = st.Ino
+			fe.CTime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+		}
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			fe.Link, _ = os.Readlink(p)
+		case info.Mode().IsRegular():
+			if old, ok := prev[rel]; ok && old.SHA256 != "" && old.Size == fe.Size && old.MTime == fe.MTime && old.CTime == fe.CTime && old.Inode == fe.Inode {
+				fe.SHA256 = old.SHA256
+				break
+			}
+			sum, err := hashFile(p, buf)
+			if err != nil {
+				return nil
+			}
+			fe.SHA256 = sum
+		default:
+			return nil // devices, sockets, fifos: not content
+		}
+		out = append(out, fe)
+		return nil
+	})
+	return out, err
+}
+
+func hashFile(path string, buf []byte) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// previousFiles loads the newest manifest of source in repository as a map
+// for hash reuse (empty when there is none).
+func (e *Engine) previousFiles(ctx context.Context, repository, src string) map[string]FileEntry {
+	prev := map[string]FileEntry{}
+	if e.store == nil {
+		return prev
+	}
+	row, err := e.store.LatestManifest(ctx, repository, src)
+	if err != nil {
+		if !errors.Is(err, catalog.ErrNotFound) {
+			e.log.Warn("previous manifest unreadable; hashing every file", "source", src, "err", err)
+		}
+		return prev
+	}
+	var m Manifest
+	if err := json.Unmarshal(row.Body, &m); err != nil {
+		return prev
+	}
+	for _, f := range m.Files {
+		prev[f.Path] = f
+	}
+	return prev
+}

@@ -1,0 +1,99 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"steward/internal/audit"
+	"steward/internal/config"
+	"steward/internal/resticx"
+)
+
+// keepFlags turns a job's retention into restic forget flags (none when
+// the job keeps everything).
+func keepFlags(r config.Retention) []string {
+	var f []string
+	add := func(flag string, n int) {
+		if n > 0 {
+			f = append(f, flag, strconv.Itoa(n))
+		}
+	}
+	add("--keep-last", r.KeepLast)
+	add("--keep-daily", r.KeepDaily)
+	add("--keep-weekly", r.KeepWeekly)
+	add("--keep-monthly", r.KeepMonthly)
+	add("--keep-yearly", r.KeepYearly)
+	if r.KeepWithin > 0 {
+		h := int64((r.KeepWithin.D() + time.Hour - 1) / time.Hour)
+		f = append(f, "--keep-within", strconv.FormatInt(h, 10)+"h")
+	}
+	return f
+}
+
+type forgetGroup struct {
+	Remove []resticSnapshot `json:"remove"`
+}
+
+// applyRetention applies the job's keep policy to its data snapshots in r
+// and forgets, with them, the manifest snapshots of the same runs, then
+// prunes. It returns a line for the report ("" when the job keeps all).
+func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (string, error) {
+	flags := keepFlags(job.Retention)
+	if len(flags) == 0 {
+		return "", nil
+	}
+	args := append([]string{"forget", "--dry-run", "--tag", TagData + ",job:" + job.Name, "--group-by", "host,paths"}, flags...)
+	var buf bytes.Buffer
+	err := e.withRetry(ctx, r, func() error {
+		buf.Reset()
+		_, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdout: &buf})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var groups []forgetGroup
+	if err := json.Unmarshal(buf.Bytes(), &groups); err != nil {
+		return "", fmt.Errorf("restic forget: unexpected output: %w", err)
+	}
+	runs := map[string]bool{}
+	var ids []string
+	for _, g := range groups {
+		for _, s := range g.Remove {
+			ids = append(ids, s.ID)
+			runs[s.tagValue("run:")] = true
+		}
+	}
+	if len(ids) == 0 {
+		return "kept all snapshots", nil
+	}
+	data := len(ids)
+	manifests, err := e.listSnapshots(ctx, r, TagManifest+",job:"+job.Name)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range manifests {
+		if runs[s.tagValue("run:")] {
+			ids = append(ids, s.ID)
+		}
+	}
+	forget := append([]string{"forget", "--prune"}, ids...)
+	err = e.withRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: forget}); return err })
+	details := map[string]string{"job": job.Name, "forgotten": strconv.Itoa(data)}
+	if err != nil {
+		details["error"] = errText(err)
+		e.audit(ctx, "backup.retention", "repository:"+r.name(), audit.ResultFailed, details)
+		return "", err
+	}
+	e.audit(ctx, "backup.retention", "repository:"+r.name(), audit.ResultOK, details)
+	if e.store != nil {
+		for _, id := range ids[:data] {
+			_ = e.store.DeleteSnapshot(ctx, r.name(), id)
+		}
+	}
+	return fmt.Sprintf("forgot %d snapshot(s) and pruned", data), nil
+}

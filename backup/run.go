@@ -1,0 +1,311 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"steward/internal/audit"
+	"steward/internal/config"
+	"steward/internal/keys"
+	"steward/internal/objstore"
+	"steward/internal/pgsql"
+	"steward/internal/resticx"
+)
+
+// source is one configured source, resolved for a run.
+type source struct {
+	cfg        *config.Source
+	s3         *objstore.Client
+	pgPassword keys.Secret
+	pgDump     string
+	residency  Residency
+}
+
+func (s *source) name() string { return s.cfg.Name }
+
+// Run backs up every source of the job into its primary repository, copies
+// each new snapshot to the replicas and applies retention. Before any byte
+// is written it resolves every secret, checks the residency of every S3
+// repository and source, and probes every endpoint, bucket, database and
+// repository, so bad input fails within seconds, naming what to fix. A
+// source that fails does not stop the others; the returned error names
+// each failure (errors.Is ErrSourceFailed / ErrReplicaFailed / ErrResidency).
+func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
+	job, err := e.job(opts.Job)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Job: job.Name, Repository: job.Repository, Replicas: job.Replicas, DryRun: opts.DryRun}
+	target := "job:" + job.Name
+	action := "backup.run"
+	if opts.DryRun {
+		action = "backup.dry-run"
+	}
+	e.audit(ctx, action, target, audit.ResultStarted, nil)
+	fail := func(err error) (*Report, error) {
+		e.audit(ctx, action, target, audit.ResultFailed, map[string]string{"error": errText(err)})
+		return rep, err
+	}
+
+	// 1. Resolve repositories and sources: secrets, clients.
+	primary, err := e.openRepo(job.Repository, false)
+	if err != nil {
+		return fail(err)
+	}
+	repos := []*repo{primary}
+	for _, name := range job.Replicas {
+		r, err := e.openRepo(name, false)
+		if err != nil {
+			return fail(err)
+		}
+		repos = append(repos, r)
+	}
+	var sources []*source
+	for _, name := range job.Sources {
+		s, err := e.openSource(name)
+		if err != nil {
+			return fail(err)
+		}
+		sources = append(sources, s)
+	}
+
+	// 2. Residency (req 2), before any byte is written.
+	var refused []error
+	for _, r := range repos {
+		err := e.checkRepoResidency(ctx, r)
+		rep.Residency = append(rep.Residency, r.residency)
+		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Repository: r.name(), Message: "residency: " + r.residency.Answer})
+		if err != nil {
+			refused = append(refused, err)
+		}
+	}
+	for _, s := range sources {
+		if s.s3 == nil {
+			continue
+		}
+		res, err := e.checkRegion(ctx, "source:"+s.name(), e.field("sources", s.name())+".s3", s.s3)
+		s.residency = res
+		rep.Residency = append(rep.Residency, res)
+		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Source: s.name(), Message: "residency: " + res.Answer})
+		if err != nil {
+			refused = append(refused, err)
+		}
+	}
+	if len(refused) > 0 {
+		err := errors.Join(refused...)
+		for _, s := range sources {
+			rec := e.newRecord(job, s, primary, rep.Residency, opts.DryRun)
+			rec.Result, rec.Error, rec.Finished = ResultRefused, errText(err), rec.Started
+			rep.Runs = append(rep.Runs, *rec)
+			if !opts.DryRun {
+				_ = e.saveRun(ctx, rec)
+			}
+		}
+		return fail(err)
+	}
+
+	// 3. Probe sources and repositories with short deadlines.
+	var probeErrs []error
+	for _, r := range repos {
+		pw, err := e.repoPassword(r.name())
+		if err != nil {
+			return fail(err)
+		}
+		r.restic.Password = pw
+	}
+	for _, s := range sources {
+		if err := e.probeSource(ctx, s); err != nil {
+			probeErrs = append(probeErrs, err)
+		}
+	}
+	for _, r := range repos {
+		if err := e.probeRepo(ctx, r); err != nil {
+			probeErrs = append(probeErrs, err)
+		}
+	}
+	if len(probeErrs) > 0 {
+		return fail(errors.Join(probeErrs...))
+	}
+	if opts.DryRun {
+		for _, s := range sources {
+			rec := e.newRecord(job, s, primary, rep.Residency, true)
+			rec.Result, rec.Finished = ResultChecked, rec.Started
+			rep.Runs = append(rep.Runs, *rec)
+		}
+		e.audit(ctx, action, target, audit.ResultOK, nil)
+		return rep, nil
+	}
+
+	// 4. One writer per repository.
+	names := []string{primary.name()}
+	names = append(names, job.Replicas...)
+	release, err := e.lockRepos(ctx, names)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	if err := e.recover(ctx, repos); err != nil {
+		return fail(err)
+	}
+
+	// 5. Each source, then its copies.
+	var errs []error
+	for _, s := range sources {
+		rec := e.newRecord(job, s, primary, rep.Residency, false)
+		if err := e.runSource(ctx, rec, primary, repos[1:], s, opts); err != nil {
+			errs = append(errs, err)
+		}
+		rep.Runs = append(rep.Runs, *rec)
+	}
+
+	// 6. Retention, on the primary and every replica.
+	if ctx.Err() == nil {
+		for _, r := range repos {
+			line, err := e.applyRetention(ctx, r, job)
+			if err != nil {
+				err = fmt.Errorf("retention on repository %q: %w", r.name(), err)
+				errs = append(errs, err)
+				emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: job.Name, Repository: r.name(), Error: errText(err)})
+				continue
+			}
+			if line != "" {
+				rep.Retention = append(rep.Retention, r.name()+": "+line)
+				emit(opts, Event{Time: e.clock.Now(), Kind: EventRetention, Job: job.Name, Repository: r.name(), Message: line})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
+	}
+	e.audit(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(sources))})
+	return rep, nil
+}
+
+func (e *Engine) newRecord(job *config.Job, s *source, primary *repo, res []Residency, dry bool) *RunRecord {
+	return &RunRecord{ID: e.newID("run-"), Job: job.Name, Source: s.name(), Kind: s.cfg.Kind(), Repository: primary.name(),
+		Started: e.now(), Residency: res, DryRun: dry}
+}
+
+func (e *Engine) openSource(name string) (*source, error) {
+	cfg, ok := e.cfg.Source(name)
+	if !ok {
+		return nil, fmt.Errorf("no source named %q", name)
+	}
+	s := &source{cfg: cfg}
+	field := e.field("sources", name)
+	switch {
+	case cfg.S3 != nil:
+		t, err := e.s3Target(field+".s3", cfg.S3)
+		if err != nil {
+			return nil, err
+		}
+		if s.s3, err = objstore.New(t); err != nil {
+			return nil, err
+		}
+	case cfg.Postgres != nil:
+		if !cfg.Postgres.Password.IsZero() {
+			pw, err := keys.Resolve(e.keys, field+".postgres.password", string(cfg.Postgres.Password))
+			if err != nil {
+				return nil, err
+			}
+			s.pgPassword = pw
+		}
+	}
+	return s, nil
+}
+
+// probeSource checks that a source can be read: the directory exists, the
+// database accepts the login and a suitable pg_dump is installed. (An S3
+// source's bucket was probed by the residency check.)
+func (e *Engine) probeSource(ctx context.Context, s *source) error {
+	field := e.field("sources", s.name())
+	switch {
+	case s.cfg.Path != nil:
+		st, err := os.Stat(s.cfg.Path.Path)
+		if err != nil {
+			return fmt.Errorf("source %q (%s.path.path): %w", s.name(), field, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("source %q (%s.path.path): %s is not a directory", s.name(), field, s.cfg.Path.Path)
+		}
+	case s.cfg.Postgres != nil:
+		ctx, cancel := context.WithTimeout(ctx, e.probeTimeout())
+		defer cancel()
+		conn, err := pgsql.Connect(ctx, s.cfg.Postgres, s.pgPassword)
+		if err != nil {
+			return fmt.Errorf("source %q (%s.postgres): %w", s.name(), field, err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		major, err := pgsql.ServerMajor(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("source %q: %w", s.name(), err)
+		}
+		if s.pgDump, err = pgsql.FindPgDump(ctx, major, e.pgDump); err != nil {
+			return fmt.Errorf("source %q: %w", s.name(), err)
+		}
+	}
+	return nil
+}
+
+// probeRepo checks that a repository exists and opens with its password.
+func (e *Engine) probeRepo(ctx context.Context, r *repo) error {
+	if r.s3 == nil {
+		if _, err := os.Stat(filepath.Join(r.cfg.Local.Path, "config")); err != nil {
+			return fmt.Errorf("repository %q: no restic repository at %s: %w: run `steward repo init %s`", r.name(), r.cfg.Local.Path, ErrNotInitialized, r.name())
+		}
+		return nil
+	}
+	_, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: []string{"cat", "config"}, Stdout: discard{}, Timeout: e.probeTimeout()})
+	if errors.Is(err, resticx.ErrRepoNotFound) {
+		return fmt.Errorf("repository %q: %w: run `steward repo init %s`", r.name(), ErrNotInitialized, r.name())
+	}
+	if err != nil {
+		return fmt.Errorf("repository %q: %w", r.name(), err)
+	}
+	return nil
+}
+
+// recover cleans up after a Steward that was killed: its runs still marked
+// running become interrupted, any snapshot they left is forgotten, and
+// stale restic locks are removed. It runs with the repositories' file
+// locks held, so no live Steward is using them.
+func (e *Engine) recover(ctx context.Context, repos []*repo) error {
+	primary := repos[0]
+	if e.store != nil {
+		running, err := e.store.RunsWithResult(ctx, primary.name(), "")
+		if err != nil {
+			return err
+		}
+		for _, row := range running {
+			if err := e.dropRunSnapshots(ctx, primary, row.ID, "interrupted run"); err != nil {
+				return err
+			}
+			var rec RunRecord
+			if err := jsonUnmarshal(row.Record, &rec); err != nil {
+				rec = RunRecord{ID: row.ID, Job: row.Job, Source: row.Source, Repository: row.Repository, Started: row.Started}
+			}
+			rec.Result, rec.Finished = ResultInterrupted, e.now()
+			rec.Error = "Steward stopped before the run finished; nothing it wrote was kept"
+			rec.SnapshotID = ""
+			if err := e.saveRun(ctx, &rec); err != nil {
+				return err
+			}
+			e.audit(ctx, "backup.source", "run:"+rec.ID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
+		}
+	}
+	for _, r := range repos {
+		locked, err := e.hasResticLocks(ctx, r)
+		if err != nil {
+			return fmt.Errorf("repository %q: look for restic locks: %w", r.name(), err)
+		}
+		if locked {
+			if err := e.unlockStale(ctx, r, "lock left by a stopped process"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,508 @@
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/keys"
+	"steward/internal/objstore"
+	"steward/internal/pgsql"
+	"steward/internal/resticx"
+)
+
+// Tags every Steward snapshot carries.
+const (
+	TagSteward  = "steward"
+	TagData     = "steward-data"
+	TagManifest = "steward-manifest"
+	// SnapshotHost is the host name of every Steward snapshot, so restic's
+	// parent selection and retention groups survive a host rename.
+	SnapshotHost = "steward"
+)
+
+func runTags(rec *RunRecord, kind string) []string {
+	return []string{"--host", SnapshotHost, "--tag", TagSteward, "--tag", kind, "--tag", "job:" + rec.Job,
+		"--tag", "source:" + rec.Source, "--tag", "run:" + rec.ID}
+}
+
+// progressFPS is how often restic reports status while backing up.
+const progressFPS = 2
+
+// runSource backs one source up, stores its manifest, copies the snapshot
+// to the replicas and records everything. rec is filled in.
+func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, replicas []*repo, s *source, opts RunOptions) error {
+	if err := e.saveRun(ctx, rec); err != nil {
+		return sourceErr(s.name(), err)
+	}
+	target := "run:" + rec.ID
+	e.audit(ctx, "backup.source", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository, "kind": rec.Kind})
+	emit(opts, Event{Time: e.clock.Now(), Kind: EventStart, Job: rec.Job, Source: s.name(), Repository: primary.name()})
+
+	finish := func(err error) error {
+		rec.Finished = e.now()
+		if err != nil {
+			rec.Result, rec.Error = ResultFailed, errText(err)
+			if errors.Is(err, context.Canceled) {
+				rec.Result = ResultInterrupted
+			}
+			rec.SnapshotID = ""
+		} else {
+			rec.Result = ResultOK
+		}
+		if serr := e.saveRun(ctx, rec); serr != nil && err == nil {
+			err = serr
+		}
+		details := map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository}
+		if err != nil {
+			details["error"] = rec.Error
+			e.audit(ctx, "backup.source", target, audit.ResultFailed, details)
+			emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: rec.Job, Source: s.name(), Repository: primary.name(), Error: rec.Error})
+			return sourceErr(s.name(), err)
+		}
+		details["snapshot"] = rec.SnapshotID
+		details["manifest_sha256"] = rec.ManifestSHA256
+		details["bytes_read"] = fmt.Sprint(rec.BytesRead)
+		details["files"] = fmt.Sprint(rec.Files)
+		e.audit(ctx, "backup.source", target, audit.ResultOK, details)
+		return nil
+	}
+
+	var (
+		sum *resticx.Message
+		m   *Manifest
+		err error
+	)
+	switch {
+	case s.cfg.Path != nil:
+		sum, m, err = e.backupPath(ctx, rec, primary, s, opts)
+	case s.cfg.Postgres != nil:
+		sum, m, err = e.backupPostgres(ctx, rec, primary, s, opts)
+	default:
+		sum, m, err = e.backupS3(ctx, rec, primary, s, opts)
+	}
+	if err == nil && (sum == nil || sum.SnapshotID == "") {
+		err = errors.New("restic reported no snapshot")
+	}
+	if err != nil {
+		if derr := e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "failed run"); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return finish(err)
+	}
+	rec.SnapshotID = sum.SnapshotID
+	rec.DataAdded = sum.DataAdded
+	if rec.BytesRead == 0 {
+		rec.BytesRead = sum.TotalBytesProcessed
+	}
+	if rec.Files == 0 {
+		rec.Files = sum.TotalFilesProcessed
+	}
+	m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	if err := e.storeManifest(ctx, rec, primary, m); err != nil {
+		_ = e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "manifest not stored")
+		return finish(err)
+	}
+	emit(opts, Event{Time: e.clock.Now(), Kind: EventDone, Job: rec.Job, Source: s.name(), Repository: primary.name(),
+		SnapshotID: rec.SnapshotID, BytesDone: rec.BytesRead, FilesDone: rec.Files})
+
+	var copyErrs []error
+	for _, r := range replicas {
+		c := e.copyTo(ctx, rec.ID, primary, r, []string{rec.SnapshotID, rec.ManifestID})
+		rec.Copies = append(rec.Copies, c)
+		ev := Event{Time: e.clock.Now(), Kind: EventCopy, Job: rec.Job, Source: s.name(), Repository: r.name(), SnapshotID: rec.SnapshotID, Message: c.Method}
+		if c.Result != ResultOK {
+			ev.Kind, ev.Error = EventFailed, c.Error
+			copyErrs = append(copyErrs, fmt.Errorf("replica %q: %w: %s", r.name(), ErrReplicaFailed, c.Error))
+		}
+		emit(opts, ev)
+	}
+	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "kind": rec.Kind,
+		"bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
+	if e.store != nil {
+		if err := e.store.PutSnapshot(ctx, catalog.SnapshotRow{Repository: primary.name(), SnapshotID: rec.SnapshotID, Job: rec.Job,
+			Source: rec.Source, Time: rec.Started, Record: snapRec}); err != nil {
+			copyErrs = append(copyErrs, err)
+		}
+	}
+	if len(copyErrs) > 0 {
+		// The snapshot itself is good and kept; the run fails so that the
+		// operator sees the missing replica.
+		_ = finish(nil)
+		rec.Result, rec.Error = ResultFailed, errText(errors.Join(copyErrs...))
+		_ = e.saveRun(ctx, rec)
+		return sourceErr(s.name(), errors.Join(copyErrs...))
+	}
+	return finish(nil)
+}
+
+// storeManifest writes the manifest into the catalog and, as a companion
+// snapshot tagged with the same run id, into the repository.
+func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *Manifest) error {
+	m.Format = ManifestFormat
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256(body)
+	rec.ManifestSHA256 = hex.EncodeToString(h[:])
+	args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
+	args = append(args, "--tag", "manifest-of:"+m.SnapshotID)
+	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+	if err != nil {
+		return fmt.Errorf("store manifest in the repository: %w", err)
+	}
+	if res.Summary == nil || res.Summary.SnapshotID == "" {
+		return errors.New("store manifest in the repository: restic reported no snapshot")
+	}
+	rec.ManifestID = res.Summary.SnapshotID
+	if e.store == nil {
+		return nil
+	}
+	return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: m.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: rec.ManifestSHA256, Body: body})
+}
+
+// progress turns restic status messages into events; for stdin sources
+// the caller's counters (bytes read from the source) take precedence.
+type progress struct {
+	e      *Engine
+	opts   RunOptions
+	rec    *RunRecord
+	repo   string
+	bytes  *atomic.Int64 // nil: use restic's bytes_done
+	files  *atomic.Int64
+	totalB int64
+	totalF int64
+	start  time.Time
+}
+
+func (p *progress) onMessage(m resticx.Message) {
+	if m.MessageType != "status" || p.opts.Progress == nil {
+		return
+	}
+	ev := Event{Time: p.e.clock.Now(), Kind: EventProgress, Job: p.rec.Job, Source: p.rec.Source, Repository: p.repo,
+		BytesDone: m.BytesDone, BytesTotal: m.TotalBytes, FilesDone: m.FilesDone, FilesTotal: m.TotalFiles}
+	if m.SecondsRemaining > 0 {
+		ev.ETA = time.Duration(m.SecondsRemaining * float64(time.Second))
+	}
+	if p.bytes != nil {
+		ev.BytesDone, ev.BytesTotal = p.bytes.Load(), p.totalB
+		ev.FilesDone, ev.FilesTotal = p.files.Load(), p.totalF
+		ev.ETA = 0
+	}
+	elapsed := time.Since(p.start).Seconds()
+	if elapsed > 0 {
+		ev.Rate = float64(ev.BytesDone) / elapsed
+	}
+	if ev.ETA == 0 && ev.Rate > 0 && ev.BytesTotal > ev.BytesDone {
+		ev.ETA = time.Duration(float64(ev.BytesTotal-ev.BytesDone) / ev.Rate * float64(time.Second))
+	}
+	p.opts.Progress(ev)
+}
+
+// backupPath runs `restic backup <path>` while the manifest is hashed
+// alongside (the second reader of each file mostly hits the page cache).
+func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+	ps := s.cfg.Path
+	prev := e.previousFiles(ctx, r.name(), s.name())
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		files   []FileEntry
+		hashErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev) })
+
+	args := append([]string{"backup"}, runTags(rec, TagData)...)
+	for _, x := range ps.Excludes {
+		args = append(args, "--exclude", x)
+	}
+	args = append(args, ps.Path)
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return nil, nil, err
+	}
+	wg.Wait()
+	if hashErr != nil {
+		return nil, nil, fmt.Errorf("manifest: %w", hashErr)
+	}
+	m := &Manifest{Kind: "path", Root: ps.Path, Files: files}
+	for _, f := range files {
+		m.Count++
+		m.Bytes += f.Size
+	}
+	return res.Summary, m, nil
+}
+
+// backupPostgres dumps the database inside an exported snapshot: restic
+// runs pg_dump --snapshot=… itself (--stdin-from-command), so the dump
+// never touches the disk and a failing pg_dump makes restic save nothing.
+// The password reaches pg_dump as PGPASSWORD through restic's environment.
+// The manifest is computed on a second connection that imports the same
+// snapshot, while the dump runs.
+func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+	pg := s.cfg.Postgres
+	conn, err := pgsql.Connect(ctx, pg, s.pgPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	major, err := pgsql.ServerMajor(ctx, conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.pgDump == "" {
+		if s.pgDump, err = pgsql.FindPgDump(ctx, major, e.pgDump); err != nil {
+			return nil, nil, err
+		}
+	}
+	snap, err := pgsql.Export(ctx, conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer snap.Close(context.WithoutCancel(ctx))
+
+	conn2, err := pgsql.Connect(ctx, pg, s.pgPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn2.Close(context.WithoutCancel(ctx))
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		tables []pgsql.Table
+		mErr   error
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() { tables, mErr = pgsql.Manifest(mctx, conn2, snap.ID) })
+
+	rr := *r.restic
+	rr.Env = maps.Clone(r.restic.Env)
+	if rr.Env == nil {
+		rr.Env = map[string]keys.Secret{}
+	}
+	maps.Copy(rr.Env, pgsql.Env(pg, s.pgPassword))
+	name := s.name() + ".pgdump"
+	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
+	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--no-password")
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return nil, nil, fmt.Errorf("pg_dump through restic: %w", err)
+	}
+	wg.Wait()
+	if mErr != nil {
+		return nil, nil, mErr
+	}
+	m := &Manifest{Kind: "postgres", Database: pg.Database, ServerMajor: major, PgSnapshot: snap.ID, DumpFormat: "custom",
+		Tables: tables, StdinFilename: name}
+	for _, t := range tables {
+		m.Count += t.Rows
+	}
+	if res.Summary != nil {
+		m.Bytes = res.Summary.TotalBytesProcessed
+	}
+	return res.Summary, m, nil
+}
+
+// backupS3 streams every current object as one tar archive into `restic
+// backup --stdin`, hashing each object on the way; nothing is buffered
+// beyond a copy buffer. If the source fails, restic is interrupted while
+// its input is still open (an ended input would make it save a partial
+// snapshot) and the caller checks that no snapshot was saved.
+func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+	var totalB, totalF int64
+	if err := s.s3.List(ctx, func(o objstore.Object) error { totalB += o.Size; totalF++; return nil }); err != nil {
+		return nil, nil, err
+	}
+	var bytesRead, filesDone atomic.Int64
+	m := &Manifest{Kind: "s3", Bucket: s.s3.Target().Bucket, StdinFilename: s.name() + ".tar"}
+
+	rctx, abort := context.WithCancel(ctx)
+	defer abort()
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	var srcErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := e.streamBucket(rctx, s.s3, pw, m, &bytesRead, &filesDone)
+		srcErr = err
+		pw.CloseWithError(err) // nil → EOF: the archive is complete
+	})
+	in := &guardedReader{r: pr, abort: abort, done: done}
+	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, totalB: totalB, totalF: totalF, start: time.Now()}
+	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: in, OnMessage: p.onMessage, Progress: progressFPS})
+	close(done)
+	pr.CloseWithError(errors.New("restic stopped reading"))
+	wg.Wait()
+	rec.BytesRead, rec.Files = bytesRead.Load(), filesDone.Load()
+	if srcErr != nil {
+		return nil, nil, fmt.Errorf("read source bucket: %w (restic was stopped before saving)", srcErr)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Summary, m, nil
+}
+
+func (e *Engine) streamBucket(ctx context.Context, c *objstore.Client, w io.Writer, m *Manifest, bytesRead, filesDone *atomic.Int64) error {
+	tw := tar.NewWriter(w)
+	buf := make([]byte, 256<<10)
+	err := c.List(ctx, func(o objstore.Object) error {
+		if testHookObject != nil {
+			testHookObject(filesDone.Load())
+		}
+		rc, st, err := c.Open(ctx, o.Key)
+		if errors.Is(err, objstore.ErrObjectGone) {
+			return nil // deleted since it was listed
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: o.Key, Size: st.Size, Mode: 0o600, ModTime: st.LastModified, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		h := sha256.New()
+		n, err := io.CopyBuffer(tw, io.TeeReader(&countingReader{r: rc, n: bytesRead}, h), buf)
+		if err != nil {
+			return fmt.Errorf("object %s: %w", audit.HashName(o.Key), err)
+		}
+		if n != st.Size {
+			return fmt.Errorf("object %s: got %d of %d bytes", audit.HashName(o.Key), n, st.Size)
+		}
+		m.Objects = append(m.Objects, ObjectEntry{Key: o.Key, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+		m.Count++
+		m.Bytes += n
+		filesDone.Add(1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// testHookObject, when set by a test, is called before each object is
+// streamed with the number streamed so far (fault injection).
+var testHookObject func(done int64)
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// guardedReader feeds restic's stdin. When the source fails it first
+// interrupts restic (abort) and returns the error only once restic is gone
+// (done), so restic never sees an end of input it could take for a
+// complete stream.
+type guardedReader struct {
+	r     io.Reader
+	abort func()
+	done  <-chan struct{}
+}
+
+func (g *guardedReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		g.abort()
+		<-g.done
+	}
+	return n, err
+}
+
+// resticSnapshot is one entry of `restic snapshots --json` with the fields
+// the engine needs beyond resticx.Snapshot.
+type resticSnapshot struct {
+	resticx.Snapshot
+	Original string `json:"original,omitempty"`
+	Summary  *struct {
+		TotalFilesProcessed int64 `json:"total_files_processed"`
+		TotalBytesProcessed int64 `json:"total_bytes_processed"`
+		DataAdded           int64 `json:"data_added"`
+	} `json:"summary,omitempty"`
+}
+
+func (s resticSnapshot) tagValue(prefix string) string {
+	for _, t := range s.Tags {
+		if len(t) > len(prefix) && t[:len(prefix)] == prefix {
+			return t[len(prefix):]
+		}
+	}
+	return ""
+}
+
+func (e *Engine) listSnapshots(ctx context.Context, r *repo, tags string) ([]resticSnapshot, error) {
+	args := []string{"snapshots", "--no-lock"}
+	if tags != "" {
+		args = append(args, "--tag", tags)
+	}
+	var buf bytes.Buffer
+	if _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdout: &buf, Timeout: 10 * time.Minute}); err != nil {
+		return nil, err
+	}
+	var out []resticSnapshot
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("restic snapshots: unexpected output: %w", err)
+	}
+	return out, nil
+}
+
+// dropRunSnapshots makes sure no snapshot of run id is left in r: a
+// failed or interrupted run must leave nothing. Stale restic locks of a
+// killed restic are removed first. Anything found is forgotten, audited.
+func (e *Engine) dropRunSnapshots(ctx context.Context, r *repo, runID, why string) error {
+	if locked, err := e.hasResticLocks(ctx, r); err == nil && locked {
+		if err := e.unlockStale(ctx, r, why); err != nil {
+			return err
+		}
+	}
+	snaps, err := e.listSnapshots(ctx, r, "run:"+runID)
+	if err != nil {
+		return fmt.Errorf("check that the run left no snapshot: %w", err)
+	}
+	if len(snaps) == 0 {
+		return nil
+	}
+	args := []string{"forget"}
+	for _, s := range snaps {
+		args = append(args, s.ID)
+	}
+	err = e.withRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args}); return err })
+	res := audit.ResultOK
+	details := map[string]string{"run": runID, "reason": why, "snapshots": fmt.Sprint(len(snaps))}
+	if err != nil {
+		res, details["error"] = audit.ResultFailed, errText(err)
+	}
+	e.audit(ctx, "backup.drop-partial", "repository:"+r.name(), res, details)
+	if err != nil {
+		return fmt.Errorf("forget the snapshot a %s left: %w", why, err)
+	}
+	return nil
+}
