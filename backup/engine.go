@@ -68,6 +68,7 @@ type Engine struct {
 	pgDump   string
 	lockWait time.Duration
 	probe    time.Duration
+	tmpAge   time.Duration // see staleTmpAge
 }
 
 // New returns an engine over deps.
@@ -82,7 +83,7 @@ func New(d Deps) *Engine {
 		clk = clock.New(loc, nil)
 	}
 	return &Engine{cfg: d.Config, keys: d.Keys, restic: d.Restic, store: d.Catalog, auditLog: d.Audit, clock: clk,
-		log: log.With("component", "backup"), pgDump: d.PgDump, lockWait: d.LockWait, probe: d.ProbeTimeout}
+		log: log.With("component", "backup"), pgDump: d.PgDump, lockWait: d.LockWait, probe: d.ProbeTimeout, tmpAge: staleTmpAge}
 }
 
 func (e *Engine) probeTimeout() time.Duration {

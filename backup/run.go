@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"steward/internal/audit"
 	"steward/internal/config"
@@ -296,6 +299,7 @@ func (e *Engine) recover(ctx context.Context, repos []*repo) error {
 			e.audit(ctx, "backup.source", "run:"+rec.ID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
 		}
 	}
+	e.sweepTmp(ctx)
 	for _, r := range repos {
 		locked, err := e.hasResticLocks(ctx, r)
 		if err != nil {
@@ -308,4 +312,42 @@ func (e *Engine) recover(ctx context.Context, repos []*repo) error {
 		}
 	}
 	return nil
+}
+
+// staleTmpAge is how old a password file in the state dir's tmp folder
+// must be to count as a leftover: restic reads its password file when it
+// starts, so a file older than this is no longer needed by any live call.
+const staleTmpAge = time.Minute
+
+// sweepTmp removes what a killed Steward left in the tmp folder: password
+// files older than staleTmpAge and relay repositories of runs that are no
+// longer running. Removals are audited (as a count; names are random).
+func (e *Engine) sweepTmp(ctx context.Context) {
+	dir := e.restic.TmpDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	removed := 0
+	for _, ent := range ents {
+		name := ent.Name()
+		info, err := ent.Info()
+		if err != nil {
+			continue
+		}
+		stale := false
+		switch {
+		case strings.HasPrefix(name, "restic-pw-"):
+			stale = time.Since(info.ModTime()) >= e.tmpAge
+		case strings.HasPrefix(name, "relay-run-") && e.store != nil:
+			row, err := e.store.Run(ctx, strings.TrimPrefix(name, "relay-"))
+			stale = err != nil || row.Result != ""
+		}
+		if stale && os.RemoveAll(filepath.Join(dir, name)) == nil {
+			removed++
+		}
+	}
+	if removed > 0 {
+		e.audit(ctx, "backup.sweep-tmp", "state:tmp", audit.ResultOK, map[string]string{"removed": strconv.Itoa(removed)})
+	}
 }

@@ -1,0 +1,136 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"steward/internal/config"
+)
+
+// helperEnv makes the test binary act as a steward process that runs one
+// backup job (for the SIGKILL test): STEWARD_BACKUP_HELPER=<config>:<job>.
+const helperEnv = "STEWARD_BACKUP_HELPER"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(helperEnv); v != "" {
+		os.Exit(helperMain(v))
+	}
+	os.Exit(m.Run())
+}
+
+func helperMain(v string) int {
+	path, job, _ := strings.Cut(v, "|")
+	ctx := context.Background()
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Println("config:", err)
+		return 2
+	}
+	t := &testing.T{}
+	f := openFixture(t, ctx, cfg, nil)
+	_, err = f.eng.Run(ctx, RunOptions{Job: job, Progress: func(ev Event) {
+		fmt.Printf("%s %d\n", ev.Kind, ev.BytesDone)
+	}})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("finished")
+	return 0
+}
+
+// TestKilledMidBackup: a steward process (and its restic) killed with
+// SIGKILL mid-backup leaves a stale restic lock and an unfinished run; the
+// next run marks the run interrupted, removes the stale lock (audited) and
+// succeeds.
+func TestKilledMidBackup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	writeFiles(t, files, 24, 2<<20)
+	body := fmt.Sprintf(`repositories:
+  - name: disk
+    local: {}
+sources:
+  - name: files
+    path: {path: %s}
+jobs:
+  - {name: j, sources: [files], repository: disk, retention: {keep_last: 5}}
+`, files)
+	f := newFixture(t, dir, body, nil)
+	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+filepath.Join(dir, "steward.yaml")+"|j")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	killed := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, EventStart) {
+			// Once restic holds its lock, kill the whole process group,
+			// steward and its restic, as a crash or an OOM kill would.
+			lockDir := filepath.Join(f.cfg.Repositories[0].Local.Path, "locks")
+			for range 500 {
+				if ents, _ := os.ReadDir(lockDir); len(ents) > 0 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killed = true
+			break
+		}
+		if line == "finished" || strings.HasPrefix(line, "error") {
+			t.Fatalf("helper ended before it could be killed: %s", line)
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatal("no progress seen from the helper")
+	}
+	locks, _ := os.ReadDir(filepath.Join(f.cfg.Repositories[0].Local.Path, "locks"))
+	t.Logf("restic locks left by the killed process: %d", len(locks))
+
+	// The killed process's password file is seconds old here; in real
+	// life the next run comes much later than staleTmpAge.
+	f.eng.tmpAge = 0
+	rep, err := f.eng.Run(ctx, RunOptions{Job: "j"})
+	if err != nil {
+		t.Fatalf("run after SIGKILL: %v", err)
+	}
+	if rep.Runs[0].Result != ResultOK {
+		t.Fatalf("run %+v", rep.Runs[0])
+	}
+	interrupted, _ := f.store.RunsWithResult(ctx, "disk", ResultInterrupted)
+	if len(interrupted) != 1 {
+		t.Fatalf("%d runs marked interrupted", len(interrupted))
+	}
+	if n := len(f.dataSnapshots(t, "disk")); n != 1 {
+		t.Fatalf("%d snapshots", n)
+	}
+	acts := auditActions(t, f)
+	if len(locks) > 0 && acts["repository.unlock/ok"] == 0 {
+		t.Fatalf("stale lock removal not audited: %v", acts)
+	}
+	f.resticByHand(t, "disk", "check")
+	f.tmpEmpty(t)
+}
