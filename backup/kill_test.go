@@ -36,9 +36,22 @@ func helperMain(v string) int {
 	}
 	t := &testing.T{}
 	f := openFixture(t, ctx, cfg, nil)
-	_, err = f.eng.Run(ctx, RunOptions{Job: job, Progress: func(ev Event) {
-		fmt.Printf("%s %d\n", ev.Kind, ev.BytesDone)
-	}})
+	if repo, ok := strings.CutPrefix(job, "init:"); ok {
+		err = f.eng.InitRepository(ctx, repo)
+	} else {
+		_, err = f.eng.Run(ctx, RunOptions{Job: job, Progress: func(ev Event) {
+			if os.Getenv("STEWARD_BENCH") == "" {
+				fmt.Printf("%s %d\n", ev.Kind, ev.BytesDone)
+			}
+		}})
+	}
+	if status, rerr := os.ReadFile("/proc/self/status"); rerr == nil {
+		for line := range strings.Lines(string(status)) {
+			if strings.HasPrefix(line, "VmHWM:") {
+				fmt.Print("rss ", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "\n")
+			}
+		}
+	}
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1

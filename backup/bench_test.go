@@ -1,0 +1,212 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"steward/internal/testenv"
+)
+
+// The benchmarks P1-P3 of the backup issue. Each runs its baseline (plain
+// restic) and Steward on the same data in the same invocation and reports
+// ratios; Steward runs in a child process (this binary in helper mode) so
+// its peak RSS (VmHWM, restic excluded) is its own. Sizes come from the
+// environment: BENCH_MB (default 1024), BENCH_FILES (10000), BENCH_DB_MB
+// (1000), BENCH_OBJECTS (10000). scripts/bench-backup.sh runs them.
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// timed runs cmd and returns its wall time; output is returned too.
+func timed(b *testing.B, cmd *exec.Cmd) (time.Duration, string) {
+	b.Helper()
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	return d, string(out)
+}
+
+// stewardRun runs job (or "init:<repo>") in a child Steward process.
+func stewardRun(b *testing.B, cfgPath, job string) (time.Duration, int) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+cfgPath+"|"+job, "STEWARD_BENCH=1")
+	d, out := timed(b, cmd)
+	rss := 0
+	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "rss "); ok {
+			rss, _ = strconv.Atoi(strings.TrimSuffix(v, " kB"))
+		}
+	}
+	if !strings.Contains(out, "finished") {
+		b.Fatalf("steward %s: %s", job, out)
+	}
+	return d, rss
+}
+
+// plainRestic is a baseline restic with its own repository.
+type plainRestic struct {
+	bin, repo, pwFile, cache string
+}
+
+func newPlainRestic(b *testing.B, dir string) *plainRestic {
+	p := &plainRestic{bin: testenv.Bin(b, "restic"), repo: filepath.Join(dir, "baseline-repo"), pwFile: filepath.Join(dir, "baseline-pw"), cache: filepath.Join(dir, "baseline-cache")}
+	os.WriteFile(p.pwFile, []byte("baseline-password"), 0o600)
+	timed(b, p.cmd("init"))
+	return p
+}
+
+func (p *plainRestic) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(p.bin, append([]string{"-r", p.repo, "--password-file", p.pwFile, "--cache-dir", p.cache, "-q"}, args...)...)
+	c.Env = append(os.Environ(), "RESTIC_PROGRESS_FPS=2")
+	return c
+}
+
+func benchConfig(b *testing.B, dir, body string) string {
+	path := filepath.Join(dir, "steward.yaml")
+	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(b, "restic")) + body
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkP1 path source: BENCH_MB in BENCH_FILES files, first and
+// no-change backup, against plain `restic backup`.
+func BenchmarkP1(b *testing.B) {
+	mb, n := envInt("BENCH_MB", 1024), envInt("BENCH_FILES", 10000)
+	dir := b.TempDir()
+	data := filepath.Join(dir, "data")
+	size := mb << 20 / n
+	buf := make([]byte, size)
+	for i := 0; i < n; i++ {
+		p := filepath.Join(data, fmt.Sprintf("d%02d", i%100), fmt.Sprintf("f%05d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		rand.Read(buf)
+		os.WriteFile(p, buf, 0o644)
+	}
+	for b.Loop() {
+		base := newPlainRestic(b, dir)
+		bFirst, _ := timed(b, base.cmd("backup", "--host", "steward", data))
+		bSame, _ := timed(b, base.cmd("backup", "--host", "steward", data))
+		cfg := benchConfig(b, dir, fmt.Sprintf("repositories:\n  - {name: disk, local: {}}\nsources:\n  - {name: files, path: {path: %s}}\njobs:\n  - {name: j, sources: [files], repository: disk}\n", data))
+		stewardRun(b, cfg, "init:disk")
+		sFirst, rss1 := stewardRun(b, cfg, "j")
+		sSame, rss2 := stewardRun(b, cfg, "j")
+		b.ReportMetric(sFirst.Seconds()/bFirst.Seconds(), "first-ratio")
+		b.ReportMetric(sSame.Seconds()/bSame.Seconds(), "nochange-ratio")
+		b.ReportMetric(float64(max(rss1, rss2))/1024, "steward-MB-RSS")
+		b.Logf("P1 %d MiB / %d files: restic %v then %v; steward %v then %v", mb, n, bFirst, bSame, sFirst, sSame)
+	}
+}
+
+// BenchmarkP2 PostgreSQL source of about BENCH_DB_MB, against
+// `pg_dump -Fc | restic backup --stdin`.
+func BenchmarkP2(b *testing.B) {
+	mb := envInt("BENCH_DB_MB", 1000)
+	dir := b.TempDir()
+	pg := testenv.StartPostgres(b)
+	pg.CreateDatabase(b, "bench")
+	rows := mb << 20 / 140 // a row is about 140 bytes on disk
+	pg.Exec(b, "bench", fmt.Sprintf(`CREATE TABLE t (id bigint PRIMARY KEY, a text, b text, n numeric);
+		INSERT INTO t SELECT g, md5(g::text), md5((g*7)::text), g * 1.5 FROM generate_series(1, %d) g`, rows))
+	size := pg.Query(b, "bench", "SELECT pg_database_size('bench')")[0][0]
+	for b.Loop() {
+		base := newPlainRestic(b, dir)
+		dump := filepath.Join(pg.BinDir, "pg_dump")
+		sh := exec.Command("sh", "-c", fmt.Sprintf("%s -Fc -d bench | %s -r %s --password-file %s --cache-dir %s -q backup --stdin --stdin-filename bench.pgdump --host steward",
+			dump, base.bin, base.repo, base.pwFile, base.cache))
+		sh.Env = append(os.Environ(), pg.Env()...)
+		bt, _ := timed(b, sh)
+		cfg := benchConfig(b, dir, fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: bench, user: %s, password: "file:%s", sslmode: disable}
+jobs:
+  - {name: j, sources: [db], repository: disk}
+`, pg.Port, pg.User, writeSecret(b, dir, pg.Password)))
+		stewardRun(b, cfg, "init:disk")
+		st, rss := stewardRun(b, cfg, "j")
+		tmp, _ := os.ReadDir(filepath.Join(dir, "state", "tmp"))
+		b.ReportMetric(st.Seconds()/bt.Seconds(), "ratio")
+		b.ReportMetric(float64(rss)/1024, "steward-MB-RSS")
+		b.ReportMetric(float64(len(tmp)), "tmp-files-left")
+		b.Logf("P2 database of %v bytes: pg_dump|restic %v; steward %v (manifest of every table included)", size, bt, st)
+	}
+}
+
+func writeSecret(b *testing.B, dir, v string) string {
+	p := filepath.Join(dir, "pg.secret")
+	os.WriteFile(p, []byte(v), 0o600)
+	return p
+}
+
+// BenchmarkP3 S3 source of BENCH_OBJECTS objects (BENCH_MB in all):
+// throughput against restic backing up the same bytes from local disk.
+func BenchmarkP3(b *testing.B) {
+	mb, n := envInt("BENCH_MB", 1024), envInt("BENCH_OBJECTS", 10000)
+	dir := b.TempDir()
+	s := testenv.StartS3(b)
+	s.MakeBucket(b, "src")
+	mc := s.Client(b)
+	ctx := context.Background()
+	size := mb << 20 / n
+	data := filepath.Join(dir, "data")
+	buf := make([]byte, size)
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("d%02d/o%05d", i%100, i)
+		rand.Read(buf)
+		if _, err := mc.PutObject(ctx, "src", key, bytes.NewReader(buf), int64(size), minio.PutObjectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(data, filepath.Dir(key)), 0o755)
+		os.WriteFile(filepath.Join(data, key), buf, 0o644)
+	}
+	total := float64(n * size)
+	for b.Loop() {
+		base := newPlainRestic(b, dir)
+		bt, _ := timed(b, base.cmd("backup", "--host", "steward", data))
+		access, secret := writeSecretN(b, dir, "a", s.AccessKey), writeSecretN(b, dir, "s", s.SecretKey)
+		cfg := benchConfig(b, dir, fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: bucket
+    s3: {endpoint: %s, bucket: src, insecure: true, access_key: "file:%s", secret_key: "file:%s"}
+jobs:
+  - {name: j, sources: [bucket], repository: disk}
+`, s.URL, access, secret))
+		stewardRun(b, cfg, "init:disk")
+		st, rss := stewardRun(b, cfg, "j")
+		b.ReportMetric((total/st.Seconds())/(total/bt.Seconds()), "throughput-ratio")
+		b.ReportMetric(total/st.Seconds()/(1<<20), "steward-MiB/s")
+		b.ReportMetric(float64(rss)/1024, "steward-MB-RSS")
+		b.Logf("P3 %d objects, %d MiB: restic from disk %v; steward from S3 %v", n, mb, bt, st)
+	}
+	_ = io.Discard
+}
+
+func writeSecretN(b *testing.B, dir, name, v string) string {
+	p := filepath.Join(dir, name+".secret")
+	os.WriteFile(p, []byte(v), 0o600)
+	return p
+}
