@@ -33,15 +33,15 @@ Unknown keys are errors. It changes nothing. Exit 0 when valid, 2 otherwise.`,
 }
 
 type configCheckResult struct {
-	OK           bool             `json:"ok"`
-	File         string           `json:"file"`
-	Problems     config.Problems  `json:"problems"`
-	Warnings     []string         `json:"warnings,omitempty"`
-	Contract     string           `json:"contract,omitempty"`
-	StateDir     string           `json:"state_dir,omitempty"`
-	Repositories int              `json:"repositories"`
-	Sources      int              `json:"sources"`
-	Jobs         int              `json:"jobs"`
+	OK           bool            `json:"ok"`
+	File         string          `json:"file"`
+	Problems     config.Problems `json:"problems"`
+	Warnings     []string        `json:"warnings,omitempty"`
+	Contract     string          `json:"contract,omitempty"`
+	StateDir     string          `json:"state_dir,omitempty"`
+	Repositories int             `json:"repositories"`
+	Sources      int             `json:"sources"`
+	Jobs         int             `json:"jobs"`
 }
 
 func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, out io.Writer) error {
