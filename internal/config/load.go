@@ -22,9 +22,16 @@ var defaultYAML []byte
 // state dir and one path source. examples/minimal.yaml is the same file.
 func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 
+// Overrides replace config values from the command line or environment
+// before defaults are derived from them.
+type Overrides struct {
+	// StateDir replaces state_dir (--state-dir, STEWARD_STATE_DIR).
+	StateDir string
+}
+
 // Load reads, fills defaults and validates the config at path. Any problem
 // comes back as Problems, all of them at once.
-func Load(path string) (*Config, error) {
+func Load(path string, ov ...Overrides) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -36,18 +43,18 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data, filepath.Dir(abs), abs)
+	return Parse(data, filepath.Dir(abs), abs, ov...)
 }
 
 // LoadDefault parses the embedded default config; relative paths are
 // relative to baseDir (the working directory).
-func LoadDefault(baseDir string) (*Config, error) {
-	return Parse(defaultYAML, baseDir, "")
+func LoadDefault(baseDir string, ov ...Overrides) (*Config, error) {
+	return Parse(defaultYAML, baseDir, "", ov...)
 }
 
 // Parse decodes and validates config text. Relative paths are resolved
 // against baseDir; path is recorded as the config's origin.
-func Parse(data []byte, baseDir, path string) (*Config, error) {
+func Parse(data []byte, baseDir, path string, ov ...Overrides) (*Config, error) {
 	c := &collector{lines: map[string]int{}}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -67,6 +74,15 @@ func Parse(data []byte, baseDir, path string) (*Config, error) {
 	var te *yaml.TypeError
 	if err := doc.Decode(cfg); err != nil && !errors.As(err, &te) {
 		c.add("(file)", "%v", err)
+	}
+	for _, o := range ov {
+		if o.StateDir != "" {
+			sd, err := filepath.Abs(o.StateDir)
+			if err != nil {
+				return nil, err
+			}
+			cfg.StateDir = sd
+		}
 	}
 	cfg.applyDefaults(baseDir)
 	validate(c, cfg)

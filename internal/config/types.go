@@ -140,3 +140,7 @@ func (r SecretRef) String() string {
 // typeError lets the YAML decoder go on past a bad value, so that every
 // problem is reported at once.
 func typeError(err error) error { return &yaml.TypeError{Errors: []string{err.Error()}} }
+
+// SealedPurpose is the purpose sealed config secrets are sealed for (see
+// keys.Keyring.Seal).
+const SealedPurpose = "config-secret"

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v3"
+
+	"steward/certs"
+	"steward/internal/audit"
+	"steward/internal/errs"
+)
+
+type certificateRenderOptions struct {
+	Evidence string
+}
+
+func newCertificateCommand(g *globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "certificate",
+		Usage: "render and sign deletion certificates",
+		Commands: []*cli.Command{{
+			Name:      "render",
+			Usage:     "render a signed deletion certificate (PDF) from an evidence bundle",
+			ArgsUsage: "EVIDENCE.json",
+			Description: `render reads an erasure evidence bundle (JSON; schema in docs/evidence.md),
+renders the Japanese/English deletion certificate with the evidence embedded,
+signs it with the configured signing certificate (and TSA, if configured),
+writes it to <state_dir>/reports/ and prints its path and SHA-256.
+The status reads "Erased with exceptions" whenever any target has one.`,
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if err := requireArgs(cmd, 1, "one evidence file"); err != nil {
+					return err
+				}
+				return runCertificateRender(ctx, certificateRenderOptions{Evidence: cmd.Args().First()}, g, g.stdout)
+			},
+		}},
+	}
+}
+
+func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g *globalOptions, out io.Writer) error {
+	e, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := certs.OpenEvidence(opts.Evidence)
+	if err != nil {
+		return errs.Usage("evidence %s: %v", opts.Evidence, err)
+	}
+	signer, err := certs.NewSigner(e.cfg.Signing, "Certificate of data deletion / データ消去証明書", e.clock)
+	if err != nil {
+		return err
+	}
+	ropts := certs.RenderOptions{FontPath: e.cfg.Signing.Font, Location: e.clock.Location(), Clock: e.clock, TempDir: e.cfg.StateDir + "/tmp"}
+	path, sum, err := certs.WriteSigned(ctx, reportsDir(e), "certificate-"+ev.CertificateID, func(w io.Writer) (*certs.Rendered, error) {
+		return certs.RenderCertificate(w, ev, ropts)
+	}, signer)
+	if err != nil {
+		_ = e.record(ctx, "certificate.render", "certificate:"+ev.CertificateID, audit.ResultFailed, map[string]string{"error": err.Error()})
+		return err
+	}
+	if err := e.record(ctx, "certificate.render", "certificate:"+ev.CertificateID, audit.ResultOK, map[string]string{
+		"pdf_sha256": sum, "status": ev.Status(), "contract": ev.Contract.ID,
+	}); err != nil {
+		return err
+	}
+	if g.JSON {
+		return printJSON(out, map[string]string{"path": path, "sha256": sum, "certificate_id": ev.CertificateID, "status": ev.Status()})
+	}
+	fmt.Fprintf(out, "%s\nSHA-256 %s\nstatus: %s\n", path, sum, ev.Status())
+	return nil
+}
+
+func reportsDir(e *env) string { return e.cfg.StateDir + "/reports" }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"steward/internal/config"
+)
+
+type configCheckOptions struct{}
+
+func newConfigCommand(g *globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "check the config file",
+		Commands: []*cli.Command{{
+			Name:  "check",
+			Usage: "validate the config and list every problem with its field path",
+			Description: `check reads the config (--config, STEWARD_CONFIG, ./steward.yaml or the
+embedded default), fills defaults and validates every section. Every problem
+is listed at once as "field.path (line N): what is wrong and what to do".
+Unknown keys are errors. It changes nothing. Exit 0 when valid, 2 otherwise.`,
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				return runConfigCheck(ctx, configCheckOptions{}, g, g.stdout)
+			},
+		}},
+	}
+}
+
+type configCheckResult struct {
+	OK           bool            `json:"ok"`
+	File         string          `json:"file"`
+	Problems     config.Problems `json:"problems"`
+	Warnings     []string        `json:"warnings,omitempty"`
+	Contract     string          `json:"contract,omitempty"`
+	StateDir     string          `json:"state_dir,omitempty"`
+	Repositories int             `json:"repositories"`
+	Sources      int             `json:"sources"`
+	Jobs         int             `json:"jobs"`
+}
+
+func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, out io.Writer) error {
+	cfg, err := g.loadConfig()
+	file := g.configSource()
+	if file == "" {
+		file = "(embedded default)"
+	}
+	res := configCheckResult{File: file, Problems: config.Problems{}}
+	var problems config.Problems
+	if err != nil && !errors.As(err, &problems) {
+		return err
+	}
+	res.Problems = append(res.Problems, problems...)
+	res.OK = len(res.Problems) == 0
+	if cfg != nil {
+		res.Contract, res.StateDir = cfg.Contract.ID, cfg.StateDir
+		res.Repositories, res.Sources, res.Jobs = len(cfg.Repositories), len(cfg.Sources), len(cfg.Jobs)
+		if res.OK {
+			res.Warnings = configWarnings(cfg, g)
+		}
+	}
+	if g.JSON {
+		if perr := printJSON(out, res); perr != nil {
+			return perr
+		}
+		if !res.OK {
+			return problems
+		}
+		return nil
+	}
+	if !res.OK {
+		fmt.Fprintf(out, "%s: %d problem(s):\n", file, len(res.Problems))
+		for _, p := range res.Problems {
+			fmt.Fprintf(out, "  %s\n", p)
+		}
+		return fmt.Errorf("config %s is not valid: fix the fields above%w", file, quiet(problems))
+	}
+	fmt.Fprintf(out, "%s: OK (contract %s; %d repositories, %d sources, %d jobs; state dir %s)\n",
+		file, res.Contract, res.Repositories, res.Sources, res.Jobs, res.StateDir)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
+	return nil
+}
+
+// configWarnings are things that are valid but need attention.
+func configWarnings(cfg *config.Config, g *globalOptions) []string {
+	var ws []string
+	c, err := g.zonedClock(cfg)
+	if err != nil {
+		return nil
+	}
+	left := cfg.Contract.EndDate.End(c.Location()).Sub(c.Now())
+	switch {
+	case left <= 0:
+		ws = append(ws, fmt.Sprintf("the contract ended on %s: erase its data (req 23)", cfg.Contract.EndDate))
+	case left <= 90*24*time.Hour:
+		ws = append(ws, fmt.Sprintf("the contract ends on %s (%d days): plan the hand-over and erasure", cfg.Contract.EndDate, int(left.Hours()/24)))
+	}
+	if len(cfg.Jobs) > 0 {
+		for _, j := range cfg.Jobs {
+			if len(j.Replicas) == 0 {
+				ws = append(ws, fmt.Sprintf("job %q has no replica: req 18 asks for a second location", j.Name))
+			}
+		}
+	}
+	return ws
+}
+
+// quietErr carries an error for the exit code without repeating its text.
+type quietErr struct{ err error }
+
+func (q quietErr) Error() string { return "" }
+func (q quietErr) Unwrap() error { return q.err }
+
+func quiet(err error) error { return quietErr{err} }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"steward/certs"
+	"steward/internal/clock"
+)
+
+type verifyOptions struct {
+	File        string
+	CertFile    string
+	Fingerprint string
+}
+
+func newVerifyCommand(g *globalOptions) *cli.Command {
+	var opts verifyOptions
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "verify a signed Steward report or deletion certificate (for the city)",
+		ArgsUsage: "FILE.pdf",
+		Description: `verify checks a PDF that Steward signed: that the one signature is valid
+and covers the whole document, who signed it (pin the signer with --cert
+or --fingerprint, as given to you by the operator), and that the embedded
+evidence matches the SHA-256 printed on the document. It prints the
+signer, signing time (and TSA time), certificate id, contract, status and
+exceptions. It needs no state dir and changes nothing.
+Exit 0 only if every check holds, 3 otherwise.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cert", Usage: "expected signer certificate `FILE` (PEM)", Destination: &opts.CertFile},
+			&cli.StringFlag{Name: "fingerprint", Usage: "expected signer certificate SHA-256 `HEX`", Destination: &opts.Fingerprint},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := requireArgs(cmd, 1, "one PDF file"); err != nil {
+				return err
+			}
+			opts.File = cmd.Args().First()
+			return runVerify(ctx, opts, g, g.stdout)
+		},
+	}
+}
+
+func runVerify(ctx context.Context, opts verifyOptions, g *globalOptions, out io.Writer) error {
+	if opts.CertFile != "" && opts.Fingerprint != "" {
+		return usageErr(fmt.Errorf("--cert and --fingerprint both pin the signer: give one"))
+	}
+	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint})
+	if res == nil {
+		return err
+	}
+	// Print times in the configured zone (Asia/Tokyo without a config).
+	loc, _ := clock.LoadZone("")
+	if cfg, cerr := g.loadConfig(); cerr == nil {
+		if l, lerr := clock.LoadZone(cfg.Contract.TimeZone); lerr == nil {
+			loc = l
+		}
+	}
+	for _, t := range []*time.Time{res.SigningTime, res.TimestampTime} {
+		if t != nil {
+			*t = t.In(loc)
+		}
+	}
+	if g.JSON {
+		if perr := printJSON(out, res); perr != nil {
+			return perr
+		}
+	} else {
+		fmt.Fprint(out, res.String())
+	}
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		return fmt.Errorf("%s does not verify%w", opts.File, quiet(certs.ErrVerificationFailed))
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"steward/certs"
+	"steward/internal/audit"
+	"steward/internal/config"
+	"steward/internal/errs"
+	"steward/internal/resticx"
+)
+
+// Exit codes: the one place they are decided. `steward --help` lists them.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitVerify      = 3
+	exitInterrupted = 130
+)
+
+const exitCodeHelp = `EXIT CODES:
+   0    success
+   1    failure (the message says what failed and what to do)
+   2    usage or config error (nothing was changed)
+   3    verification failed (audit log, signature, drill check)
+   130  interrupted (Ctrl-C or SIGTERM)`
+
+func exitCode(ctx context.Context, err error) int {
+	var problems config.Problems
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled), errors.Is(err, resticx.ErrInterrupted), ctx.Err() != nil:
+		return exitInterrupted
+	case errs.IsUsage(err), errors.As(err, &problems):
+		return exitUsage
+	case errors.Is(err, errs.ErrVerificationFailed), errors.Is(err, audit.ErrTampered), errors.Is(err, certs.ErrVerificationFailed):
+		return exitVerify
+	default:
+		return exitFailure
+	}
+}

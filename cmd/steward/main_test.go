@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"steward/internal/clock"
+)
+
+// stewardRun runs one command line in dir and returns exit code and output.
+func stewardRun(t *testing.T, dir string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"steward"}, args...), strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..")
+}
+
+// initDemo runs `steward init` on the embedded default in a new dir.
+func initDemo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	code, out, errOut := stewardRun(t, dir, "", "init")
+	if code != 0 {
+		t.Fatalf("init: %d\n%s%s", code, out, errOut)
+	}
+	return dir
+}
+
+func TestInit(t *testing.T) {
+	dir := initDemo(t)
+	state := filepath.Join(dir, "steward-state")
+	for path, mode := range map[string]os.FileMode{
+		state: 0o700, filepath.Join(state, "keys", "master.key"): 0o600, filepath.Join(state, "keys", "signing.key"): 0o600,
+		filepath.Join(state, "catalog.db"): 0o600, filepath.Join(state, "audit.jsonl"): 0o600,
+	} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s mode %v, want %v", path, st.Mode().Perm(), mode)
+		}
+	}
+	before, _ := os.ReadFile(filepath.Join(state, "keys", "master.key"))
+	code, _, errOut := stewardRun(t, dir, "", "init")
+	if code != exitUsage || !strings.Contains(errOut, "never overwrites") {
+		t.Fatalf("second init: %d %s", code, errOut)
+	}
+	after, _ := os.ReadFile(filepath.Join(state, "keys", "master.key"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("second init changed the master key")
+	}
+}
+
+func TestInitJSONAndStatus(t *testing.T) {
+	dir := t.TempDir()
+	code, out, _ := stewardRun(t, dir, "", "--json", "--state-dir", "st", "init")
+	var res initResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Fingerprint) != 64 || !res.Generated {
+		t.Fatalf("init --json: %d %s", code, out)
+	}
+	code, out, _ = stewardRun(t, dir, "", "--json", "--state-dir", "st", "status")
+	var st statusResult
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("status: %d %s", code, out)
+	}
+	if !st.Initialised || st.Certificate != res.Fingerprint || st.AuditRecords != 1 || !strings.HasSuffix(st.Now, "+09:00") || st.Clock.State == "" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestStatusWarnsNearContractEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(string(mustRead(t, filepath.Join(repoRoot(t), "examples", "minimal.yaml"))), "2099-03-31", time.Now().AddDate(0, 0, 30).Format(time.DateOnly), 1)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	code, out, _ := stewardRun(t, dir, "", "status")
+	if code != 0 || !strings.Contains(out, "warning: the contract ends on") {
+		t.Fatalf("status: %d %s", code, out)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	code, out, _ := stewardRun(t, dir, "", "--config", filepath.Join(repoRoot(t), "examples", "full.yaml"), "config", "check")
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("full example: %d %s", code, out)
+	}
+	bad := `
+contract: {id: C1, customer: City, service: Svc, end_date: 2099-01-01}
+repositories:
+  - name: r1
+    local: {path: /tmp/r1}
+sources:
+  - name: s1
+    path: {path: /tmp/s1}
+  - name: s2
+    s3: {endpoint: "127.0.0.1:9000", access_key: env:A, secret_key: env:B}
+jobs:
+  - name: j1
+    sources: [s1, s9]
+    repository: r1
+    schedul: "0 2 * * *"
+`
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte(bad), 0o600)
+	code, out, errOut := stewardRun(t, dir, "", "--config", path, "config", "check")
+	if code != exitUsage {
+		t.Fatalf("bad config exit %d", code)
+	}
+	for _, want := range []string{"3 problem(s)", "sources[1].s3.bucket", "jobs[0].sources[1]", "jobs[0].schedul"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "not valid") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	code, out, _ = stewardRun(t, dir, "", "--json", "--config", path, "config", "check")
+	var res configCheckResult
+	if code != exitUsage || json.Unmarshal([]byte(out), &res) != nil || len(res.Problems) != 3 || res.OK {
+		t.Fatalf("--json: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "steward-state")); err == nil {
+		t.Fatal("config check created a state dir")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"bogus"}, {"status", "--bogus"}, {"audit", "bogus"}, {"--log-level", "loud", "audit", "verify"}, {"verify"}} {
+		if code, _, errOut := stewardRun(t, dir, "", args...); code != exitUsage {
+			t.Errorf("%v: exit %d (%s)", args, code, errOut)
+		}
+	}
+	if code, _, errOut := stewardRun(t, dir, "", "audit", "verify"); code != exitFailure || !strings.Contains(errOut, "steward init") {
+		t.Errorf("verify before init: %d %s", code, errOut)
+	}
+}
+
+func TestHelpListsExitCodes(t *testing.T) {
+	code, out, _ := stewardRun(t, t.TempDir(), "", "--help")
+	for _, want := range []string{"EXIT CODES", "130", "init", "audit", "verify"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	if code != 0 {
+		t.Fatal(code)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func auditLines(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	data := mustRead(t, filepath.Join(dir, "steward-state", "audit.jsonl"))
+	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+}
+
+func TestAuditVerifyAndTampering(t *testing.T) {
+	tamper := map[string]func([][]byte) [][]byte{
+		"byte changed": func(ls [][]byte) [][]byte { ls[1][bytes.IndexByte(ls[1], ':')+1] ^= 1; return ls },
+		"removed":      func(ls [][]byte) [][]byte { return append(ls[:1], ls[2:]...) },
+		"swapped":      func(ls [][]byte) [][]byte { ls[1], ls[2] = ls[2], ls[1]; return ls },
+	}
+	for name, f := range tamper {
+		t.Run(name, func(t *testing.T) {
+			dir := initDemo(t)
+			for i := 0; i < 3; i++ {
+				if code, _, e := stewardRun(t, dir, "", "audit", "verify"); code != 0 {
+					t.Fatalf("verify of an untouched log: %d %s", code, e)
+				}
+			}
+			lines := f(auditLines(t, dir))
+			os.WriteFile(filepath.Join(dir, "steward-state", "audit.jsonl"), append(bytes.Join(lines, []byte("\n")), '\n'), 0o600)
+			code, out, _ := stewardRun(t, dir, "", "audit", "verify")
+			if code != exitVerify || !strings.Contains(out, "first bad record is seq 2") {
+				t.Fatalf("tampered log: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	dir := initDemo(t)
+	stewardRun(t, dir, "", "audit", "verify")
+	out := filepath.Join(dir, "export.jsonl")
+	if code, _, e := stewardRun(t, dir, "", "audit", "export", "--since", "2000-01-01", "--output", out); code != 0 {
+		t.Fatalf("export: %d %s", code, e)
+	}
+	lines := bytes.Split(bytes.TrimSpace(mustRead(t, out)), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("exported %d records", len(lines))
+	}
+	if code, _, _ := stewardRun(t, dir, "", "audit", "export", "--output", out); code != exitUsage {
+		t.Fatal("export overwrote a file")
+	}
+	_, stdout, _ := stewardRun(t, dir, "", "audit", "export", "--until", "2000-01-01")
+	if stdout != "" {
+		t.Fatalf("until filter: %s", stdout)
+	}
+	if code, _, _ := stewardRun(t, dir, "", "audit", "export", "--since", "yesterday"); code != exitUsage {
+		t.Fatal("bad --since accepted")
+	}
+	// The exports themselves are audited.
+	if n := len(auditLines(t, dir)); n != 4 {
+		t.Fatalf("audit has %d records, want 4 (init, verify, 2 exports; refused ones change nothing)", n)
+	}
+}
+
+func TestSecretSeal(t *testing.T) {
+	dir := initDemo(t)
+	code, out, _ := stewardRun(t, dir, "hunter2\n", "secret", "seal")
+	if code != 0 || !strings.HasPrefix(out, "sealed:v1:") || strings.Contains(out, "hunter2") {
+		t.Fatalf("seal: %d %s", code, out)
+	}
+	for _, l := range auditLines(t, dir) {
+		if bytes.Contains(l, []byte("hunter2")) {
+			t.Fatal("secret in the audit log")
+		}
+	}
+	if code, _, _ := stewardRun(t, dir, "", "secret", "seal"); code != exitUsage {
+		t.Fatal("empty secret accepted")
+	}
+}
+
+func TestCertificateRenderAndVerify(t *testing.T) {
+	dir := initDemo(t)
+	evidence := filepath.Join(repoRoot(t), "examples", "evidence.json")
+	code, out, e := stewardRun(t, dir, "", "--json", "certificate", "render", evidence)
+	var res map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("render: %d %s %s", code, out, e)
+	}
+	if res["status"] != "Erased with exceptions" || !strings.HasPrefix(res["path"], filepath.Join(dir, "steward-state", "reports")) {
+		t.Fatalf("render result %v", res)
+	}
+	_, st, _ := stewardRun(t, dir, "", "--json", "status")
+	var status statusResult
+	json.Unmarshal([]byte(st), &status)
+	code, out, _ = stewardRun(t, t.TempDir(), "", "verify", "--fingerprint", status.Certificate, res["path"])
+	if code != 0 || !strings.Contains(out, "all checks passed") || !strings.Contains(out, "+09:00") {
+		t.Fatalf("verify: %d\n%s", code, out)
+	}
+	code, _, _ = stewardRun(t, t.TempDir(), "", "verify", "--fingerprint", strings.Repeat("ab", 32), res["path"])
+	if code != exitVerify {
+		t.Fatalf("wrong fingerprint: exit %d", code)
+	}
+	pdf := mustRead(t, res["path"])
+	pdf[len(pdf)/2] ^= 0xff
+	bad := filepath.Join(t.TempDir(), "bad.pdf")
+	os.WriteFile(bad, pdf, 0o600)
+	if code, out, _ = stewardRun(t, t.TempDir(), "", "verify", bad); code != exitVerify {
+		t.Fatalf("flipped byte: exit %d\n%s", code, out)
+	}
+}
+
+func TestExitCodeMapping(t *testing.T) {
+	_ = clock.System
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if exitCode(ctx, context.Canceled) != exitInterrupted {
+		t.Fatal("cancelled context")
+	}
+}

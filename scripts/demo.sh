@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Steward's main job on the embedded default config: a local repository
+# under ./steward-state and one path source, ./demo-data. Run it again and it
+# goes on with the same state dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/versions.sh
+./scripts/setup.sh
+go build -o bin/steward ./cmd/steward
+export PATH="$PWD/bin:$PATH"
+
+if [ ! -d demo-data ]; then
+  mkdir -p demo-data/cases
+  for i in $(seq 1 20); do
+    printf 'case %03d: demo record, no real data\n' "$i" > "demo-data/cases/case-$i.txt"
+  done
+fi
+
+step() { printf '\n$ %s\n' "$*"; "$@"; }
+if [ ! -f steward-state/catalog.db ]; then
+  step steward init
+fi
+step steward config check
+step steward status
+step steward audit verify

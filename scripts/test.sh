@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up (idempotent), gofmt, go vet,
+# govulncheck against an offline copy of the Go vulnerability database, and
+# go test -race over every package (integration tests start real restic,
+# versitygw and PostgreSQL themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/versions.sh
+./scripts/setup.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './bin/*' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run gofmt -w):"
+  echo "$unformatted"
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== govulncheck (req 16, 21)"
+./bin/govulncheck -db "file://$PWD/bin/vulndb" ./...
+
+echo "== go test -race"
+# -p 2: the machine has two cores; integration tests start servers.
+go test -race -count=1 -p 2 -timeout 25m "$@" ./...
