@@ -10,7 +10,7 @@ import (
 
 // PurposeConfig is the purpose a secret sealed for the config file is
 // sealed with ("sealed:v1:…" references).
-const PurposeConfig = "config"
+const PurposeConfig = "config-secret" // = config.SealedPurpose (what `steward secret seal` uses)
 
 // Resolve reads the secret a config reference points at: "file:/path"
 // (the file's content, one trailing newline removed), "env:NAME" or a value

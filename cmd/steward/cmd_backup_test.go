@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"steward/backup"
+)
+
+// TestBackupCommands drives repo init, backup run (dry run, text, JSON),
+// snapshots and repo unlock through the CLI against a local repository.
+func TestBackupCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+  - {name: copy, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+  - {name: gone, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk, replicas: [copy], retention: {keep_last: 2}}
+  - {name: broken, sources: [gone], repository: disk}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "missing"))
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := stewardRun(t, dir, "", "repo", "init", "disk"); code != 0 || !strings.Contains(out, "disk: exists") {
+		t.Fatalf("second repo init: %d %s", code, out)
+	}
+	code, out, errOut := stewardRun(t, dir, "", "backup", "run", "--job", "nightly", "--dry-run")
+	if code != 0 || !strings.Contains(out, "dry run, nothing written") || !strings.Contains(out, backup.LocalAttested) {
+		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = stewardRun(t, dir, "", "backup", "run", "--job", "nightly")
+	if code != 0 || !strings.Contains(out, "docs: snapshot") || !strings.Contains(out, "copy:ok") {
+		t.Fatalf("backup run: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = stewardRun(t, dir, "", "--json", "backup", "run", "--job", "nightly")
+	if code != 0 {
+		t.Fatalf("backup run --json: %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var first backup.Event
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Job != "nightly" {
+		t.Fatalf("first JSON event %q: %v", lines[0], err)
+	}
+	if !strings.Contains(out, `"kind": "report"`) {
+		t.Fatalf("no report in JSON output:\n%s", out)
+	}
+	code, out, _ = stewardRun(t, dir, "", "--json", "snapshots", "--job", "nightly")
+	var lists []backup.SnapshotList
+	if code != 0 || json.Unmarshal([]byte(out), &lists) != nil || len(lists) != 1 || len(lists[0].Snapshots) != 2 ||
+		strings.Join(lists[0].Snapshots[0].Replicas, ",") != "copy" {
+		t.Fatalf("snapshots: %d %s", code, out)
+	}
+	code, out, _ = stewardRun(t, dir, "", "snapshots")
+	if code != 0 || !strings.Contains(out, "+09:00") || !strings.Contains(out, "docs") {
+		t.Fatalf("snapshots table: %d %s", code, out)
+	}
+	if code, out, errOut := stewardRun(t, dir, "", "repo", "unlock", "disk"); code != 0 {
+		t.Fatalf("unlock: %d %s%s", code, out, errOut)
+	}
+	code, _, errOut = stewardRun(t, dir, "", "backup", "run", "--job", "broken")
+	if code != exitFailure || !strings.Contains(errOut, `source "gone"`) {
+		t.Fatalf("broken job: %d %s", code, errOut)
+	}
+	code, _, errOut = stewardRun(t, dir, "", "backup", "run", "--job", "nope")
+	if code != exitUsage || !strings.Contains(errOut, "--job") {
+		t.Fatalf("unknown job: %d %s", code, errOut)
+	}
+}
