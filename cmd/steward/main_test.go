@@ -256,7 +256,7 @@ func TestCertificateRenderAndVerify(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
 		t.Fatalf("render: %d %s %s", code, out, e)
 	}
-	if res["status"] != "Erased with exceptions" || !strings.HasPrefix(res["path"], filepath.Join(dir, "steward-state", "reports")) {
+	if res["status"] != "Erased with exceptions" || !strings.HasPrefix(res["path"], filepath.Join(dir, "steward-state", "reports")) || !strings.HasSuffix(res["path"], ".pdf") {
 		t.Fatalf("render result %v", res)
 	}
 	_, st, _ := stewardRun(t, dir, "", "--json", "status")
