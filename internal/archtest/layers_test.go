@@ -11,9 +11,12 @@ const module = "steward"
 var capabilities = []string{"backup", "restore", "drills", "erase", "certs"}
 
 // allowed lists the capability → capability imports that the design
-// permits: a drill restores through restore's exported API.
+// permits, all through exported APIs: restore opens repositories and reads
+// manifests through backup's; a drill restores through restore's and
+// checks against backup's manifests.
 var allowed = map[string][]string{
-	"drills": {"restore"},
+	"restore": {"backup"},
+	"drills":  {"restore", "backup"},
 }
 
 func capabilityOf(pkg string) string {
