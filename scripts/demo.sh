@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Steward's main job on the embedded default config: a local repository
-# under ./steward-state and one path source, ./demo-data. Run it again and it
-# goes on with the same state dir.
+# under ./steward-state and one path source, ./demo-data. It initialises the
+# state dir and the repository, backs up, lists the snapshots and verifies
+# the audit log. Run it again and it goes on with the same state dir (a new,
+# cheap no-change backup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/versions.sh
@@ -22,4 +24,7 @@ if [ ! -f steward-state/catalog.db ]; then
 fi
 step steward config check
 step steward status
+step steward repo init
+step steward backup run
+step steward snapshots
 step steward audit verify
