@@ -119,17 +119,34 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		}
 		r.restic.Password = pw
 	}
+	sourceErr := map[string]error{}
 	for _, s := range sources {
 		if err := e.probeSource(ctx, s); err != nil {
 			probeErrs = append(probeErrs, err)
+			sourceErr[s.name()] = err
 		}
 	}
+	var repoErrs []error
 	for _, r := range repos {
 		if err := e.probeRepo(ctx, r); err != nil {
 			probeErrs = append(probeErrs, err)
+			repoErrs = append(repoErrs, err)
 		}
 	}
 	if len(probeErrs) > 0 {
+		// Each source's run is recorded as failed, with what stopped it.
+		for _, s := range sources {
+			err := errors.Join(append([]error{sourceErr[s.name()]}, repoErrs...)...)
+			if err == nil {
+				err = errors.New("not run: another source of the job failed its check")
+			}
+			rec := e.newRecord(job, s, primary, rep.Residency, opts.DryRun)
+			rec.Result, rec.Error, rec.Finished = ResultFailed, errText(err), e.now()
+			rep.Runs = append(rep.Runs, *rec)
+			if !opts.DryRun {
+				_ = e.saveRun(ctx, rec)
+			}
+		}
 		return fail(errors.Join(probeErrs...))
 	}
 	if opts.DryRun {

@@ -76,7 +76,27 @@ func growth(v []VolumePoint) (first, last int64) {
 	return v[0].Bytes, v[len(v)-1].Bytes
 }
 
-func gib(n int64) float64 { return float64(n) / (1 << 30) }
+// sizeUnit picks the binary unit in which max reads best, so that a small
+// contract's report does not print 0.00 GiB.
+func sizeUnit(max int64) (name string, div float64) {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	div = 1
+	i := 0
+	for ; i < len(units)-1 && float64(max) >= 1024*div; i++ {
+		div *= 1024
+	}
+	return units[i], div
+}
+
+func maxBytes(vols ...[]VolumePoint) int64 {
+	var m int64
+	for _, v := range vols {
+		for _, p := range v {
+			m = max(m, p.Bytes)
+		}
+	}
+	return m
+}
 
 // RenderCapacityReport lays out the capacity and performance report and
 // writes the unsigned PDF to w, with its data embedded as JSON.
@@ -105,24 +125,34 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	r.kv("発行者", "Issuer", opts.Issuer.Organisation)
 	r.kvHash("データ SHA-256", "Data SHA-256", att.sha)
 
+	var allVols [][]VolumePoint
+	for _, s := range c.Sources {
+		allVols = append(allVols, s.Volume)
+	}
+	for _, p := range c.Repositories {
+		allVols = append(allVols, p.Volume)
+	}
+	unit, div := sizeUnit(maxBytes(allVols...))
+	size := func(n int64) float64 { return float64(n) / div }
+
 	r.section("バックアップ元", "Sources")
 	rows := [][]string{}
 	for _, s := range c.Sources {
 		a, b := growth(s.Volume)
-		rows = append(rows, []string{s.Name, s.Kind, fmt.Sprintf("%.2f", gib(b)), fmt.Sprintf("%+.2f", gib(b-a)),
+		rows = append(rows, []string{s.Name, s.Kind, fmt.Sprintf("%.2f", size(b)), fmt.Sprintf("%+.2f", size(b-a)),
 			fmt.Sprintf("%d / %d", s.Backups.Runs-s.Backups.Failed, s.Backups.Runs),
 			minutes(s.Backups.Mean), minutes(s.Backups.Max), fmt.Sprintf("%.1f", s.Backups.Throughput()/(1<<20))})
 	}
-	r.table([]string{"名前 Name", "種別 Kind", "容量 GiB", "増減 Growth", "成功 OK/runs", "平均 Mean", "最大 Max", "MiB/s"},
+	r.table([]string{"名前 Name", "種別 Kind", "容量 " + unit, "増減 Growth", "成功 OK/runs", "平均 Mean", "最大 Max", "MiB/s"},
 		[]float64{34, 18, 20, 22, 22, 22, 22, 20}, rows)
 
 	r.section("リポジトリ", "Repositories")
 	rows = rows[:0]
 	for _, p := range c.Repositories {
 		a, b := growth(p.Volume)
-		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", gib(b)), fmt.Sprintf("%+.2f", gib(b-a)), fmt.Sprint(p.Snapshots)})
+		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", size(b)), fmt.Sprintf("%+.2f", size(b-a)), fmt.Sprint(p.Snapshots)})
 	}
-	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 GiB", "増減 Growth", "スナップショット"},
+	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 " + unit, "増減 Growth", "スナップショット"},
 		[]float64{30, 52, 28, 22, 22, 26}, rows)
 
 	palette := [][3]int{{30, 90, 180}, {20, 140, 80}, {200, 110, 0}, {150, 40, 150}, {90, 90, 90}}
@@ -142,12 +172,12 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 			for j := range vals {
 				vals[j] = math.NaN()
 				if j < len(v) {
-					vals[j] = gib(v[j].Bytes)
+					vals[j] = size(v[j].Bytes)
 				}
 			}
 			lines = append(lines, series{name: names[i], values: vals, rgb: palette[i%len(palette)]})
 		}
-		r.lineChart(title, "GiB", labels, lines, 45)
+		r.lineChart(title, unit, labels, lines, 45)
 	}
 	var names []string
 	var vols [][]VolumePoint
@@ -156,12 +186,12 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	}
 	r.need(70)
 	r.section("容量の推移", "Data volume over the month")
-	chart("バックアップ元の容量 Source volume (GiB)", names, vols)
+	chart("バックアップ元の容量 Source volume ("+unit+")", names, vols)
 	names, vols = nil, nil
 	for _, p := range c.Repositories {
 		names, vols = append(names, p.Name), append(vols, p.Volume)
 	}
-	chart("リポジトリの容量 Repository volume (GiB)", names, vols)
+	chart("リポジトリの容量 Repository volume ("+unit+")", names, vols)
 
 	r.need(70)
 	r.section("復旧訓練 RTO の推移", "Drill RTO trend")

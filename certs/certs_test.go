@@ -479,3 +479,19 @@ func TestDrillOverall(t *testing.T) {
 		t.Fatalf("a failed drill's report does not say so:\n%s", text)
 	}
 }
+
+func TestSizeUnitAndAxisLabels(t *testing.T) {
+	for _, c := range []struct {
+		max  int64
+		unit string
+	}{{0, "B"}, {720, "B"}, {5 << 10, "KiB"}, {300 << 20, "MiB"}, {52 << 30, "GiB"}, {3 << 40, "TiB"}} {
+		if u, _ := sizeUnit(c.max); u != c.unit {
+			t.Errorf("sizeUnit(%d) = %s, want %s", c.max, u, c.unit)
+		}
+	}
+	for v, want := range map[float64]string{0.000000004: "4e-09", 0.25: "0.25", 12.5: "12.5", 20000: "20000", 1234.5: "1234"} {
+		if got := trimFloat(v); got != want {
+			t.Errorf("trimFloat(%v) = %s, want %s", v, got, want)
+		}
+	}
+}

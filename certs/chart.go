@@ -114,8 +114,12 @@ func niceCeil(v float64) float64 {
 	return 10 * p
 }
 
+// trimFloat prints an axis value with at most four significant digits.
 func trimFloat(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // flat is a dashed target line of n points at v.

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"steward/backup"
+	"steward/certs"
 )
 
 // TestBackupCommands drives repo init, backup run (dry run, text, JSON),
@@ -80,5 +82,45 @@ jobs:
 	code, _, errOut = stewardRun(t, dir, "", "backup", "run", "--job", "nope")
 	if code != exitUsage || !strings.Contains(errOut, "--job") {
 		t.Fatalf("unknown job: %d %s", code, errOut)
+	}
+	testCapacityReport(t, dir)
+}
+
+// testCapacityReport renders the month's capacity report from the runs the
+// backup test made: two good runs of docs and one failed run of gone.
+func testCapacityReport(t *testing.T, dir string) {
+	code, out, errOut := stewardRun(t, dir, "", "--json", "report", "capacity")
+	if code != 0 {
+		t.Fatalf("report capacity: %d %s%s", code, out, errOut)
+	}
+	var res struct {
+		Path, SHA256 string
+		Report       certs.CapacityReport
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]certs.SourceCapacity{}
+	for _, s := range res.Report.Sources {
+		byName[s.Name] = s
+	}
+	if d := byName["docs"]; d.Backups.Runs != 2 || d.Backups.Failed != 0 || d.Backups.Bytes != 10 || len(d.Volume) != 1 || d.Volume[0].Bytes != 5 {
+		t.Fatalf("docs capacity %+v", d)
+	}
+	if g := byName["gone"]; g.Backups.Runs != 1 || g.Backups.Failed != 1 {
+		t.Fatalf("gone capacity %+v", g)
+	}
+	if len(res.Report.Repositories) != 2 || res.Report.Repositories[0].Snapshots != 2 {
+		t.Fatalf("repositories %+v", res.Report.Repositories)
+	}
+	sig, err := exec.Command("pdfsig", res.Path).CombinedOutput()
+	if err != nil && !strings.Contains(string(sig), "Signature is Valid") {
+		t.Fatalf("pdfsig (install poppler-utils with ./scripts/setup.sh): %v %s", err, sig)
+	}
+	if !strings.Contains(string(sig), "Signature is Valid.") || !strings.Contains(string(sig), "Total document signed") {
+		t.Fatalf("pdfsig: %s", sig)
+	}
+	if code, _, _ := stewardRun(t, dir, "", "report", "capacity", "--month", "April"); code != exitUsage {
+		t.Fatalf("bad --month: exit %d", code)
 	}
 }

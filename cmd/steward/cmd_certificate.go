@@ -52,7 +52,7 @@ func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g 
 	if err != nil {
 		return err
 	}
-	ropts := certs.RenderOptions{FontPath: e.cfg.Signing.Font, Location: e.clock.Location(), Clock: e.clock, TempDir: e.cfg.StateDir + "/tmp"}
+	ropts := renderOptions(e)
 	path, sum, err := certs.WriteSigned(ctx, reportsDir(e), "certificate-"+ev.CertificateID+".pdf", func(w io.Writer) (*certs.Rendered, error) {
 		return certs.RenderCertificate(w, ev, ropts)
 	}, signer)

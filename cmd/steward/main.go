@@ -85,6 +85,7 @@ Every command that changes anything is recorded in the audit log.
 			newRepoCommand(g),
 			newBackupCommand(g),
 			newSnapshotsCommand(g),
+			newReportCommand(g),
 			newVerifyCommand(g),
 			newCertificateCommand(g),
 			newVersionCommand(g),

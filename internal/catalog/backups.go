@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // RunRow is one backup run of one source into one repository. Record is
@@ -180,4 +181,24 @@ func (s *SQLite) manifest(ctx context.Context, q string, args ...any) (ManifestR
 		return m, fmt.Errorf("catalog: read manifest: %w", err)
 	}
 	return m, nil
+}
+
+// RunsStartedBetween returns the runs whose start time (RFC 3339) lies in
+// [from, to), oldest first. Times are compared as instants, not as text.
+func (s *SQLite) RunsStartedBetween(ctx context.Context, from, to time.Time) ([]RunRow, error) {
+	all, err := s.queryRuns(ctx, `ORDER BY started`)
+	if err != nil {
+		return nil, err
+	}
+	var out []RunRow
+	for _, r := range all {
+		t, err := time.Parse(time.RFC3339Nano, r.Started)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: run %s has a bad start time %q", r.ID, r.Started)
+		}
+		if !t.Before(from) && t.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
