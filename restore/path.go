@@ -35,6 +35,9 @@ func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot,
 		}
 	}})
 	if err != nil {
+		if out != nil && len(out.Errors) > 0 {
+			return fmt.Errorf("%w; the first of %d errors: %s", err, len(out.Errors), errMessage(out.Errors[0]))
+		}
 		return err
 	}
 	if s := out.Summary; s != nil {
@@ -94,7 +97,13 @@ func (r *Restorer) dump(ctx context.Context, rs *Resolved, snap Snapshot, consum
 		pw.Close()
 	}
 	cerr := <-done
-	if cerr != nil {
+	switch {
+	case err != nil && cerr != nil && (errors.Is(cerr, errConsumerDone) || strings.Contains(cerr.Error(), err.Error())):
+		return err
+	case err != nil && cerr != nil:
+		// restic's failure is the cause; the consumer saw a cut stream.
+		return fmt.Errorf("%w (then: %v)", err, cerr)
+	case cerr != nil:
 		return cerr
 	}
 	return err
