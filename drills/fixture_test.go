@@ -40,7 +40,7 @@ residency:
   allowed_regions: [ap-northeast-1, ap-northeast-3]
 `
 
-func newFixture(t *testing.T, dir, body string) *fixture {
+func newFixture(t testing.TB, dir, body string) *fixture {
 	t.Helper()
 	path := filepath.Join(dir, "steward.yaml")
 	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(t, "restic")) + body
@@ -83,7 +83,7 @@ func openFixture(t testing.TB, cfg *config.Config) *fixture {
 	return &fixture{dir: dir, cfg: cfg, store: store, eng: eng, d: New(Deps{Engine: eng, Store: store, Audit: log, Clock: clk})}
 }
 
-func secretRef(t *testing.T, dir, name, value string) string {
+func secretRef(t testing.TB, dir, name, value string) string {
 	t.Helper()
 	p := filepath.Join(dir, name+".secret")
 	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
@@ -92,7 +92,7 @@ func secretRef(t *testing.T, dir, name, value string) string {
 	return "file:" + p
 }
 
-func s3YAML(t *testing.T, dir string, s *testenv.S3Server, bucket string) string {
+func s3YAML(t testing.TB, dir string, s *testenv.S3Server, bucket string) string {
 	t.Helper()
 	id := strings.ToLower(rand.Text()[:6])
 	return fmt.Sprintf(`
@@ -104,7 +104,7 @@ func s3YAML(t *testing.T, dir string, s *testenv.S3Server, bucket string) string
       secret_key: %s`, s.URL, bucket, secretRef(t, dir, id+"-a", s.AccessKey), secretRef(t, dir, id+"-s", s.SecretKey))
 }
 
-func writeFiles(t *testing.T, dir string, n, size int) {
+func writeFiles(t testing.TB, dir string, n, size int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		p := filepath.Join(dir, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.bin", i))
