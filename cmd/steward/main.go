@@ -85,6 +85,8 @@ Every command that changes anything is recorded in the audit log.
 			newRepoCommand(g),
 			newBackupCommand(g),
 			newSnapshotsCommand(g),
+			newRestoreCommand(g),
+			newDrillCommand(g),
 			newReportCommand(g),
 			newVerifyCommand(g),
 			newCertificateCommand(g),

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"steward/drills"
+)
+
+// TestRestoreAndDrillCommands drives restore, drill run/list/show/cleanup
+// through the CLI against a local repository.
+func TestRestoreAndDrillCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	os.WriteFile(filepath.Join(data, "b.txt"), []byte("world"), 0o644)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk}
+drills: {read_data_subsets: 2%%s}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(cfg, "")), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+
+	out := filepath.Join(dir, "out")
+	code, stdout, errOut := stewardRun(t, dir, "", "restore", "--to", out)
+	if code != 0 || !strings.Contains(stdout, "restored snapshot") {
+		t.Fatalf("restore: %d\n%s%s", code, stdout, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "a.txt")); string(b) != "hello" {
+		t.Fatalf("restored a.txt: %q", b)
+	}
+	if code, _, errOut := stewardRun(t, dir, "", "restore", "--to", out); code != exitUsage || !strings.Contains(errOut, "--force") {
+		t.Fatalf("non-empty target: %d %s", code, errOut)
+	}
+	if code, _, errOut := stewardRun(t, dir, "", "restore", "--to", out, "--to-bucket", "x"); code != exitUsage || !strings.Contains(errOut, "exactly one") {
+		t.Fatalf("two targets: %d %s", code, errOut)
+	}
+	os.Remove(filepath.Join(data, "b.txt"))
+	code, _, errOut = stewardRun(t, dir, "nope\n", "restore", "--into-source")
+	if code != exitUsage || !strings.Contains(errOut, "Type the source's name") || !strings.Contains(errOut, "confirm") {
+		t.Fatalf("into-source with a wrong name typed: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, "b.txt")); err == nil {
+		t.Fatal("restored into the source without confirmation")
+	}
+	if code, _, errOut := stewardRun(t, dir, "docs\n", "restore", "--into-source"); code != 0 {
+		t.Fatalf("into-source with the name typed: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, "b.txt")); err != nil {
+		t.Fatal("into-source did not restore b.txt")
+	}
+
+	code, stdout, errOut = stewardRun(t, dir, "", "drill", "run", "--participant", "Sato", "--participant", "Suzuki")
+	if code != 0 || !strings.Contains(stdout, "PASSED") || !strings.Contains(stdout, "files: SHA-256") {
+		t.Fatalf("drill run: %d\n%s%s", code, stdout, errOut)
+	}
+	code, stdout, _ = stewardRun(t, dir, "", "drill", "list", "--json")
+	var recs []drills.Record
+	if code != 0 || json.Unmarshal([]byte(stdout), &recs) != nil || len(recs) != 1 || recs[0].Participants[1] != "Suzuki" {
+		t.Fatalf("drill list --json: %d %s", code, stdout)
+	}
+	id := recs[0].DrillID
+	code, stdout, _ = stewardRun(t, dir, "", "drill", "show", id)
+	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "read subset:     1/2") || !strings.Contains(stdout, "+09:00") {
+		t.Fatalf("drill show: %d\n%s", code, stdout)
+	}
+	if code, _, _ := stewardRun(t, dir, "", "drill", "show", "nope"); code != exitUsage {
+		t.Fatalf("show unknown: %d", code)
+	}
+	code, stdout, _ = stewardRun(t, dir, "", "drill", "cleanup")
+	if code != 0 || !strings.Contains(stdout, "no crashed drill") {
+		t.Fatalf("drill cleanup: %d %s", code, stdout)
+	}
+
+	// A target below the measured RTO fails the drill: exit code 3.
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(cfg, ", rto_target: 1ms")), 0o600)
+	code, stdout, errOut = stewardRun(t, dir, "", "drill", "run")
+	if code != exitVerify || !strings.Contains(errOut, "check RTO") || !strings.Contains(stdout, "read subset:     2/2") {
+		t.Fatalf("failing drill: %d\n%s%s", code, stdout, errOut)
+	}
+}

@@ -1,0 +1,576 @@
+package drills
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"steward/backup"
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/clock"
+	"steward/internal/config"
+	"steward/internal/errs"
+	"steward/internal/resticx"
+	"steward/restore"
+)
+
+// Store is what drills keep in the catalog (catalog.SQLite has it).
+type Store interface {
+	PutDrill(ctx context.Context, r catalog.DrillRow) error
+	Drill(ctx context.Context, id string) (catalog.DrillRow, error)
+	Drills(ctx context.Context, limit int) ([]catalog.DrillRow, error)
+	DrillsWithResult(ctx context.Context, result string) ([]catalog.DrillRow, error)
+	Manifest(ctx context.Context, snapshotID string) (catalog.ManifestRow, error)
+	catalog.KV
+}
+
+// Auditor appends audit records (audit.Log has it).
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
+}
+
+// Deps is what a Driller needs.
+type Deps struct {
+	Engine   *backup.Engine
+	Restorer *restore.Restorer
+	Store    Store
+	Audit    Auditor
+	Clock    *clock.Zoned
+	Log      *slog.Logger
+}
+
+// Driller runs drills.
+type Driller struct {
+	eng      *backup.Engine
+	rst      *restore.Restorer
+	cfg      *config.Config
+	restic   *resticx.Runner
+	store    Store
+	auditLog Auditor
+	clock    *clock.Zoned
+	log      *slog.Logger
+	// hookRestoring, when set by a test, runs once the restore has
+	// started writing into scratch.
+	hookRestoring func()
+}
+
+// New returns a Driller over d.
+func New(d Deps) *Driller {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	clk := d.Clock
+	cfg := d.Engine.Config()
+	if clk == nil {
+		loc, _ := clock.LoadZone(cfg.Contract.TimeZone)
+		clk = clock.New(loc, nil)
+	}
+	rst := d.Restorer
+	if rst == nil {
+		rst = restore.New(restore.Deps{Engine: d.Engine, Audit: d.Audit, Clock: clk, Log: log})
+	}
+	return &Driller{eng: d.Engine, rst: rst, cfg: cfg, restic: d.Engine.Restic(), store: d.Store, auditLog: d.Audit, clock: clk,
+		log: log.With("component", "drills")}
+}
+
+// RunOptions says what Run drills.
+type RunOptions struct {
+	// Job ("" when the config has one job) and Source ("" for every
+	// source of the job: one drill each).
+	Job    string
+	Source string
+	// Snapshot is "latest", "random" or a snapshot id ("" means the
+	// config's drills.snapshot).
+	Snapshot string
+	// Trigger is TriggerOperator (default) or TriggerSchedule.
+	Trigger      string
+	Participants []string
+	// Progress, when set, receives events.
+	Progress func(Event)
+}
+
+// Event kinds.
+const (
+	EventStep     = "step"     // a step finished
+	EventProgress = "progress" // restore progress
+	EventCheck    = "check"    // a check was made
+	EventLeftover = "leftover" // a crashed drill's scratch was removed
+	EventDone     = "done"     // a drill finished
+)
+
+// Event is one progress event of a drill. Names of files, tables or
+// objects appear only in check details.
+type Event struct {
+	Time    time.Time      `json:"time"`
+	Kind    string         `json:"kind"`
+	DrillID string         `json:"drill_id"`
+	Source  string         `json:"source,omitempty"`
+	Name    string         `json:"name,omitempty"`
+	Result  string         `json:"result,omitempty"`
+	Detail  string         `json:"detail,omitempty"`
+	Restore *restore.Event `json:"restore,omitempty"`
+}
+
+// Run drills each chosen source of the job, one drill per source. Before
+// it starts, it removes what crashed drills left. It returns every
+// record; the error wraps ErrDrillFailed when any drill failed.
+func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
+	job, err := d.eng.Job(opts.Job)
+	if err != nil {
+		return nil, errs.AsUsage(err)
+	}
+	sources := job.Sources
+	if opts.Source != "" {
+		if !slices.Contains(job.Sources, opts.Source) {
+			return nil, errs.Usage("--source %q: job %q has sources %s", opts.Source, job.Name, strings.Join(job.Sources, ", "))
+		}
+		sources = []string{opts.Source}
+	}
+	choice := opts.Snapshot
+	if choice == "" {
+		choice = d.cfg.Drills.Snapshot
+	}
+	if choice != "latest" && choice != "random" && len(sources) > 1 {
+		return nil, errs.Usage("--snapshot %s names one snapshot: give --source too (job %q has %d sources)", choice, job.Name, len(sources))
+	}
+	for _, s := range sources {
+		if err := d.scratchConfigured(s); err != nil {
+			return nil, err
+		}
+	}
+	trigger := opts.Trigger
+	if trigger == "" {
+		trigger = TriggerOperator
+	}
+	leftovers, lerr := d.cleanupLeftovers(ctx, opts.Progress)
+	var records []*Record
+	var failed []string
+	for i, s := range sources {
+		rec := d.drill(ctx, job, s, choice, trigger, opts)
+		if i == 0 {
+			rec.Leftovers = leftovers
+			if lerr != nil {
+				rec.Deviations = append(rec.Deviations, "leftovers of crashed drills could not all be removed: "+oneLine(lerr))
+				rec.Result = ResultFailed
+				rec.Problems = rec.problems()
+			}
+			d.save(ctx, rec)
+		}
+		records = append(records, rec)
+		if rec.Result != ResultPassed {
+			failed = append(failed, fmt.Sprintf("drill %s (source %q): %s", rec.DrillID, rec.Source, strings.Join(rec.Problems, "; ")))
+		}
+		if ctx.Err() != nil {
+			return records, ctx.Err()
+		}
+	}
+	if len(failed) > 0 {
+		return records, fmt.Errorf("%w: %s", ErrDrillFailed, strings.Join(failed, "; "))
+	}
+	return records, nil
+}
+
+// scratchConfigured checks, before anything runs, that a source's kind
+// has somewhere to be restored to.
+func (d *Driller) scratchConfigured(source string) error {
+	src, ok := d.cfg.Source(source)
+	if !ok {
+		return errs.Usage("no source named %q", source)
+	}
+	if src.Kind() == "postgres" && d.cfg.Drills.Scratch.Postgres == nil {
+		return errs.AsUsage(fmt.Errorf("%w: source %q is a PostgreSQL database; set drills.scratch.postgres to the server where drills may create steward_drill_<id> databases", ErrNoScratch, source))
+	}
+	return nil
+}
+
+// newID is a drill id: the time in the configured zone and random bits;
+// it is safe in database and bucket names.
+func (d *Driller) newID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return d.clock.Now().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func (d *Driller) now() time.Time { return d.clock.Now().Truncate(time.Millisecond) }
+
+// drill runs one drill of one source and returns its record (never nil).
+func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, trigger string, opts RunOptions) *Record {
+	src, _ := d.cfg.Source(source)
+	rec := &Record{Schema: Schema, DrillID: d.newID(), Contract: d.cfg.Contract.ID, RunbookVersion: RunbookVersion,
+		Trigger: trigger, Operator: audit.OSActor(), Participants: append([]string{}, opts.Participants...),
+		Job: job.Name, Source: source, SourceKind: src.Kind(), Repository: job.Repository, SnapshotChoice: choice,
+		Started: d.now(), Steps: []Step{}, Checks: []Check{}, Deviations: []string{}, Scratch: []Scratch{},
+		ReadDataSubset: Subset{N: d.cfg.Drills.ReadDataSubsets}}
+	emit := func(ev Event) {
+		if opts.Progress != nil {
+			ev.Time, ev.DrillID, ev.Source = d.clock.Now(), rec.DrillID, source
+			opts.Progress(ev)
+		}
+	}
+	unlock, err := lockDrill(d.cfg.StateDir, rec.DrillID)
+	if err != nil {
+		rec.Steps = append(rec.Steps, Step{Name: StepChooseSnapshot, Started: rec.Started, Finished: d.now(), Result: ResultFailed, Detail: oneLine(err)})
+		return d.finish(ctx, rec, emit)
+	}
+	defer unlock()
+	d.save(ctx, rec)
+	target := "drill:" + rec.DrillID
+	d.audit(ctx, "drill.run", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "trigger": trigger})
+
+	step := func(name string, fn func(*Step) error) bool {
+		s := Step{Name: name, Started: d.now()}
+		err := fn(&s)
+		s.Finished = d.now()
+		switch {
+		case err != nil:
+			s.Result, s.Detail = ResultFailed, oneLine(err)
+		case s.Result == "":
+			s.Result = ResultPassed
+		}
+		rec.Steps = append(rec.Steps, s)
+		d.save(ctx, rec)
+		emit(Event{Kind: EventStep, Name: name, Result: s.Result, Detail: s.Detail})
+		return err == nil
+	}
+
+	// 1. Choose the snapshot.
+	var rs *restore.Resolved
+	var snap restore.Snapshot
+	ok := step(StepChooseSnapshot, func(s *Step) error {
+		var err error
+		if rs, err = d.rst.Resolve(ctx, job.Name, source); err != nil {
+			return err
+		}
+		rec.RepositoryResidency = rs.Residency.Answer
+		if snap, err = d.choose(ctx, rs, choice); err != nil {
+			return err
+		}
+		rec.SnapshotID, rec.SnapshotTime = snap.ID, snap.Time
+		rec.RPO = objective(rec.Started.Sub(snap.Time), d.cfg.Drills.RPOTarget.D())
+		s.Detail = fmt.Sprintf("%s: snapshot %s of %s", choice, short(snap.ID), d.clock.Format(snap.Time))
+		return nil
+	})
+
+	// 2. Load the backup-time manifest.
+	var m *backup.Manifest
+	ok = ok && step(StepLoadManifest, func(s *Step) error {
+		var err error
+		m, err = d.manifest(ctx, rs, snap.ID, rec)
+		if err == nil {
+			s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", rec.Manifest.Origin, m.Count, m.Bytes, rec.Manifest.SHA256)
+		}
+		return err
+	})
+
+	// 3. Restore into scratch; 4. verify against the manifest.
+	var sc *scratch
+	restored := ok && step(StepRestore, func(s *Step) error {
+		var err error
+		if sc, err = d.planScratch(ctx, rec, src); err != nil {
+			return err
+		}
+		d.save(ctx, rec) // scratch names are on record before anything is made
+		res, err := d.rst.RunSnapshot(ctx, rs, snap, restore.Options{Source: source, To: sc.target, Reason: "drill:" + rec.DrillID,
+			Progress: func(ev restore.Event) {
+				if ev.Kind == restore.EventStart && d.hookRestoring != nil {
+					d.hookRestoring()
+				}
+				emit(Event{Kind: EventProgress, Restore: &ev})
+			}})
+		if res != nil {
+			s.Detail = fmt.Sprintf("into %s %s: %d bytes", sc.target.Kind(), sc.item().Name, res.Bytes)
+		}
+		return err
+	})
+	verified := restored && step(StepVerify, func(s *Step) error {
+		checks, err := d.verify(ctx, sc, m)
+		for _, c := range checks {
+			rec.Checks = append(rec.Checks, c)
+			emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
+		}
+		if err != nil {
+			return err
+		}
+		bad := 0
+		for _, c := range checks {
+			if c.Result != ResultPassed {
+				bad++
+			}
+		}
+		s.Detail = fmt.Sprintf("%d checks, %d failed", len(checks), bad)
+		if bad > 0 {
+			return fmt.Errorf("%d of %d checks failed", bad, len(checks))
+		}
+		return nil
+	})
+
+	// 5. RTO (start → restored and verified) and RPO against targets.
+	rtoCheck := Check{Name: "RTO (restore and verify)", Expected: "≤ " + d.cfg.Drills.RTOTarget.D().String(),
+		Actual: "not reached: the data was not restored and verified", Result: ResultFailed}
+	if verified {
+		rec.RTO = objective(d.now().Sub(rec.Started), d.cfg.Drills.RTOTarget.D())
+		rtoCheck = objectiveCheck(rtoCheck.Name, rec.RTO)
+	} else {
+		rec.RTO = Objective{Actual: d.now().Sub(rec.Started), Target: d.cfg.Drills.RTOTarget.D()}
+	}
+	rec.Checks = append(rec.Checks, rtoCheck)
+	if !rec.SnapshotTime.IsZero() {
+		rec.Checks = append(rec.Checks, objectiveCheck("RPO (snapshot age)", rec.RPO))
+	}
+
+	// 6. Read a rotating subset of the repository.
+	if rs != nil {
+		step(StepReadData, func(s *Step) error {
+			c, err := d.readDataSubset(ctx, rs, rec)
+			rec.Checks = append(rec.Checks, c)
+			emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
+			s.Detail = "restic check --read-data-subset " + rec.ReadDataSubset.String()
+			return err
+		})
+	}
+
+	// 7. Remove the scratch copy and check by listing that it is gone.
+	rec.Cleanup = Step{Name: StepCleanup, Started: d.now()}
+	if sc != nil {
+		it := d.removeScratch(context.WithoutCancel(ctx), &rec.Scratch[len(rec.Scratch)-1])
+		rec.Cleanup.Detail = it
+	} else {
+		rec.Cleanup.Detail = "no scratch was made"
+	}
+	rec.Cleanup.Finished = d.now()
+	rec.Cleanup.Result = ResultPassed
+	for _, s := range rec.Scratch {
+		if !s.Gone {
+			rec.Cleanup.Result = ResultFailed
+		}
+	}
+	if sc != nil {
+		c := Check{Name: "scratch gone (checked by listing)", Expected: "no " + sc.item().Kind + " " + sc.item().Name, Result: ResultPassed}
+		if rec.Cleanup.Result == ResultPassed {
+			c.Actual = "not listed"
+		} else {
+			c.Actual, c.Result = "still present: "+rec.Cleanup.Detail, ResultFailed
+		}
+		rec.Checks = append(rec.Checks, c)
+	}
+	emit(Event{Kind: EventStep, Name: StepCleanup, Result: rec.Cleanup.Result, Detail: rec.Cleanup.Detail})
+	return d.finish(ctx, rec, emit)
+}
+
+func objectiveCheck(name string, o Objective) Check {
+	c := Check{Name: name, Expected: "≤ " + o.Target.String(), Actual: o.Actual.Round(time.Millisecond).String(), Result: ResultPassed}
+	if !o.Met {
+		c.Result = ResultFailed
+	}
+	return c
+}
+
+func (d *Driller) finish(ctx context.Context, rec *Record, emit func(Event)) *Record {
+	rec.Finished = d.now()
+	rec.Problems = rec.problems()
+	rec.Result = ResultPassed
+	if len(rec.Problems) > 0 {
+		rec.Result = ResultFailed
+	}
+	d.save(ctx, rec)
+	details := map[string]string{"job": rec.Job, "source": rec.Source, "snapshot": rec.SnapshotID, "repository": rec.Repository,
+		"runbook": rec.RunbookVersion, "read_data_subset": rec.ReadDataSubset.String(), "rto_ns": fmt.Sprint(int64(rec.RTO.Actual)),
+		"rpo_ns": fmt.Sprint(int64(rec.RPO.Actual)), "manifest_sha256": rec.Manifest.SHA256, "cleanup": rec.Cleanup.Result}
+	res := audit.ResultOK
+	if rec.Result != ResultPassed {
+		res = audit.ResultFailed
+		details["failed_checks"] = fmt.Sprint(len(rec.Problems))
+	}
+	d.audit(ctx, "drill.run", "drill:"+rec.DrillID, res, details)
+	emit(Event{Kind: EventDone, Result: rec.Result, Detail: strings.Join(rec.Problems, "; ")})
+	return rec
+}
+
+// choose picks the snapshot: the newest, a random one within
+// drills.random_window, or the one named by id.
+func (d *Driller) choose(ctx context.Context, rs *restore.Resolved, choice string) (restore.Snapshot, error) {
+	if choice != "random" {
+		return d.rst.FindSnapshot(ctx, rs, choice)
+	}
+	snaps, err := d.rst.Snapshots(ctx, rs)
+	if err != nil {
+		return restore.Snapshot{}, err
+	}
+	window := d.cfg.Drills.RandomWindow.D()
+	since := d.clock.Now().Add(-window)
+	var in []restore.Snapshot
+	for _, s := range snaps {
+		if !s.Time.Before(since) {
+			in = append(in, s)
+		}
+	}
+	if len(in) == 0 {
+		return restore.Snapshot{}, fmt.Errorf("%w: source %q has no snapshot within drills.random_window (%s)", restore.ErrNoSnapshot, rs.Source.Name, d.cfg.Drills.RandomWindow)
+	}
+	return in[mrand.IntN(len(in))], nil
+}
+
+// manifest reads the snapshot's backup-time manifest from the catalog,
+// or, when the catalog has none, from the repository's companion
+// snapshot (a repository alone can be drilled).
+func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snapshotID string, rec *Record) (*backup.Manifest, error) {
+	var m *backup.Manifest
+	row, err := d.store.Manifest(ctx, snapshotID)
+	switch {
+	case err == nil:
+		var mm backup.Manifest
+		if err := json.Unmarshal(row.Body, &mm); err != nil {
+			return nil, fmt.Errorf("manifest of snapshot %s in the catalog: %w", short(snapshotID), err)
+		}
+		m = &mm
+		rec.Manifest = Manifest{Origin: "catalog", SHA256: backup.ManifestSHA256(row.Body)}
+	case errors.Is(err, catalog.ErrNotFound):
+		mm, sum, err := d.eng.ReadManifest(ctx, rs.Repository, snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		m = mm
+		rec.Manifest = Manifest{Origin: "repository", SHA256: sum}
+	default:
+		return nil, err
+	}
+	if m.Format != backup.ManifestFormat {
+		return nil, fmt.Errorf("manifest of snapshot %s has format %q, not %q", short(snapshotID), m.Format, backup.ManifestFormat)
+	}
+	if m.Kind != rs.Source.Kind() {
+		return nil, fmt.Errorf("manifest of snapshot %s is for a %s source, but source %q is %s", short(snapshotID), m.Kind, rs.Source.Name, rs.Source.Kind())
+	}
+	rec.Manifest.Format, rec.Manifest.Count, rec.Manifest.Bytes = m.Format, m.Count, m.Bytes
+	return m, nil
+}
+
+// readDataSubset runs restic check --read-data-subset k/N, k advancing by
+// one per drill of the repository (kept in the catalog), so N drills read
+// every pack.
+func (d *Driller) readDataSubset(ctx context.Context, rs *restore.Resolved, rec *Record) (Check, error) {
+	n := d.cfg.Drills.ReadDataSubsets
+	if n < 1 {
+		n = 1
+	}
+	key := "drills.read_data_subset." + rs.Repository.Name
+	last := 0
+	if raw, err := d.store.Get(ctx, key); err == nil {
+		_ = json.Unmarshal(raw, &last)
+	}
+	k := last%n + 1
+	rec.ReadDataSubset = Subset{K: k, N: n}
+	_ = d.store.Put(ctx, key, json.RawMessage(fmt.Sprint(k)))
+	c := Check{Name: "repository data read (restic check --read-data-subset " + rec.ReadDataSubset.String() + ")", Expected: "no errors"}
+	_, err := d.restic.Run(ctx, rs.Repository, resticx.Call{Args: []string{"check", "--read-data-subset", rec.ReadDataSubset.String()}, Timeout: d.cfg.Restic.Timeout.D()})
+	if err != nil {
+		c.Actual, c.Result = oneLine(err), ResultFailed
+		return c, fmt.Errorf("repository %q: %w", rs.Repository.Name, err)
+	}
+	c.Actual, c.Result = "no errors", ResultPassed
+	return c, nil
+}
+
+// List returns the newest drills first (at most limit; all when 0).
+func (d *Driller) List(ctx context.Context, limit int) ([]*Record, error) {
+	rows, err := d.store.Drills(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Record, 0, len(rows))
+	for _, row := range rows {
+		rec, err := decode(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// Show returns one drill's record.
+func (d *Driller) Show(ctx context.Context, id string) (*Record, error) {
+	row, err := d.store.Drill(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q (see `steward drill list`)", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decode(row)
+}
+
+// History returns the last n finished drills, oldest first, for the
+// RTO/RPO chart (certs.DrillReport.History). job "" means every job.
+func (d *Driller) History(ctx context.Context, job string, n int) ([]Point, error) {
+	rows, err := d.store.Drills(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []Point
+	for _, row := range rows {
+		if row.Result == "" || (job != "" && row.Job != job) {
+			continue
+		}
+		rec, err := decode(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Point{DrillID: rec.DrillID, Job: rec.Job, Source: rec.Source, Time: rec.Started, RTO: rec.RTO.Actual, RPO: rec.RPO.Actual, Result: rec.Result})
+		if n > 0 && len(out) == n {
+			break
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+func decode(row catalog.DrillRow) (*Record, error) {
+	var rec Record
+	if err := json.Unmarshal(row.Record, &rec); err != nil {
+		return nil, fmt.Errorf("drill %s: record is not JSON: %w", row.ID, err)
+	}
+	return &rec, nil
+}
+
+func (d *Driller) save(ctx context.Context, rec *Record) {
+	body, err := json.Marshal(rec)
+	if err == nil {
+		fin := ""
+		if !rec.Finished.IsZero() {
+			fin = d.clock.Format(rec.Finished)
+		}
+		err = d.store.PutDrill(context.WithoutCancel(ctx), catalog.DrillRow{ID: rec.DrillID, Job: rec.Job, Started: d.clock.Format(rec.Started),
+			Finished: fin, Result: rec.Result, Record: body})
+	}
+	if err != nil {
+		d.log.Error("save drill record failed", "drill", rec.DrillID, "err", err)
+	}
+}
+
+func (d *Driller) audit(ctx context.Context, action, target, result string, details map[string]string) {
+	if d.auditLog == nil {
+		return
+	}
+	if _, err := d.auditLog.Append(context.WithoutCancel(ctx), audit.Entry{Action: action, Target: target, Result: result, Details: details}); err != nil {
+		d.log.Error("audit append failed", "action", action, "err", err)
+	}
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

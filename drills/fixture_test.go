@@ -1,0 +1,132 @@
+package drills
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"steward/backup"
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/clock"
+	"steward/internal/config"
+	"steward/internal/keys"
+	"steward/internal/resticx"
+	"steward/internal/testenv"
+)
+
+type fixture struct {
+	dir   string
+	cfg   *config.Config
+	store *catalog.SQLite
+	eng   *backup.Engine
+	d     *Driller
+}
+
+const configHead = `contract:
+  id: TEST-1
+  customer: Test City
+  service: test
+  end_date: 2099-03-31
+state_dir: %s
+restic:
+  path: %s
+residency:
+  allowed_regions: [ap-northeast-1, ap-northeast-3]
+`
+
+func newFixture(t testing.TB, dir, body string) *fixture {
+	t.Helper()
+	path := filepath.Join(dir, "steward.yaml")
+	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(t, "restic")) + body
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return openFixture(t, cfg)
+}
+
+// openFixture opens (creating on first use) the state dir of cfg.
+func openFixture(t testing.TB, cfg *config.Config) *fixture {
+	ctx := context.Background()
+	dir := filepath.Dir(cfg.StateDir)
+	if _, err := os.Stat(keys.MasterKeyPath(cfg.StateDir)); err != nil {
+		if err := keys.CreateMasterKey(cfg.StateDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kr, err := keys.Open(cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := catalog.Open(ctx, catalog.Path(cfg.StateDir))
+	if err != nil {
+		store, err = catalog.Create(ctx, catalog.Path(cfg.StateDir))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	loc, _ := clock.LoadZone(cfg.Contract.TimeZone)
+	clk := clock.New(loc, nil)
+	log := audit.New(store, audit.MirrorPath(cfg.StateDir), clk)
+	runner := &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second}
+	eng := backup.New(backup.Deps{Config: cfg, Keys: kr, Restic: runner, Catalog: store, Audit: log, Clock: clk, ProbeTimeout: 10 * time.Second})
+	return &fixture{dir: dir, cfg: cfg, store: store, eng: eng, d: New(Deps{Engine: eng, Store: store, Audit: log, Clock: clk})}
+}
+
+func secretRef(t testing.TB, dir, name, value string) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".secret")
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "file:" + p
+}
+
+func s3YAML(t testing.TB, dir string, s *testenv.S3Server, bucket string) string {
+	t.Helper()
+	id := strings.ToLower(rand.Text()[:6])
+	return fmt.Sprintf(`
+    s3:
+      endpoint: %s
+      bucket: %s
+      insecure: true
+      access_key: %s
+      secret_key: %s`, s.URL, bucket, secretRef(t, dir, id+"-a", s.AccessKey), secretRef(t, dir, id+"-s", s.SecretKey))
+}
+
+func writeFiles(t testing.TB, dir string, n, size int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.bin", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		b := make([]byte, size)
+		rand.Read(b)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func auditCount(t *testing.T, store *catalog.SQLite, action, result string) int {
+	t.Helper()
+	n := 0
+	store.ScanAudit(context.Background(), func(r catalog.AuditRecord) error {
+		if r.Action == action && r.Result == result {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func backupRunOptions(job string) backup.RunOptions { return backup.RunOptions{Job: job} }
