@@ -139,8 +139,21 @@ func (d *DrillReport) validate() error {
 	return nil
 }
 
-func minutes(d time.Duration) string { return fmt.Sprintf("%.1f min", d.Minutes()) }
-func hours(d time.Duration) string   { return fmt.Sprintf("%.1f h", d.Hours()) }
+// minutes prints d in minutes, or in seconds when under a minute.
+func minutes(d time.Duration) string {
+	if d > 0 && d < time.Minute {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f min", d.Minutes())
+}
+
+// hours prints d in hours, or in minutes when under an hour.
+func hours(d time.Duration) string {
+	if d > 0 && d < time.Hour {
+		return minutes(d)
+	}
+	return fmt.Sprintf("%.1f h", d.Hours())
+}
 
 func metLabel(ok bool) string {
 	if ok {
@@ -213,7 +226,7 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	for _, s := range append(append([]DrillStep(nil), d.Steps...), d.Cleanup) {
 		rows = append(rows, []string{s.Name, r.time(s.Started), r.time(s.Finished), resultLabel(s.Result), s.Detail})
 	}
-	r.table([]string{"手順 Step", "開始 Started", "終了 Finished", "結果 Result", "詳細 Detail"}, []float64{30, 47, 47, 22, 34}, rows)
+	r.table([]string{"手順 Step", "開始 Started", "終了 Finished", "結果 Result", "詳細 Detail"}, []float64{26, 49.5, 49.5, 20, 35}, rows)
 
 	r.section("検証", "Checks")
 	rows = rows[:0]

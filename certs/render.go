@@ -274,19 +274,39 @@ func (r *report) table(header []string, widths []float64, rows [][]string) {
 		f.CellFormat(widths[i], 6, h, "1", 0, "C", true, 0, "")
 	}
 	f.Ln(-1)
+	// Cells wrap: a row is as tall as its longest cell, so that long
+	// names, paths and explanations stay inside their column.
+	const lineH = 3.8
+	left, _, _, _ := f.GetMargins()
 	for _, row := range rows {
-		if r.needBreak(5) {
+		lines := make([][]string, len(row))
+		n := 1
+		for i, c := range row {
+			lines[i] = f.SplitText(c, widths[i]-1.6)
+			if len(lines[i]) == 0 {
+				lines[i] = []string{""}
+			}
+			n = max(n, len(lines[i]))
+		}
+		h := float64(n)*lineH + 1.2
+		if r.needBreak(h) {
 			f.AddPage()
 			f.SetFont(fontFamily, "", 7.5)
 		}
+		x, y := left, f.GetY()
 		for i, c := range row {
 			align := "L"
 			if i > 0 && looksNumeric(c) {
 				align = "R"
 			}
-			f.CellFormat(widths[i], 5, c, "1", 0, align, false, 0, "")
+			f.Rect(x, y, widths[i], h, "D")
+			for j, l := range lines[i] {
+				f.SetXY(x, y+0.6+float64(j)*lineH)
+				f.CellFormat(widths[i], lineH, l, "", 0, align, false, 0, "")
+			}
+			x += widths[i]
 		}
-		f.Ln(-1)
+		f.SetXY(left, y+h)
 	}
 	f.SetFont(fontFamily, "", 9)
 	f.Ln(1)

@@ -79,7 +79,7 @@ first. Exit code 3 when any step or check fails.`,
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				return runDrillCleanup(ctx, g, g.stdout)
 			},
-		}},
+		}, newDrillReportCommand(g)},
 	}
 }
 
@@ -88,11 +88,17 @@ func newDriller(ctx context.Context, g *globalOptions) (*drills.Driller, *env, e
 	if err != nil {
 		return nil, nil, err
 	}
+	d, err := drillerFor(eng, e)
+	return d, e, err
+}
+
+// drillerFor makes a driller over an engine already opened.
+func drillerFor(eng *backup.Engine, e *env) (*drills.Driller, error) {
 	store, ok := e.store.(drills.Store)
 	if !ok {
-		return nil, nil, errors.New("this catalog does not keep drill records")
+		return nil, errors.New("this catalog does not keep drill records")
 	}
-	return drills.New(drills.Deps{Engine: eng, Store: store, Audit: e.audit, Clock: e.clock, Log: e.log}), e, nil
+	return drills.New(drills.Deps{Engine: eng, Store: store, Audit: e.audit, Clock: e.clock, Log: e.log}), nil
 }
 
 func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, out io.Writer) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +94,49 @@ drills: {read_data_subsets: 2%%s}
 	code, stdout, errOut = stewardRun(t, dir, "", "drill", "run")
 	if code != exitVerify || !strings.Contains(errOut, "check RTO") || !strings.Contains(stdout, "read subset:     2/2") {
 		t.Fatalf("failing drill: %d\n%s%s", code, stdout, errOut)
+	}
+	testDrillReports(t, dir, id)
+}
+
+// testDrillReports renders the passed drill's and the failed drill's
+// signed PDF reports and checks them with pdfsig, pdftotext and verify.
+func testDrillReports(t *testing.T, dir, passedID string) {
+	_, stdout, _ := stewardRun(t, dir, "", "drill", "list", "--json")
+	var recs []drills.Record
+	if err := json.Unmarshal([]byte(stdout), &recs); err != nil || len(recs) != 2 {
+		t.Fatalf("drill list: %v %s", err, stdout)
+	}
+	for _, rec := range recs {
+		code, out, errOut := stewardRun(t, dir, "", "--json", "drill", "report", rec.DrillID)
+		var res map[string]string
+		if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+			t.Fatalf("drill report %s: %d %s%s", rec.DrillID, code, out, errOut)
+		}
+		want := "passed"
+		if rec.DrillID != passedID {
+			want = "failed"
+		}
+		if res["result"] != want {
+			t.Fatalf("report of %s says %s, want %s", rec.DrillID, res["result"], want)
+		}
+		sig, _ := exec.Command("pdfsig", res["path"]).CombinedOutput()
+		if !strings.Contains(string(sig), "Signature is Valid.") || !strings.Contains(string(sig), "Total document signed") {
+			t.Fatalf("pdfsig (poppler-utils from ./scripts/setup.sh): %s", sig)
+		}
+		text, err := exec.Command("pdftotext", "-layout", res["path"], "-").Output()
+		if err != nil {
+			t.Fatalf("pdftotext: %v", err)
+		}
+		for _, s := range []string{"復旧訓練報告書", rec.DrillID, "Sato", "+09:00", drills.RunbookVersion} {
+			if !strings.Contains(string(text), s) && !(s == "Sato" && rec.DrillID != passedID) {
+				t.Errorf("report of %s lacks %q", rec.DrillID, s)
+			}
+		}
+		if code, out, _ := stewardRun(t, dir, "", "verify", res["path"]); code != 0 {
+			t.Fatalf("verify drill report: %d %s", code, out)
+		}
+	}
+	if code, _, _ := stewardRun(t, dir, "", "drill", "report", "nope"); code != exitUsage {
+		t.Fatalf("report of unknown drill: exit %d", code)
 	}
 }

@@ -49,6 +49,10 @@ func runReportCapacity(ctx context.Context, opts reportCapacityOptions, g *globa
 	if err != nil {
 		return err
 	}
+	d, err := drillerFor(eng, e)
+	if err != nil {
+		return err
+	}
 	if opts.Month == "" {
 		opts.Month = e.clock.Now().Format("2006-01")
 	}
@@ -64,7 +68,11 @@ func runReportCapacity(ctx context.Context, opts reportCapacityOptions, g *globa
 	if err != nil {
 		return err
 	}
-	rep := &certs.CapacityReport{Month: opts.Month, Contract: e.cfg.Contract.ID, Drills: drillPoints(ctx, e)}
+	points, err := drillPoints(ctx, e, d, start.AddDate(0, 1, 0))
+	if err != nil {
+		return err
+	}
+	rep := &certs.CapacityReport{Month: opts.Month, Contract: e.cfg.Contract.ID, Drills: points}
 	for _, s := range capa.Sources {
 		sc := certs.SourceCapacity{Name: s.Name, Kind: s.Kind, Volume: volumePoints(s.Volume)}
 		sc.Backups = certs.BackupStats{Runs: s.Runs, Failed: s.Failed, Bytes: s.BytesRead}
@@ -108,9 +116,6 @@ func volumePoints(v []backup.DayVolume) []certs.VolumePoint {
 	}
 	return out
 }
-
-// drillPoints is the drills' RTO/RPO history for the trend chart.
-func drillPoints(ctx context.Context, e *env) []certs.DrillPoint { return nil }
 
 func renderOptions(e *env) certs.RenderOptions {
 	return certs.RenderOptions{
