@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Steward's main job on the embedded default config: a local repository
 # under ./steward-state and one path source, ./demo-data. It initialises the
-# state dir and the repository, backs up, lists the snapshots and verifies
-# the audit log. Run it again and it goes on with the same state dir (a new,
+# state dir and the repository, backs up, lists the snapshots, runs a
+# restore drill and signs its report, signs the month's capacity report and
+# verifies the audit log. Run it again and it goes on with the same state dir (a new,
 # cheap no-change backup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,8 @@ step steward status
 step steward repo init
 step steward backup run
 step steward snapshots
+step steward drill run --participant "$(id -un)"
+id=$(steward --json drill list | sed -n 's/^ *"drill_id": "\(.*\)",$/\1/p' | head -n 1)
+step steward drill report "$id"
+step steward report capacity
 step steward audit verify

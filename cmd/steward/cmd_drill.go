@@ -29,9 +29,6 @@ type drillShowOptions struct {
 
 func newDrillCommand(g *globalOptions) *cli.Command {
 	var run drillRunOptions
-	jsonFlag := func() cli.Flag {
-		return &cli.BoolFlag{Name: "json", Usage: "machine-readable output (JSON)", Destination: &g.JSON}
-	}
 	return &cli.Command{
 		Name:  "drill",
 		Usage: "restore drills: prove that backups come back (req 22)",
@@ -51,7 +48,6 @@ first. Exit code 3 when any step or check fails.`,
 				&cli.StringFlag{Name: "source", Usage: "drill only source `NAME`", Destination: &run.Source},
 				&cli.StringFlag{Name: "snapshot", Usage: "`latest`, random or a snapshot id (default: drills.snapshot)", Destination: &run.Snapshot},
 				&cli.StringSliceFlag{Name: "participant", Usage: "a `NAME` of someone taking part (repeat the flag)", Destination: &run.Participants},
-				jsonFlag(),
 			},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				return runDrillRun(ctx, run, g, g.stdout)
@@ -59,13 +55,11 @@ first. Exit code 3 when any step or check fails.`,
 		}, {
 			Name:   "list",
 			Usage:  "list drills, newest first",
-			Flags:  []cli.Flag{jsonFlag()},
 			Action: func(ctx context.Context, cmd *cli.Command) error { return runDrillList(ctx, g, g.stdout) },
 		}, {
 			Name:      "show",
 			Usage:     "show one drill's record",
 			ArgsUsage: "ID",
-			Flags:     []cli.Flag{jsonFlag()},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if err := requireArgs(cmd, 1, "one drill id"); err != nil {
 					return err
@@ -75,7 +69,6 @@ first. Exit code 3 when any step or check fails.`,
 		}, {
 			Name:  "cleanup",
 			Usage: "remove the scratch copies that crashed drills left, by their recorded names",
-			Flags: []cli.Flag{jsonFlag()},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				return runDrillCleanup(ctx, g, g.stdout)
 			},

@@ -287,3 +287,15 @@ func TestExitCodeMapping(t *testing.T) {
 		t.Fatal("cancelled context")
 	}
 }
+
+// TestJSONFlagAnywhere: --json works before and after the command name.
+func TestJSONFlagAnywhere(t *testing.T) {
+	dir := initDemo(t)
+	for _, args := range [][]string{{"--json", "status"}, {"status", "--json"}, {"--json", "audit", "verify"}, {"audit", "verify", "--json"}} {
+		code, out, _ := stewardRun(t, dir, "", args...)
+		var v map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Errorf("%v: exit %d, not JSON: %s", args, code, out)
+		}
+	}
+}
