@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"steward/certs"
-	"steward/internal/audit"
 	"steward/internal/errs"
 )
 
@@ -48,21 +47,16 @@ func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g 
 	if err != nil {
 		return errs.Usage("evidence %s: %v", opts.Evidence, err)
 	}
-	signer, err := certs.NewSigner(e.cfg.Signing, "Certificate of data deletion / データ消去証明書", e.clock)
+	path, sum, err := writeSignedReport(ctx, e, signedReport{
+		File:   "certificate-" + ev.CertificateID + ".pdf",
+		Reason: "Certificate of data deletion / データ消去証明書",
+		Action: "certificate.render", Target: "certificate:" + ev.CertificateID,
+		Details: map[string]string{"status": ev.Status(), "contract": ev.Contract.ID},
+		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
+			return certs.RenderCertificate(w, ev, o)
+		},
+	})
 	if err != nil {
-		return err
-	}
-	ropts := renderOptions(e)
-	path, sum, err := certs.WriteSigned(ctx, reportsDir(e), "certificate-"+ev.CertificateID+".pdf", func(w io.Writer) (*certs.Rendered, error) {
-		return certs.RenderCertificate(w, ev, ropts)
-	}, signer)
-	if err != nil {
-		_ = e.record(ctx, "certificate.render", "certificate:"+ev.CertificateID, audit.ResultFailed, map[string]string{"error": err.Error()})
-		return err
-	}
-	if err := e.record(ctx, "certificate.render", "certificate:"+ev.CertificateID, audit.ResultOK, map[string]string{
-		"pdf_sha256": sum, "status": ev.Status(), "contract": ev.Contract.ID,
-	}); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -71,5 +65,3 @@ func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g 
 	fmt.Fprintf(out, "%s\nSHA-256 %s\nstatus: %s\n", path, sum, ev.Status())
 	return nil
 }
-
-func reportsDir(e *env) string { return e.cfg.StateDir + "/reports" }

@@ -11,7 +11,6 @@ import (
 
 	"steward/certs"
 	"steward/drills"
-	"steward/internal/audit"
 	"steward/internal/errs"
 )
 
@@ -61,18 +60,16 @@ func runDrillReport(ctx context.Context, opts drillReportOptions, g *globalOptio
 		return err
 	}
 	rep := drillReport(rec, hist)
-	signer, err := certs.NewSigner(e.cfg.Signing, "Restore drill report / 復旧訓練報告書", e.clock)
+	path, sum, err := writeSignedReport(ctx, e, signedReport{
+		File:   fmt.Sprintf("drill-%s-%s.pdf", rec.DrillID, stamp(e)),
+		Reason: "Restore drill report / 復旧訓練報告書",
+		Action: "drill.report", Target: "drill:" + rec.DrillID,
+		Details: map[string]string{"result": rec.Result},
+		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
+			return certs.RenderDrillReport(w, rep, o)
+		},
+	})
 	if err != nil {
-		return err
-	}
-	ropts := renderOptions(e)
-	path, sum, err := certs.WriteSigned(ctx, reportsDir(e), fmt.Sprintf("drill-%s-%s.pdf", rec.DrillID, e.clock.Now().Format("20060102T150405")), func(w io.Writer) (*certs.Rendered, error) {
-		return certs.RenderDrillReport(w, rep, ropts)
-	}, signer)
-	if err != nil {
-		return err
-	}
-	if err := e.record(ctx, "drill.report", "drill:"+rec.DrillID, audit.ResultOK, map[string]string{"pdf_sha256": sum, "result": rec.Result}); err != nil {
 		return err
 	}
 	if g.JSON {

@@ -11,7 +11,6 @@ import (
 
 	"steward/backup"
 	"steward/certs"
-	"steward/internal/audit"
 	"steward/internal/errs"
 )
 
@@ -88,18 +87,15 @@ func runReportCapacity(ctx context.Context, opts reportCapacityOptions, g *globa
 	for _, r := range capa.Repositories {
 		rep.Repositories = append(rep.Repositories, certs.RepositoryCapacity{Name: r.Name, Location: r.Kind, Region: r.Region, Snapshots: r.Snapshots, Volume: volumePoints(r.Volume)})
 	}
-	signer, err := certs.NewSigner(e.cfg.Signing, "Capacity and performance report / 容量・性能報告書", e.clock)
+	path, sum, err := writeSignedReport(ctx, e, signedReport{
+		File:   fmt.Sprintf("capacity-%s-%s.pdf", opts.Month, stamp(e)),
+		Reason: "Capacity and performance report / 容量・性能報告書",
+		Action: "report.capacity", Target: "month:" + opts.Month,
+		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
+			return certs.RenderCapacityReport(w, rep, o)
+		},
+	})
 	if err != nil {
-		return err
-	}
-	ropts := renderOptions(e)
-	path, sum, err := certs.WriteSigned(ctx, reportsDir(e), fmt.Sprintf("capacity-%s-%s.pdf", opts.Month, e.clock.Now().Format("20060102T150405")), func(w io.Writer) (*certs.Rendered, error) {
-		return certs.RenderCapacityReport(w, rep, ropts)
-	}, signer)
-	if err != nil {
-		return err
-	}
-	if err := e.record(ctx, "report.capacity", "month:"+opts.Month, audit.ResultOK, map[string]string{"pdf_sha256": sum}); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -115,14 +111,4 @@ func volumePoints(v []backup.DayVolume) []certs.VolumePoint {
 		out = append(out, certs.VolumePoint{Date: p.Date, Bytes: p.Bytes})
 	}
 	return out
-}
-
-func renderOptions(e *env) certs.RenderOptions {
-	return certs.RenderOptions{
-		FontPath: e.cfg.Signing.Font,
-		Location: e.clock.Location(),
-		Clock:    e.clock,
-		Issuer:   certs.Issuer{Organisation: e.cfg.Signing.Organisation, Signer: e.cfg.Signing.Signer},
-		TempDir:  e.cfg.StateDir + "/tmp",
-	}
 }

@@ -80,9 +80,14 @@ func TestPostgresNotRoot(t *testing.T) {
 			t.Fatalf("postgres runs as uid %d, want %s (%s)", uid, u.Uid, pgOSUser)
 		}
 	}
-	// Backends run as the same user: ask one for its own pid.
-	rows := p.Query(t, "postgres", "SELECT pg_backend_pid()")
-	if b := procUID(t, int(rows[0][0].(int32))); b != uid {
+	// Backends run as the same user: ask one for its own pid, on a
+	// connection kept open so that the backend is still there to look at.
+	conn := p.Connect(t, "postgres")
+	var backend int32
+	if err := conn.QueryRow(context.Background(), "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	if b := procUID(t, int(backend)); b != uid {
 		t.Fatalf("backend runs as uid %d, postmaster as %d", b, uid)
 	}
 }
