@@ -107,7 +107,7 @@ const (
 	EventStep     = "step"     // a step finished
 	EventProgress = "progress" // restore progress
 	EventCheck    = "check"    // a check was made
-	EventLeftover = "leftover" // a crashed drill's scratch was removed
+	EventLeftover = "leftover" // a crashed drill's scratch was removed (DrillID is the crashed drill's)
 	EventDone     = "done"     // a drill finished
 )
 

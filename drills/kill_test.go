@@ -224,10 +224,10 @@ func TestKilledMidRestore(t *testing.T) {
 		}
 		rec := recs[0]
 		if len(rec.Leftovers) != 1 || rec.Leftovers[0].Name != left.Name || rec.Leftovers[0].Kind != ScratchDir ||
-			!rec.Leftovers[0].Removed || !rec.Leftovers[0].Gone {
+			!rec.Leftovers[0].Removed || !rec.Leftovers[0].Gone || rec.Leftovers[0].Drill != killed.DrillID {
 			t.Fatalf("leftovers on the next drill's record: %+v", rec.Leftovers)
 		}
-		if len(said) != 1 || !strings.Contains(said[0].Name, left.Name) || !strings.Contains(said[0].Detail, "not listed") {
+		if len(said) != 1 || said[0].DrillID != killed.DrillID || !strings.Contains(said[0].Name, left.Name) || !strings.Contains(said[0].Detail, "not listed") {
 			t.Fatalf("leftover events: %+v", said)
 		}
 		body, _ := json.Marshal(rec)
@@ -264,7 +264,7 @@ func TestKilledMidRestore(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cleanup: %v", err)
 		}
-		if len(rep.Drills) != 1 || rep.Drills[0] != killed.DrillID || len(rep.Removed) != 1 ||
+		if len(rep.Drills) != 1 || rep.Drills[0] != killed.DrillID || len(rep.Removed) != 1 || rep.Removed[0].Drill != killed.DrillID ||
 			rep.Removed[0].Name != left.Name || !rep.Removed[0].Gone {
 			t.Fatalf("cleanup report %+v", rep)
 		}
@@ -328,7 +328,7 @@ func TestKilledMidRestore(t *testing.T) {
 			t.Fatalf("cleanup: %v", err)
 		}
 		want := fmt.Sprintf("deleted %d versions, %d delete markers", versions, markers)
-		if len(rep.Drills) != 1 || rep.Drills[0] != killed.DrillID || len(rep.Removed) != 1 || rep.Removed[0].Name != name ||
+		if len(rep.Drills) != 1 || rep.Drills[0] != killed.DrillID || len(rep.Removed) != 1 || rep.Removed[0].Drill != killed.DrillID || rep.Removed[0].Name != name ||
 			!rep.Removed[0].Gone || !strings.Contains(rep.Removed[0].Detail, want) {
 			t.Fatalf("cleanup report %+v, want %q", rep, want)
 		}
