@@ -61,6 +61,9 @@ type Driller struct {
 	// hookRestoring, when set by a test, runs once the restore has
 	// started writing into scratch.
 	hookRestoring func()
+	// pick returns a uniform random int in [0, n): which snapshot
+	// --snapshot random takes (a test makes it deterministic).
+	pick func(n int) int
 }
 
 // New returns a Driller over d.
@@ -80,7 +83,7 @@ func New(d Deps) *Driller {
 		rst = restore.New(restore.Deps{Engine: d.Engine, Audit: d.Audit, Clock: clk, Log: log})
 	}
 	return &Driller{eng: d.Engine, rst: rst, cfg: cfg, restic: d.Engine.Restic(), store: d.Store, auditLog: d.Audit, clock: clk,
-		log: log.With("component", "drills")}
+		log: log.With("component", "drills"), pick: mrand.IntN}
 }
 
 // RunOptions says what Run drills.
@@ -104,7 +107,7 @@ const (
 	EventStep     = "step"     // a step finished
 	EventProgress = "progress" // restore progress
 	EventCheck    = "check"    // a check was made
-	EventLeftover = "leftover" // a crashed drill's scratch was removed
+	EventLeftover = "leftover" // a crashed drill's scratch was removed (DrillID is the crashed drill's)
 	EventDone     = "done"     // a drill finished
 )
 
@@ -415,9 +418,15 @@ func (d *Driller) choose(ctx context.Context, rs *restore.Resolved, choice strin
 		}
 	}
 	if len(in) == 0 {
-		return restore.Snapshot{}, fmt.Errorf("%w: source %q has no snapshot within drills.random_window (%s)", restore.ErrNoSnapshot, rs.Source.Name, d.cfg.Drills.RandomWindow)
+		newest := "it has no snapshot at all"
+		if len(snaps) > 0 {
+			s := snaps[len(snaps)-1]
+			newest = fmt.Sprintf("its newest, %s, is of %s", short(s.ID), d.clock.Format(s.Time))
+		}
+		return restore.Snapshot{}, fmt.Errorf("%w: source %q has no snapshot within drills.random_window (%s, since %s): %s; run a backup, widen drills.random_window or drill --snapshot latest",
+			restore.ErrNoSnapshot, rs.Source.Name, d.cfg.Drills.RandomWindow, d.clock.Format(since), newest)
 	}
-	return in[mrand.IntN(len(in))], nil
+	return in[d.pick(len(in))], nil
 }
 
 // manifest reads the snapshot's backup-time manifest from the catalog,

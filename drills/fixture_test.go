@@ -25,6 +25,7 @@ type fixture struct {
 	cfg   *config.Config
 	store *catalog.SQLite
 	eng   *backup.Engine
+	audit *audit.Log
 	d     *Driller
 }
 
@@ -80,7 +81,7 @@ func openFixture(t testing.TB, cfg *config.Config) *fixture {
 	log := audit.New(store, audit.MirrorPath(cfg.StateDir), clk)
 	runner := &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second}
 	eng := backup.New(backup.Deps{Config: cfg, Keys: kr, Restic: runner, Catalog: store, Audit: log, Clock: clk, ProbeTimeout: 10 * time.Second})
-	return &fixture{dir: dir, cfg: cfg, store: store, eng: eng, d: New(Deps{Engine: eng, Store: store, Audit: log, Clock: clk})}
+	return &fixture{dir: dir, cfg: cfg, store: store, eng: eng, audit: log, d: New(Deps{Engine: eng, Store: store, Audit: log, Clock: clk})}
 }
 
 func secretRef(t testing.TB, dir, name, value string) string {

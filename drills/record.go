@@ -161,6 +161,9 @@ type Scratch struct {
 	// Gone is true once a listing showed it no longer exists.
 	Gone   bool   `json:"gone"`
 	Detail string `json:"detail,omitempty"`
+	// Drill is, for a leftover removed after a crash, the id of the
+	// drill that made it.
+	Drill string `json:"drill,omitempty"`
 }
 
 // Point is one drill in the RTO/RPO history (certs.DrillPoint).

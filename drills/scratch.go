@@ -273,7 +273,9 @@ func (d *Driller) Cleanup(ctx context.Context) (*CleanupReport, error) {
 				continue
 			}
 			lines = append(lines, d.removeScratch(ctx, it))
-			rep.Removed = append(rep.Removed, *it)
+			left := *it
+			left.Drill = rec.DrillID
+			rep.Removed = append(rep.Removed, left)
 			if !it.Gone {
 				failed = true
 				errs = append(errs, fmt.Errorf("drill %s: %s %s: %s", rec.DrillID, it.Kind, it.Name, it.Detail))
@@ -313,7 +315,7 @@ func (d *Driller) cleanupLeftovers(ctx context.Context, progress func(Event)) ([
 	rep, err := d.Cleanup(ctx)
 	for _, s := range rep.Removed {
 		if progress != nil {
-			progress(Event{Time: d.clock.Now(), Kind: EventLeftover, Name: s.Kind + " " + s.Name, Detail: s.Detail})
+			progress(Event{Time: d.clock.Now(), Kind: EventLeftover, DrillID: s.Drill, Name: s.Kind + " " + s.Name, Detail: s.Detail})
 		}
 	}
 	return rep.Removed, err

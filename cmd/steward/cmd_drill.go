@@ -115,7 +115,7 @@ func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, ou
 					b.event(restoreEvent(*ev.Restore))
 				}
 			case drills.EventLeftover:
-				b.event(noteEvent(ev.Source, "removed the scratch a crashed drill left: "+ev.Name+" ("+ev.Detail+")"))
+				b.event(noteEvent("cleanup", fmt.Sprintf("removed the scratch that crashed drill %s left: %s (%s)", ev.DrillID, ev.Name, ev.Detail)))
 			case drills.EventDone:
 				b.event(noteEvent(ev.Source, "drill "+ev.DrillID+" "+strings.ToUpper(ev.Result)))
 			default:
@@ -205,7 +205,7 @@ func runDrillCleanup(ctx context.Context, g *globalOptions, out io.Writer) error
 		if !s.Gone {
 			state = "NOT GONE"
 		}
-		fmt.Fprintf(out, "removed %s %s: %s — %s\n", s.Kind, s.Name, s.Detail, state)
+		fmt.Fprintf(out, "removed %s %s of drill %s: %s — %s\n", s.Kind, s.Name, s.Drill, s.Detail, state)
 	}
 	for _, id := range rep.Running {
 		fmt.Fprintf(out, "drill %s is still running: left alone\n", id)
@@ -259,7 +259,7 @@ func printDrill(out io.Writer, e *env, r *drills.Record) {
 	}
 	tw.Flush()
 	for _, s := range r.Leftovers {
-		fmt.Fprintf(out, "  leftover of a crashed drill removed: %s %s (%s)\n", s.Kind, s.Name, s.Detail)
+		fmt.Fprintf(out, "  leftover of crashed drill %s removed: %s %s (%s)\n", s.Drill, s.Kind, s.Name, s.Detail)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(out, "  PROBLEM: %s\n", p)

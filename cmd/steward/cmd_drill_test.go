@@ -1,16 +1,31 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"steward/drills"
 )
+
+// cliHelperEnv makes the test binary run steward with the arguments it
+// holds (space-separated) in the working directory, as a process that a
+// test can kill.
+const cliHelperEnv = "STEWARD_CLI_HELPER"
+
+func TestMain(m *testing.M) {
+	if v, ok := os.LookupEnv(cliHelperEnv); ok {
+		os.Exit(run(context.Background(), append([]string{"steward"}, strings.Fields(v)...), os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 // TestRestoreAndDrillCommands drives restore, drill run/list/show/cleanup
 // through the CLI against a local repository.
@@ -138,5 +153,103 @@ func testDrillReports(t *testing.T, dir, passedID string) {
 	}
 	if code, _, _ := stewardRun(t, dir, "", "drill", "report", "nope"); code != exitUsage {
 		t.Fatalf("report of unknown drill: exit %d", code)
+	}
+}
+
+// TestDrillRunRemovesLeftovers: `steward drill run` killed with SIGKILL
+// mid-restore (its restic stalls, by fault injection, once it has written
+// the files) leaves its scratch dir; the next `steward drill run` removes
+// it by its recorded name, checks that it is gone, says so on its output
+// and records it in leftovers_removed; the killed drill is listed as
+// interrupted.
+func TestDrillRunRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	stall := filepath.Join(dir, "stall")
+	restic := filepath.Join(dir, "restic")
+	os.WriteFile(restic, []byte(fmt.Sprintf(`#!/bin/sh
+for a in "$@"; do
+	if [ "$a" = restore ] && [ -e '%[1]s' ]; then '%[2]s' "$@"; sleep 600; exit 1; fi
+done
+exec '%[2]s' "$@"
+`, stall, filepath.Join(repoRoot(t), "bin", "restic"))), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk}
+`, restic, data)), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+
+	os.WriteFile(stall, nil, 0o600)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), cliHelperEnv+"=drill run")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var childOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &childOut, &childOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-exited })
+	scratch := filepath.Join(dir, "state", "scratch")
+	var left string
+	for deadline := time.Now().Add(time.Minute); left == ""; time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("drill run ended before it could be killed:\n%s", childOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("drill run made no scratch dir")
+		}
+		if ents, _ := os.ReadDir(scratch); len(ents) == 1 {
+			if files, _ := os.ReadDir(filepath.Join(scratch, ents[0].Name())); len(files) > 0 {
+				left = filepath.Join(scratch, ents[0].Name())
+			}
+		}
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-exited
+	os.Remove(stall)
+	killedID := strings.TrimPrefix(filepath.Base(left), drills.DirPrefix)
+
+	code, stdout, errOut := stewardRun(t, dir, "", "drill", "run")
+	said := fmt.Sprintf("cleanup: removed the scratch that crashed drill %s left: dir %s (removed; not listed any more)", killedID, left)
+	recorded := fmt.Sprintf("leftover of crashed drill %s removed: dir %s", killedID, left)
+	if code != 0 || !strings.Contains(stdout, said) || !strings.Contains(stdout, recorded) || !strings.Contains(stdout, "PASSED") {
+		t.Fatalf("next drill run: %d\n%s%s\nwant %q and %q", code, stdout, errOut, said, recorded)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Fatalf("leftover still there: %v", err)
+	}
+	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
+		t.Fatalf("scratch holds %d entries", len(ents))
+	}
+	_, stdout, _ = stewardRun(t, dir, "", "drill", "list", "--json")
+	var recs []drills.Record
+	if err := json.Unmarshal([]byte(stdout), &recs); err != nil || len(recs) != 2 {
+		t.Fatalf("drill list: %v %s", err, stdout)
+	}
+	next, killed := recs[0], recs[1]
+	if killed.DrillID != killedID || killed.Result != drills.ResultInterrupted || next.Result != drills.ResultPassed ||
+		len(next.Leftovers) != 1 || next.Leftovers[0].Name != left || !next.Leftovers[0].Gone || next.Leftovers[0].Drill != killedID {
+		t.Fatalf("records: killed %+v; next %+v", killed, next)
+	}
+	code, stdout, _ = stewardRun(t, dir, "", "drill", "show", next.DrillID, "--json")
+	if code != 0 || !strings.Contains(stdout, `"leftovers_removed"`) {
+		t.Fatalf("drill show --json: %d %s", code, stdout)
 	}
 }
