@@ -18,7 +18,7 @@ import (
 // two-core CI machine; a healthy server takes well under a second.
 const (
 	startTimeout = 60 * time.Second // server answering after start
-	stopGrace    = 10 * time.Second // after the polite signal, before SIGKILL
+	stopGrace    = 2 * time.Second  // after the polite signal, before SIGKILL: versitygw waits for idle keep-alive connections that clients never close
 	killWait     = 10 * time.Second // after SIGKILL, for the process to be reaped
 	callTimeout  = 30 * time.Second // one helper request (make bucket, SQL, …)
 	startTries   = 3                // fresh ports after "address already in use"
