@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -324,8 +323,9 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 }
 
 // backupS3 streams every current object as one tar archive into `restic
-// backup --stdin`, hashing each object on the way; nothing is buffered
-// beyond a copy buffer. If the source fails, restic is interrupted while
+// backup --stdin`, hashing each object on the way; objects are fetched
+// ahead by a bounded pipeline (see streamBucket), so memory is bounded
+// whatever the bucket's size. If the source fails, restic is interrupted while
 // its input is still open (an ended input would make it save a partial
 // snapshot) and the caller checks that no snapshot was saved.
 func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
@@ -363,49 +363,6 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 	}
 	return res.Summary, m, nil
 }
-
-func (e *Engine) streamBucket(ctx context.Context, c *objstore.Client, w io.Writer, m *Manifest, bytesRead, filesDone *atomic.Int64) error {
-	tw := tar.NewWriter(w)
-	buf := make([]byte, 256<<10)
-	err := c.List(ctx, func(o objstore.Object) error {
-		if testHookObject != nil {
-			testHookObject(filesDone.Load())
-		}
-		rc, st, err := c.Open(ctx, o.Key)
-		if errors.Is(err, objstore.ErrObjectGone) {
-			return nil // deleted since it was listed
-		}
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: o.Key, Size: st.Size, Mode: 0o600, ModTime: st.LastModified, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		h := sha256.New()
-		n, err := io.CopyBuffer(tw, io.TeeReader(&countingReader{r: rc, n: bytesRead}, h), buf)
-		if err != nil {
-			return fmt.Errorf("object %s: %w", audit.HashName(o.Key), err)
-		}
-		if n != st.Size {
-			return fmt.Errorf("object %s: got %d of %d bytes", audit.HashName(o.Key), n, st.Size)
-		}
-		m.Objects = append(m.Objects, ObjectEntry{Key: o.Key, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		m.Count++
-		m.Bytes += n
-		filesDone.Add(1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// testHookObject, when set by a test, is called before each object is
-// streamed with the number streamed so far (fault injection).
-var testHookObject func(done int64)
 
 type countingReader struct {
 	r io.Reader

@@ -78,6 +78,8 @@ const (
 	dialTimeout   = 10 * time.Second
 	headerTimeout = 30 * time.Second
 	maxRetries    = 2
+	// maxIdlePerHost is how many idle connections are kept per endpoint.
+	maxIdlePerHost = 16
 )
 
 // New returns a client for t.
@@ -85,6 +87,9 @@ func New(t Target) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = headerTimeout
+	// Callers run several GETs at once (the backup's fetch pipeline); keep
+	// their connections for reuse instead of the default two per host.
+	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	mc, err := minio.New(t.Host, &minio.Options{
 		Creds:        credentials.NewStaticV4(string(t.AccessKey.Reveal()), string(t.SecretKey.Reveal()), ""),
 		Secure:       t.Secure,
