@@ -223,8 +223,16 @@ jobs:
 
 	// A second run with no change: retention keep_last 1 forgets the
 	// first snapshots and their manifests; hashes are reused.
-	if _, err := f.eng.Run(ctx, RunOptions{Job: "onprem"}); err != nil {
+	rep2, err := f.eng.Run(ctx, RunOptions{Job: "onprem"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range rep2.Runs {
+		// Only the unchanged path source reuses its manifest (a dump's
+		// manifest names its own database snapshot).
+		if r.ManifestReused != (r.Source == "files") {
+			t.Fatalf("second run %+v", r)
+		}
 	}
 	if n := len(f.dataSnapshots(t, "disk")); n != 3 {
 		t.Fatalf("after retention disk holds %d data snapshots", n)

@@ -16,6 +16,7 @@ import (
 
 	"steward/internal/audit"
 	"steward/internal/catalog"
+	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
@@ -27,6 +28,10 @@ const (
 	TagSteward  = "steward"
 	TagData     = "steward-data"
 	TagManifest = "steward-manifest"
+	// TagManifestRef prefixes the tag manifest:<id> of a data snapshot
+	// whose manifest is the one already stored as manifest snapshot <id>
+	// (an unchanged source; see RunRecord.ManifestReused).
+	TagManifestRef = "manifest:"
 	// SnapshotHost is the host name of every Steward snapshot, so restic's
 	// parent selection and retention groups survive a host rename.
 	SnapshotHost = "steward"
@@ -109,7 +114,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 	if rec.Files == 0 {
 		rec.Files = sum.TotalFilesProcessed
 	}
-	m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	if m.reused == nil {
+		m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	}
 	if err := e.storeManifest(ctx, rec, primary, m); err != nil {
 		_ = e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "manifest not stored")
 		return finish(err)
@@ -119,6 +126,8 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 
 	var copyErrs []error
 	for _, r := range replicas {
+		// A reused manifest snapshot is named too: restic copy skips it
+		// where it is already, and copies it where an earlier copy failed.
 		c := e.copyTo(ctx, rec.ID, primary, r, []string{rec.SnapshotID, rec.ManifestID})
 		rec.Copies = append(rec.Copies, c)
 		ev := Event{Time: e.clock.Now(), Kind: EventCopy, Job: rec.Job, Source: s.name(), Repository: r.name(), SnapshotID: rec.SnapshotID, Message: c.Method}
@@ -128,8 +137,8 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		}
 		emit(opts, ev)
 	}
-	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "kind": rec.Kind,
-		"bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
+	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "manifest_reused": rec.ManifestReused,
+		"kind": rec.Kind, "bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
 	if e.store != nil {
 		if err := e.store.PutSnapshot(ctx, catalog.SnapshotRow{Repository: primary.name(), SnapshotID: rec.SnapshotID, Job: rec.Job,
 			Source: rec.Source, Time: rec.Started, Record: snapRec}); err != nil {
@@ -148,8 +157,18 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 }
 
 // storeManifest writes the manifest into the catalog and, as a companion
-// snapshot tagged with the same run id, into the repository.
+// snapshot tagged with the same run id, into the repository. A reused
+// manifest (unchanged source) is already in the repository: the catalog
+// gets the same body under the new data snapshot and the record names
+// the existing companion.
 func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *Manifest) error {
+	if p := m.reused; p != nil {
+		rec.ManifestID, rec.ManifestSHA256, rec.ManifestReused = p.companion, p.sha256, true
+		if e.store == nil {
+			return nil
+		}
+		return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: rec.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: p.sha256, Body: p.body})
+	}
 	m.Format = ManifestFormat
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -213,9 +232,46 @@ func (p *progress) onMessage(m resticx.Message) {
 
 // backupPath runs `restic backup <path>` while the manifest is hashed
 // alongside (the second reader of each file mostly hits the page cache).
+//
+// First, a pre-pass that reads no file walks the tree: when every file's
+// size, mtime, ctime and inode equal the previous manifest's and the
+// entries are the same, the source is unchanged and its manifest is the
+// previous one byte for byte (reused only within one job, whose retention
+// keeps the companion while it is named). The data snapshot then names the companion
+// snapshot already holding it (tag manifest:<id>) and no new companion is
+// written (see storeManifest). The same walk after restic must find the
+// tree still unchanged (so nothing changed while restic read it);
+// otherwise that snapshot is forgotten and the backup runs again,
+// hashing as usual.
 func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
 	ps := s.cfg.Path
-	prev := e.previousFiles(ctx, r.name(), s.name())
+	prevM := e.previousManifest(ctx, r.name(), s.name())
+	prev := previousFiles(prevM)
+	unchanged := func() bool {
+		files, err := hashTree(ctx, ps.Path, ps.Excludes, prev, true)
+		return err == nil && sameContent(prevM.m, ps.Path, files)
+	}
+	var reused *storedManifest
+	if prevM != nil && prevM.m.Job == rec.Job && e.companionExists(ctx, r, prevM.companion) && unchanged() {
+		reused = prevM
+	}
+	if reused != nil {
+		args := append([]string{"backup"}, runTags(rec, TagData)...)
+		args = append(args, "--tag", TagManifestRef+reused.companion)
+		res, err := e.resticPath(ctx, rec, r, ps, args, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if unchanged() {
+			m := *reused.m
+			m.reused = reused
+			return res.Summary, &m, nil
+		}
+		if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
+			return nil, nil, err
+		}
+	}
+
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -223,15 +279,8 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		hashErr error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev) })
-
-	args := append([]string{"backup"}, runTags(rec, TagData)...)
-	for _, x := range ps.Excludes {
-		args = append(args, "--exclude", x)
-	}
-	args = append(args, ps.Path)
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
-	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev, false) })
+	res, err := e.resticPath(ctx, rec, r, ps, append([]string{"backup"}, runTags(rec, TagData)...), opts)
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -247,6 +296,16 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		m.Bytes += f.Size
 	}
 	return res.Summary, m, nil
+}
+
+// resticPath runs restic backup (args: command and tags) of a path source.
+func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo, ps *config.PathSource, args []string, opts RunOptions) (*resticx.Result, error) {
+	for _, x := range ps.Excludes {
+		args = append(args, "--exclude", x)
+	}
+	args = append(args, ps.Path)
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	return e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 }
 
 // backupPostgres dumps the database inside an exported snapshot: restic
