@@ -147,8 +147,10 @@ func Manifest(ctx context.Context, conn *pgx.Conn, snapshotID string) ([]Table, 
 	}
 	for i := range tables {
 		t := &tables[i]
-		q := `SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text,
-			coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
+		// sum(bigint) is exact (a numeric result) and accumulates in
+		// 128-bit integers: the same value as summing numerics, faster.
+		q := `SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text,
+			coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text
 			FROM (SELECT md5(t::text) AS h FROM ` + pgx.Identifier{t.Schema, t.Name}.Sanitize() + ` AS t) AS s`
 		var s1, s2 string
 		if err := tx.QueryRow(ctx, q).Scan(&t.Rows, &s1, &s2); err != nil {
