@@ -53,6 +53,9 @@ type Manifest struct {
 	// reused, when set, is the previous manifest this run's equals: it is
 	// referenced, not stored again (see storeManifest).
 	reused *storedManifest
+	// companion, when set, is the restic process started ahead to save
+	// this manifest's snapshot.
+	companion *companion
 }
 
 // FileEntry is one regular file or symlink under a path source.

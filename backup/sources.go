@@ -101,6 +101,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		err = errors.New("restic reported no snapshot")
 	}
 	if err != nil {
+		if m != nil {
+			m.companion.abort()
+		}
 		if derr := e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "failed run"); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -157,7 +160,8 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 }
 
 // storeManifest writes the manifest into the catalog and, as a companion
-// snapshot tagged with the same run id, into the repository. A reused
+// snapshot tagged with the same run id, into the repository (through the
+// restic process started ahead, if any). A reused
 // manifest (unchanged source) is already in the repository: the catalog
 // gets the same body under the new data snapshot and the record names
 // the existing companion.
@@ -176,9 +180,13 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *
 	}
 	h := sha256.Sum256(body)
 	rec.ManifestSHA256 = hex.EncodeToString(h[:])
-	args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
-	args = append(args, "--tag", "manifest-of:"+m.SnapshotID)
-	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+	var res *resticx.Result
+	if m.companion != nil {
+		res, err = m.companion.finish(body)
+	} else {
+		args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
+		res, err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+	}
 	if err != nil {
 		return fmt.Errorf("store manifest in the repository: %w", err)
 	}
@@ -280,17 +288,20 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		wg      sync.WaitGroup
 	)
 	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev, false) })
+	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.resticPath(ctx, rec, r, ps, append([]string{"backup"}, runTags(rec, TagData)...), opts)
 	if err != nil {
 		cancel()
 		wg.Wait()
+		comp.abort()
 		return nil, nil, err
 	}
 	wg.Wait()
 	if hashErr != nil {
+		comp.abort()
 		return nil, nil, fmt.Errorf("manifest: %w", hashErr)
 	}
-	m := &Manifest{Kind: "path", Root: ps.Path, Files: files}
+	m := &Manifest{Kind: "path", Root: ps.Path, Files: files, companion: comp}
 	for _, f := range files {
 		m.Count++
 		m.Bytes += f.Size
@@ -360,18 +371,21 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
 	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--no-password")
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 	if err != nil {
 		cancel()
 		wg.Wait()
+		comp.abort()
 		return nil, nil, fmt.Errorf("pg_dump through restic: %w", err)
 	}
 	wg.Wait()
 	if mErr != nil {
+		comp.abort()
 		return nil, nil, mErr
 	}
 	m := &Manifest{Kind: "postgres", Database: pg.Database, ServerMajor: major, PgSnapshot: snap.ID, DumpFormat: "custom",
-		Tables: tables, StdinFilename: name}
+		Tables: tables, StdinFilename: name, companion: comp}
 	for _, t := range tables {
 		m.Count += t.Rows
 	}
@@ -409,17 +423,21 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 	in := &guardedReader{r: pr, abort: abort, done: done}
 	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, totalB: totalB, totalF: totalF, start: time.Now()}
+	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: in, OnMessage: p.onMessage, Progress: progressFPS})
 	close(done)
 	pr.CloseWithError(errors.New("restic stopped reading"))
 	wg.Wait()
 	rec.BytesRead, rec.Files = bytesRead.Load(), filesDone.Load()
 	if srcErr != nil {
+		comp.abort()
 		return nil, nil, fmt.Errorf("read source bucket: %w (restic was stopped before saving)", srcErr)
 	}
 	if err != nil {
+		comp.abort()
 		return nil, nil, err
 	}
+	m.companion = comp
 	return res.Summary, m, nil
 }
 

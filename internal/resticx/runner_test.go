@@ -177,6 +177,37 @@ func TestDeadlineInterruptsRestic(t *testing.T) {
 	assertNoPasswordFiles(t, r)
 }
 
+// TestKillOnCancel: a backup --stdin waiting for its input is killed at
+// once on cancel and saves nothing.
+func TestKillOnCancel(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	r.Grace = 30 * time.Second
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(2*time.Second, cancel)
+	start := time.Now()
+	_, err := r.Run(cctx, repo, Call{Args: []string{"backup", "--stdin"}, Stdin: pr, KillOnCancel: true})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want interrupted, got %v", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	if err := r.Unlock(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := r.Snapshots(ctx, repo)
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshot saved after a kill: %v %v", snaps, err)
+	}
+	assertNoPasswordFiles(t, r)
+}
+
 func TestFindVersion(t *testing.T) {
 	bin := resticBin(t)
 	v, err := Version(context.Background(), bin)
