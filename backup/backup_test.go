@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,6 +209,16 @@ jobs:
 	tarOut := f.resticByHand(t, "disk", "dump", "--tag", "source:bucket,"+TagData, "latest", "/bucket.tar")
 	if len(tarOut) < 5000 {
 		t.Fatalf("tar of %d bytes", len(tarOut))
+	}
+
+	// The dump (custom format, left uncompressed for restic to compress)
+	// restores: pg_restore lists the table and its data.
+	dumpOut := f.resticByHand(t, "disk", "dump", "--tag", "source:db,"+TagData, "latest", "/db.pgdump")
+	dumpFile := filepath.Join(t.TempDir(), "db.pgdump")
+	os.WriteFile(dumpFile, dumpOut, 0o600)
+	if toc, err := exec.Command(filepath.Join(pg.BinDir, "pg_restore"), "--list", dumpFile).CombinedOutput(); err != nil ||
+		!bytes.Contains(toc, []byte("TABLE DATA public c")) {
+		t.Fatalf("pg_restore --list: %v\n%s", err, toc)
 	}
 
 	// Listing: every snapshot with the replicas holding it.

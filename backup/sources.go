@@ -369,7 +369,10 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 	maps.Copy(rr.Env, pgsql.Env(pg, s.pgPassword))
 	name := s.name() + ".pgdump"
 	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
-	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--no-password")
+	// --compress=0: restic compresses (zstd) what it stores; a dump that
+	// pg_dump has compressed is slower (gzip in one thread) and neither
+	// compresses nor deduplicates further.
+	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--compress=0", "--no-password")
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
 	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
