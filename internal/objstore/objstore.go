@@ -177,21 +177,19 @@ func (c *Client) List(ctx context.Context, fn func(Object) error) error {
 // listed.
 var ErrObjectGone = errors.New("object no longer exists")
 
-// Open streams one object. The size is the server's, read before any byte.
+// Open streams one object with a single GET (minio-go's Object would
+// first send a HEAD for Stat, and a GET on the first read). The size is the
+// server's, read from the GET's headers before any byte. Reading the body
+// to its end lets the connection be reused.
 func (c *Client) Open(ctx context.Context, key string) (io.ReadCloser, Object, error) {
-	obj, err := c.mc.GetObject(ctx, c.t.Bucket, key, minio.GetObjectOptions{})
+	body, st, _, err := minio.Core{Client: c.mc}.GetObject(ctx, c.t.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, Object{}, c.classify(err)
-	}
-	st, err := obj.Stat()
-	if err != nil {
-		obj.Close()
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return nil, Object{}, ErrObjectGone
 		}
 		return nil, Object{}, c.classify(err)
 	}
-	return obj, Object{Key: st.Key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
+	return body, Object{Key: key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
 }
 
 // HasObjects reports whether any object exists under prefix (e.g.
