@@ -11,11 +11,14 @@ import (
 // companion is the restic process that saves a run's manifest snapshot,
 // started while the data is still being backed up so that its start-up
 // (key derivation, index loading: about half a second per restic process)
-// overlaps the backup instead of following it. It waits for its input,
-// which is written only once the data snapshot is saved and the manifest
-// complete. If the run fails instead, the process is killed before it
-// has read a byte, so it cannot save anything; its lock is then stale and
-// is removed with `restic unlock` (dropRunSnapshots does both checks).
+// overlaps the backup instead of following it. It runs at the lowest CPU
+// priority, so it takes only CPU time the backup leaves idle (at worst it
+// finishes its start-up after the backup, as a process started then
+// would). It waits for its input, which is written only once the data
+// snapshot is saved and the manifest complete. If the run fails instead,
+// the process is killed before it has read a byte, so it cannot save
+// anything; its lock is then stale and is removed with `restic unlock`
+// (dropRunSnapshots does both checks).
 type companion struct {
 	in     *io.PipeWriter
 	cancel context.CancelFunc
@@ -34,7 +37,7 @@ func (e *Engine) startCompanion(ctx context.Context, rec *RunRecord, r *repo) *c
 	args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
 	go func() {
 		defer close(c.done)
-		c.res, c.err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: pr, KillOnCancel: true})
+		c.res, c.err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: pr, KillOnCancel: true, Background: true})
 		// restic is gone: release the runner's stdin copy.
 		pr.CloseWithError(errors.New("restic stopped reading"))
 	}()

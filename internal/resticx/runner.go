@@ -56,6 +56,9 @@ type Call struct {
 	// restic ignores SIGINT while it waits on stdin. Its lock is left
 	// stale (remove it with Unlock).
 	KillOnCancel bool
+	// Background runs restic at the lowest CPU priority (nice 19), so it
+	// takes only CPU time that others leave idle.
+	Background bool
 }
 
 // Result is what a successful (or partly successful) call printed.
@@ -137,6 +140,13 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 
 	args := append([]string{"--json"}, call.Args...)
 	cmd := exec.CommandContext(ctx, r.Bin, args...)
+	if call.Background {
+		// nice execs restic in its own process: the pid, signals and
+		// Pdeathsig below are restic's.
+		if nice, err := exec.LookPath("nice"); err == nil {
+			cmd = exec.CommandContext(ctx, nice, append([]string{"-n", "19", r.Bin}, args...)...)
+		}
+	}
 	cmd.Env = env
 	cmd.Dir = r.TmpDir()
 	// On cancel or deadline restic gets SIGINT, so that it removes its

@@ -208,6 +208,20 @@ func TestKillOnCancel(t *testing.T) {
 	assertNoPasswordFiles(t, r)
 }
 
+// TestBackground: a call at the lowest CPU priority runs restic as usual.
+func TestBackground(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := r.Run(ctx, repo, Call{Args: []string{"cat", "config"}, Stdout: &out, Background: true}); err != nil || !bytes.Contains(out.Bytes(), []byte("chunker_polynomial")) {
+		t.Fatalf("background call: %v\n%s", err, out.String())
+	}
+	assertNoPasswordFiles(t, r)
+}
+
 func TestFindVersion(t *testing.T) {
 	bin := resticBin(t)
 	v, err := Version(context.Background(), bin)
