@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -210,6 +211,16 @@ jobs:
 		t.Fatalf("tar of %d bytes", len(tarOut))
 	}
 
+	// The dump (custom format, left uncompressed for restic to compress)
+	// restores: pg_restore lists the table and its data.
+	dumpOut := f.resticByHand(t, "disk", "dump", "--tag", "source:db,"+TagData, "latest", "/db.pgdump")
+	dumpFile := filepath.Join(t.TempDir(), "db.pgdump")
+	os.WriteFile(dumpFile, dumpOut, 0o600)
+	if toc, err := exec.Command(filepath.Join(pg.BinDir, "pg_restore"), "--list", dumpFile).CombinedOutput(); err != nil ||
+		!bytes.Contains(toc, []byte("TABLE DATA public c")) {
+		t.Fatalf("pg_restore --list: %v\n%s", err, toc)
+	}
+
 	// Listing: every snapshot with the replicas holding it.
 	list, err := f.eng.Snapshots(ctx, "cloud")
 	if err != nil || len(list.Snapshots) != 3 || len(list.Problems) > 0 {
@@ -223,8 +234,16 @@ jobs:
 
 	// A second run with no change: retention keep_last 1 forgets the
 	// first snapshots and their manifests; hashes are reused.
-	if _, err := f.eng.Run(ctx, RunOptions{Job: "onprem"}); err != nil {
+	rep2, err := f.eng.Run(ctx, RunOptions{Job: "onprem"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range rep2.Runs {
+		// Only the unchanged path source reuses its manifest (a dump's
+		// manifest names its own database snapshot).
+		if r.ManifestReused != (r.Source == "files") {
+			t.Fatalf("second run %+v", r)
+		}
 	}
 	if n := len(f.dataSnapshots(t, "disk")); n != 3 {
 		t.Fatalf("after retention disk holds %d data snapshots", n)

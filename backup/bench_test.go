@@ -51,6 +51,9 @@ func stewardRun(b *testing.B, cfgPath, job string) (time.Duration, int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+cfgPath+"|"+job, "STEWARD_BENCH=1")
 	d, out := timed(b, cmd)
+	if os.Getenv("STEWARD_TRACE_LOG") != "" {
+		b.Logf("steward %s:\n%s", job, out)
+	}
 	rss := 0
 	for line := range strings.Lines(out) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "rss "); ok {

@@ -18,7 +18,10 @@
 // (file names, sizes and SHA-256; tables with row counts and checksums; or
 // object keys, sizes and SHA-256) is stored in the catalog and, as a small
 // companion snapshot tagged steward-manifest and the same run:<id>, in the
-// repository itself, so that a repository alone can be drilled.
+// repository itself, so that a repository alone can be drilled. An
+// unchanged path source writes no new companion: its data snapshot names
+// the existing one with the tag manifest:<id> (docs/backup.md says how a
+// drill finds a snapshot's manifest).
 //
 // # Safety
 //

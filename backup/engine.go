@@ -25,6 +25,7 @@ type Store interface {
 	Run(ctx context.Context, id string) (catalog.RunRow, error)
 	RunsWithResult(ctx context.Context, repository, result string) ([]catalog.RunRow, error)
 	PutSnapshot(ctx context.Context, r catalog.SnapshotRow) error
+	Snapshot(ctx context.Context, repository, snapshotID string) (catalog.SnapshotRow, error)
 	DeleteSnapshot(ctx context.Context, repository, snapshotID string) error
 	PutManifest(ctx context.Context, m catalog.ManifestRow) error
 	LatestManifest(ctx context.Context, repository, source string) (catalog.ManifestRow, error)
@@ -166,6 +167,11 @@ type RunRecord struct {
 	Residency  []Residency `json:"residency"`
 	// ManifestSHA256 is the SHA-256 of the manifest's JSON body.
 	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
+	// ManifestReused says the source was unchanged since the previous
+	// run: its manifest (same body, same SHA-256) is the one already in
+	// the repository as snapshot ManifestID, which the data snapshot names
+	// in its tag manifest:<ManifestID>; no new companion was written.
+	ManifestReused bool `json:"manifest_reused,omitempty"`
 	// Result is ResultOK, ResultFailed, ResultRefused or ResultInterrupted
 	// ("" while running).
 	Result string `json:"result"`

@@ -157,6 +157,17 @@ func (f *fixture) dataSnapshots(t *testing.T, repoName string) []resticSnapshot 
 	return snaps
 }
 
+// allSnapshots lists every snapshot of a repository by hand.
+func (f *fixture) allSnapshots(t *testing.T, repoName string) []resticSnapshot {
+	t.Helper()
+	var snaps []resticSnapshot
+	out := f.resticByHand(t, repoName, "snapshots", "--json")
+	if err := json.Unmarshal(out, &snaps); err != nil {
+		t.Fatalf("snapshots of %s: %v\n%s", repoName, err, out)
+	}
+	return snaps
+}
+
 // tmpEmpty fails the test when the state dir's tmp folder holds anything
 // (password files, relay repositories, dumps).
 func (f *fixture) tmpEmpty(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +28,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+var helperStart = time.Now()
+
 func helperMain(v string) int {
 	path, job, _ := strings.Cut(v, "|")
 	ctx := context.Background()
@@ -34,8 +38,27 @@ func helperMain(v string) int {
 		fmt.Println("config:", err)
 		return 2
 	}
+	if prof := os.Getenv("STEWARD_CPUPROFILE"); prof != "" {
+		// Profiling the helper (benchmarks): STEWARD_CPUPROFILE=<file>.
+		if pf, err := os.Create(prof); err == nil {
+			if pprof.StartCPUProfile(pf) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	if os.Getenv("STEWARD_TRACE_LOG") != "" {
+		defer func() { fmt.Println("helper ran", time.Since(helperStart)) }()
+	}
 	t := &testing.T{}
-	f := openFixture(t, ctx, cfg, nil)
+	var mod func(*Deps)
+	if os.Getenv("STEWARD_TRACE_LOG") != "" {
+		// Timestamped debug lines on stderr (where a run's time goes).
+		mod = func(d *Deps) {
+			d.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			d.Restic.Log = d.Log
+		}
+	}
+	f := openFixture(t, ctx, cfg, mod)
 	if repo, ok := strings.CutPrefix(job, "init:"); ok {
 		err = f.eng.InitRepository(ctx, repo)
 	} else {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -48,6 +49,13 @@ type Manifest struct {
 	// Count and Bytes total the files or objects.
 	Count int64 `json:"count"`
 	Bytes int64 `json:"bytes"`
+
+	// reused, when set, is the previous manifest this run's equals: it is
+	// referenced, not stored again (see storeManifest).
+	reused *storedManifest
+	// companion, when set, is the restic process started ahead to save
+	// this manifest's snapshot.
+	companion *companion
 }
 
 // FileEntry is one regular file or symlink under a path source.
@@ -135,7 +143,11 @@ func excluded(patterns []string, root, rel string) bool {
 // manifest's entry keeps that entry's hash without being read: a
 // no-change backup costs one stat per file. Unreadable entries are
 // skipped, as restic skips them (restic's own error report names them).
-func hashTree(ctx context.Context, root string, excludes []string, prev map[string]FileEntry) ([]FileEntry, error) {
+//
+// With reuseOnly, hashTree reads no file: it returns errNeedsHash as soon
+// as one regular file's hash cannot be reused (the pre-pass that detects
+// an unchanged source).
+func hashTree(ctx context.Context, root string, excludes []string, prev map[string]FileEntry, reuseOnly bool) ([]FileEntry, error) {
 	var out []FileEntry
 	buf := make([]byte, 1<<20)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -179,6 +191,9 @@ func hashTree(ctx context.Context, root string, excludes []string, prev map[stri
 				fe.SHA256 = old.SHA256
 				break
 			}
+			if reuseOnly {
+				return errNeedsHash
+			}
 			sum, err := hashFile(p, buf)
 			if err != nil {
 				return nil
@@ -193,6 +208,9 @@ func hashTree(ctx context.Context, root string, excludes []string, prev map[stri
 	return out, err
 }
 
+// errNeedsHash stops a reuse-only walk (see hashTree).
+var errNeedsHash = errors.New("a file must be hashed")
+
 func hashFile(path string, buf []byte) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -206,26 +224,78 @@ func hashFile(path string, buf []byte) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// previousFiles loads the newest manifest of source in repository as a map
-// for hash reuse (empty when there is none).
-func (e *Engine) previousFiles(ctx context.Context, repository, src string) map[string]FileEntry {
-	prev := map[string]FileEntry{}
+// storedManifest is a source's newest manifest as stored: the catalog's
+// body and SHA-256 and the repository snapshot holding the same body.
+type storedManifest struct {
+	m         *Manifest
+	body      []byte
+	sha256    string
+	companion string // manifest snapshot id in the primary repository
+}
+
+// previousManifest loads the newest manifest of source in repository from
+// the catalog, with the id of the companion snapshot holding it (nil when
+// there is none or it cannot be read: hashes are then computed afresh).
+func (e *Engine) previousManifest(ctx context.Context, repository, src string) *storedManifest {
 	if e.store == nil {
-		return prev
+		return nil
 	}
 	row, err := e.store.LatestManifest(ctx, repository, src)
 	if err != nil {
 		if !errors.Is(err, catalog.ErrNotFound) {
 			e.log.Warn("previous manifest unreadable; hashing every file", "source", src, "err", err)
 		}
-		return prev
+		return nil
 	}
 	var m Manifest
 	if err := json.Unmarshal(row.Body, &m); err != nil {
+		return nil
+	}
+	p := &storedManifest{m: &m, body: row.Body, sha256: row.SHA256}
+	if snap, err := e.store.Snapshot(ctx, repository, row.SnapshotID); err == nil {
+		var rec struct {
+			ManifestID string `json:"manifest_snapshot_id"`
+		}
+		if json.Unmarshal(snap.Record, &rec) == nil {
+			p.companion = rec.ManifestID
+		}
+	}
+	return p
+}
+
+// previousFiles is the previous manifest's files by path, for hash reuse.
+func previousFiles(p *storedManifest) map[string]FileEntry {
+	prev := map[string]FileEntry{}
+	if p == nil {
 		return prev
 	}
-	for _, f := range m.Files {
+	for _, f := range p.m.Files {
 		prev[f.Path] = f
 	}
 	return prev
+}
+
+// sameContent reports whether a new path manifest describes exactly what
+// the previous one does: same root and the same entries (path, size,
+// mode, SHA-256, link target, mtime, ctime, inode), in the same order.
+func sameContent(prev *Manifest, root string, files []FileEntry) bool {
+	return prev.Kind == "path" && prev.Format == ManifestFormat && prev.Root == root && slices.Equal(prev.Files, files)
+}
+
+// companionExists checks, without running restic, that the repository
+// still holds snapshot id (a file snapshots/<id>, local or in the bucket).
+func (e *Engine) companionExists(ctx context.Context, r *repo, id string) bool {
+	if id == "" {
+		return false
+	}
+	if r.s3 == nil {
+		st, err := os.Stat(filepath.Join(r.cfg.Local.Path, "snapshots", id))
+		return err == nil && st.Mode().IsRegular()
+	}
+	prefix := strings.Trim(r.target.Prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	ok, err := r.s3.HasObjects(ctx, prefix+"snapshots/"+id)
+	return err == nil && ok
 }

@@ -35,12 +35,14 @@ func keepFlags(r config.Retention) []string {
 }
 
 type forgetGroup struct {
+	Keep   []resticSnapshot `json:"keep"`
 	Remove []resticSnapshot `json:"remove"`
 }
 
 // applyRetention applies the job's keep policy to its data snapshots in r
 // and forgets, with them, the manifest snapshots of the same runs, then
-// prunes. It returns a line for the report ("" when the job keeps all).
+// prunes. A manifest snapshot that a kept data snapshot names in its tag
+// manifest:<id> (an unchanged source reused it) is kept. It returns a line for the report ("" when the job keeps all).
 func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (string, error) {
 	flags := keepFlags(job.Retention)
 	if len(flags) == 0 {
@@ -60,12 +62,24 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (
 	if err := json.Unmarshal(buf.Bytes(), &groups); err != nil {
 		return "", fmt.Errorf("restic forget: unexpected output: %w", err)
 	}
+	// A data snapshot's manifest is the companion of its run, or the one
+	// its tag manifest:<id> names (an unchanged source reused it). Forget
+	// those of the forgotten snapshots unless a kept snapshot names them.
 	runs := map[string]bool{}
+	dropRefs, keepRefs := map[string]bool{}, map[string]bool{}
 	var ids []string
 	for _, g := range groups {
+		for _, s := range g.Keep {
+			if ref := s.tagValue(TagManifestRef); ref != "" {
+				keepRefs[ref] = true
+			}
+		}
 		for _, s := range g.Remove {
 			ids = append(ids, s.ID)
 			runs[s.tagValue("run:")] = true
+			if ref := s.tagValue(TagManifestRef); ref != "" {
+				dropRefs[ref] = true
+			}
 		}
 	}
 	if len(ids) == 0 {
@@ -77,7 +91,13 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (
 		return "", err
 	}
 	for _, s := range manifests {
-		if runs[s.tagValue("run:")] {
+		// Tags name snapshots by their id in the primary repository; in a
+		// replica that is the copy's original.
+		id := s.ID
+		if s.Original != "" {
+			id = s.Original
+		}
+		if (runs[s.tagValue("run:")] || dropRefs[id]) && !keepRefs[id] {
 			ids = append(ids, s.ID)
 		}
 	}

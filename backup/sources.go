@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -17,6 +16,7 @@ import (
 
 	"steward/internal/audit"
 	"steward/internal/catalog"
+	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
@@ -28,6 +28,10 @@ const (
 	TagSteward  = "steward"
 	TagData     = "steward-data"
 	TagManifest = "steward-manifest"
+	// TagManifestRef prefixes the tag manifest:<id> of a data snapshot
+	// whose manifest is the one already stored as manifest snapshot <id>
+	// (an unchanged source; see RunRecord.ManifestReused).
+	TagManifestRef = "manifest:"
 	// SnapshotHost is the host name of every Steward snapshot, so restic's
 	// parent selection and retention groups survive a host rename.
 	SnapshotHost = "steward"
@@ -97,6 +101,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		err = errors.New("restic reported no snapshot")
 	}
 	if err != nil {
+		if m != nil {
+			m.companion.abort()
+		}
 		if derr := e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "failed run"); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -110,7 +117,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 	if rec.Files == 0 {
 		rec.Files = sum.TotalFilesProcessed
 	}
-	m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	if m.reused == nil {
+		m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	}
 	if err := e.storeManifest(ctx, rec, primary, m); err != nil {
 		_ = e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "manifest not stored")
 		return finish(err)
@@ -120,6 +129,8 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 
 	var copyErrs []error
 	for _, r := range replicas {
+		// A reused manifest snapshot is named too: restic copy skips it
+		// where it is already, and copies it where an earlier copy failed.
 		c := e.copyTo(ctx, rec.ID, primary, r, []string{rec.SnapshotID, rec.ManifestID})
 		rec.Copies = append(rec.Copies, c)
 		ev := Event{Time: e.clock.Now(), Kind: EventCopy, Job: rec.Job, Source: s.name(), Repository: r.name(), SnapshotID: rec.SnapshotID, Message: c.Method}
@@ -129,8 +140,8 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		}
 		emit(opts, ev)
 	}
-	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "kind": rec.Kind,
-		"bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
+	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "manifest_reused": rec.ManifestReused,
+		"kind": rec.Kind, "bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
 	if e.store != nil {
 		if err := e.store.PutSnapshot(ctx, catalog.SnapshotRow{Repository: primary.name(), SnapshotID: rec.SnapshotID, Job: rec.Job,
 			Source: rec.Source, Time: rec.Started, Record: snapRec}); err != nil {
@@ -149,8 +160,19 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 }
 
 // storeManifest writes the manifest into the catalog and, as a companion
-// snapshot tagged with the same run id, into the repository.
+// snapshot tagged with the same run id, into the repository (through the
+// restic process started ahead, if any). A reused
+// manifest (unchanged source) is already in the repository: the catalog
+// gets the same body under the new data snapshot and the record names
+// the existing companion.
 func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *Manifest) error {
+	if p := m.reused; p != nil {
+		rec.ManifestID, rec.ManifestSHA256, rec.ManifestReused = p.companion, p.sha256, true
+		if e.store == nil {
+			return nil
+		}
+		return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: rec.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: p.sha256, Body: p.body})
+	}
 	m.Format = ManifestFormat
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -158,9 +180,13 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *
 	}
 	h := sha256.Sum256(body)
 	rec.ManifestSHA256 = hex.EncodeToString(h[:])
-	args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
-	args = append(args, "--tag", "manifest-of:"+m.SnapshotID)
-	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+	var res *resticx.Result
+	if m.companion != nil {
+		res, err = m.companion.finish(body)
+	} else {
+		args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
+		res, err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+	}
 	if err != nil {
 		return fmt.Errorf("store manifest in the repository: %w", err)
 	}
@@ -214,9 +240,46 @@ func (p *progress) onMessage(m resticx.Message) {
 
 // backupPath runs `restic backup <path>` while the manifest is hashed
 // alongside (the second reader of each file mostly hits the page cache).
+//
+// First, a pre-pass that reads no file walks the tree: when every file's
+// size, mtime, ctime and inode equal the previous manifest's and the
+// entries are the same, the source is unchanged and its manifest is the
+// previous one byte for byte (reused only within one job, whose retention
+// keeps the companion while it is named). The data snapshot then names the companion
+// snapshot already holding it (tag manifest:<id>) and no new companion is
+// written (see storeManifest). The same walk after restic must find the
+// tree still unchanged (so nothing changed while restic read it);
+// otherwise that snapshot is forgotten and the backup runs again,
+// hashing as usual.
 func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
 	ps := s.cfg.Path
-	prev := e.previousFiles(ctx, r.name(), s.name())
+	prevM := e.previousManifest(ctx, r.name(), s.name())
+	prev := previousFiles(prevM)
+	unchanged := func() bool {
+		files, err := hashTree(ctx, ps.Path, ps.Excludes, prev, true)
+		return err == nil && sameContent(prevM.m, ps.Path, files)
+	}
+	var reused *storedManifest
+	if prevM != nil && prevM.m.Job == rec.Job && e.companionExists(ctx, r, prevM.companion) && unchanged() {
+		reused = prevM
+	}
+	if reused != nil {
+		args := append([]string{"backup"}, runTags(rec, TagData)...)
+		args = append(args, "--tag", TagManifestRef+reused.companion)
+		res, err := e.resticPath(ctx, rec, r, ps, args, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if unchanged() {
+			m := *reused.m
+			m.reused = reused
+			return res.Summary, &m, nil
+		}
+		if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
+			return nil, nil, err
+		}
+	}
+
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -224,30 +287,36 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		hashErr error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev) })
-
-	args := append([]string{"backup"}, runTags(rec, TagData)...)
-	for _, x := range ps.Excludes {
-		args = append(args, "--exclude", x)
-	}
-	args = append(args, ps.Path)
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
-	res, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev, false) })
+	comp := e.startCompanion(ctx, rec, r)
+	res, err := e.resticPath(ctx, rec, r, ps, append([]string{"backup"}, runTags(rec, TagData)...), opts)
 	if err != nil {
 		cancel()
 		wg.Wait()
+		comp.abort()
 		return nil, nil, err
 	}
 	wg.Wait()
 	if hashErr != nil {
+		comp.abort()
 		return nil, nil, fmt.Errorf("manifest: %w", hashErr)
 	}
-	m := &Manifest{Kind: "path", Root: ps.Path, Files: files}
+	m := &Manifest{Kind: "path", Root: ps.Path, Files: files, companion: comp}
 	for _, f := range files {
 		m.Count++
 		m.Bytes += f.Size
 	}
 	return res.Summary, m, nil
+}
+
+// resticPath runs restic backup (args: command and tags) of a path source.
+func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo, ps *config.PathSource, args []string, opts RunOptions) (*resticx.Result, error) {
+	for _, x := range ps.Excludes {
+		args = append(args, "--exclude", x)
+	}
+	args = append(args, ps.Path)
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	return e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 }
 
 // backupPostgres dumps the database inside an exported snapshot: restic
@@ -300,20 +369,26 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 	maps.Copy(rr.Env, pgsql.Env(pg, s.pgPassword))
 	name := s.name() + ".pgdump"
 	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
-	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--no-password")
+	// --compress=0: restic compresses (zstd) what it stores; a dump that
+	// pg_dump has compressed is slower (gzip in one thread) and neither
+	// compresses nor deduplicates further.
+	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--compress=0", "--no-password")
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 	if err != nil {
 		cancel()
 		wg.Wait()
+		comp.abort()
 		return nil, nil, fmt.Errorf("pg_dump through restic: %w", err)
 	}
 	wg.Wait()
 	if mErr != nil {
+		comp.abort()
 		return nil, nil, mErr
 	}
 	m := &Manifest{Kind: "postgres", Database: pg.Database, ServerMajor: major, PgSnapshot: snap.ID, DumpFormat: "custom",
-		Tables: tables, StdinFilename: name}
+		Tables: tables, StdinFilename: name, companion: comp}
 	for _, t := range tables {
 		m.Count += t.Rows
 	}
@@ -324,8 +399,9 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 }
 
 // backupS3 streams every current object as one tar archive into `restic
-// backup --stdin`, hashing each object on the way; nothing is buffered
-// beyond a copy buffer. If the source fails, restic is interrupted while
+// backup --stdin`, hashing each object on the way; objects are fetched
+// ahead by a bounded pipeline (see streamBucket), so memory is bounded
+// whatever the bucket's size. If the source fails, restic is interrupted while
 // its input is still open (an ended input would make it save a partial
 // snapshot) and the caller checks that no snapshot was saved.
 func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
@@ -350,62 +426,23 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 	in := &guardedReader{r: pr, abort: abort, done: done}
 	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, totalB: totalB, totalF: totalF, start: time.Now()}
+	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: in, OnMessage: p.onMessage, Progress: progressFPS})
 	close(done)
 	pr.CloseWithError(errors.New("restic stopped reading"))
 	wg.Wait()
 	rec.BytesRead, rec.Files = bytesRead.Load(), filesDone.Load()
 	if srcErr != nil {
+		comp.abort()
 		return nil, nil, fmt.Errorf("read source bucket: %w (restic was stopped before saving)", srcErr)
 	}
 	if err != nil {
+		comp.abort()
 		return nil, nil, err
 	}
+	m.companion = comp
 	return res.Summary, m, nil
 }
-
-func (e *Engine) streamBucket(ctx context.Context, c *objstore.Client, w io.Writer, m *Manifest, bytesRead, filesDone *atomic.Int64) error {
-	tw := tar.NewWriter(w)
-	buf := make([]byte, 256<<10)
-	err := c.List(ctx, func(o objstore.Object) error {
-		if testHookObject != nil {
-			testHookObject(filesDone.Load())
-		}
-		rc, st, err := c.Open(ctx, o.Key)
-		if errors.Is(err, objstore.ErrObjectGone) {
-			return nil // deleted since it was listed
-		}
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: o.Key, Size: st.Size, Mode: 0o600, ModTime: st.LastModified, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		h := sha256.New()
-		n, err := io.CopyBuffer(tw, io.TeeReader(&countingReader{r: rc, n: bytesRead}, h), buf)
-		if err != nil {
-			return fmt.Errorf("object %s: %w", audit.HashName(o.Key), err)
-		}
-		if n != st.Size {
-			return fmt.Errorf("object %s: got %d of %d bytes", audit.HashName(o.Key), n, st.Size)
-		}
-		m.Objects = append(m.Objects, ObjectEntry{Key: o.Key, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		m.Count++
-		m.Bytes += n
-		filesDone.Add(1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// testHookObject, when set by a test, is called before each object is
-// streamed with the number streamed so far (fault injection).
-var testHookObject func(done int64)
 
 type countingReader struct {
 	r io.Reader

@@ -110,6 +110,22 @@ func (s *SQLite) PutSnapshot(ctx context.Context, r SnapshotRow) error {
 	return nil
 }
 
+// Snapshot returns one snapshot row, or ErrNotFound.
+func (s *SQLite) Snapshot(ctx context.Context, repository, snapshotID string) (SnapshotRow, error) {
+	var r SnapshotRow
+	var rec string
+	err := s.db.QueryRowContext(ctx, `SELECT repository, snapshot_id, job, source, time, record FROM snapshots WHERE repository = ? AND snapshot_id = ?`,
+		repository, snapshotID).Scan(&r.Repository, &r.SnapshotID, &r.Job, &r.Source, &r.Time, &rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("catalog: read snapshot: %w", err)
+	}
+	r.Record = json.RawMessage(rec)
+	return r, nil
+}
+
 // DeleteSnapshot removes a snapshot row and its manifest (after retention
 // forgot the snapshot). Deleting a missing row is not an error.
 func (s *SQLite) DeleteSnapshot(ctx context.Context, repository, snapshotID string) error {

@@ -39,6 +39,12 @@ func TestBackupRows(t *testing.T) {
 	if m, err := s.LatestManifest(ctx, "repo", "src"); err != nil || m.SnapshotID != "def" {
 		t.Fatalf("latest %+v %v", m, err)
 	}
+	if r, err := s.Snapshot(ctx, "repo", "abc"); err != nil || r.Source != "src" || string(r.Record) != `{}` {
+		t.Fatalf("snapshot %+v %v", r, err)
+	}
+	if _, err := s.Snapshot(ctx, "other", "abc"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("snapshot of another repository: %v", err)
+	}
 	if err := s.DeleteSnapshot(ctx, "repo", "def"); err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,8 @@ const (
 	dialTimeout   = 10 * time.Second
 	headerTimeout = 30 * time.Second
 	maxRetries    = 2
+	// maxIdlePerHost is how many idle connections are kept per endpoint.
+	maxIdlePerHost = 16
 )
 
 // New returns a client for t.
@@ -85,6 +87,9 @@ func New(t Target) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = headerTimeout
+	// Callers run several GETs at once (the backup's fetch pipeline); keep
+	// their connections for reuse instead of the default two per host.
+	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	mc, err := minio.New(t.Host, &minio.Options{
 		Creds:        credentials.NewStaticV4(string(t.AccessKey.Reveal()), string(t.SecretKey.Reveal()), ""),
 		Secure:       t.Secure,
@@ -172,21 +177,19 @@ func (c *Client) List(ctx context.Context, fn func(Object) error) error {
 // listed.
 var ErrObjectGone = errors.New("object no longer exists")
 
-// Open streams one object. The size is the server's, read before any byte.
+// Open streams one object with a single GET (minio-go's Object would
+// first send a HEAD for Stat, and a GET on the first read). The size is the
+// server's, read from the GET's headers before any byte. Reading the body
+// to its end lets the connection be reused.
 func (c *Client) Open(ctx context.Context, key string) (io.ReadCloser, Object, error) {
-	obj, err := c.mc.GetObject(ctx, c.t.Bucket, key, minio.GetObjectOptions{})
+	body, st, _, err := minio.Core{Client: c.mc}.GetObject(ctx, c.t.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, Object{}, c.classify(err)
-	}
-	st, err := obj.Stat()
-	if err != nil {
-		obj.Close()
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return nil, Object{}, ErrObjectGone
 		}
 		return nil, Object{}, c.classify(err)
 	}
-	return obj, Object{Key: st.Key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
+	return body, Object{Key: key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
 }
 
 // HasObjects reports whether any object exists under prefix (e.g.

@@ -7,8 +7,8 @@
 //
 // Each table's checksum is an order-independent multiset hash: for every
 // row, md5 of the row's text form (`t::text`); the first and last 64 bits of
-// each md5 are read as signed integers and summed (as exact numerics) over
-// the table. It is written "rowmd5sum/v1:<count>:<sum1>:<sum2>".
+// each md5 are read as signed integers and summed exactly over the table
+// (sum(bigint): a numeric result, accumulated in 128-bit integers). It is written "rowmd5sum/v1:<count>:<sum1>:<sum2>".
 //
 // Why this one: it is one sequential scan per table with O(1) memory on
 // the server — no ORDER BY (which would sort the whole table, spilling to

@@ -147,9 +147,13 @@ func Manifest(ctx context.Context, conn *pgx.Conn, snapshotID string) ([]Table, 
 	}
 	for i := range tables {
 		t := &tables[i]
-		q := `SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text,
-			coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
-			FROM (SELECT md5(t::text) AS h FROM ` + pgx.Identifier{t.Schema, t.Name}.Sanitize() + ` AS t) AS s`
+		// The md5's hex is parsed once as 128 bits; its first and last 64
+		// bits are the two signed integers. OFFSET 0 keeps the subquery
+		// from being flattened, which would compute md5(t::text) once per
+		// use. sum(bigint) is exact (a numeric result, accumulated in
+		// 128-bit integers). Half the CPU of the textbook form, same value.
+		q := `SELECT count(*), coalesce(sum(b::bit(64)::bigint), 0)::text, coalesce(sum((b << 64)::bit(64)::bigint), 0)::text
+			FROM (SELECT ('x' || md5(t::text))::bit(128) AS b FROM ` + pgx.Identifier{t.Schema, t.Name}.Sanitize() + ` AS t OFFSET 0) AS s`
 		var s1, s2 string
 		if err := tx.QueryRow(ctx, q).Scan(&t.Rows, &s1, &s2); err != nil {
 			return nil, fmt.Errorf("manifest: checksum of a table: %w", err)

@@ -72,6 +72,16 @@ func TestSnapshotManifest(t *testing.T) {
 		t.Fatalf("same content, different checksums: %+v vs %+v", cp, in)
 	}
 
+	// The sums are those of the defining formula (exact numerics).
+	var s1, s2 string
+	if err := conn3.QueryRow(ctx, `SELECT sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric)::text,
+		sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric)::text FROM (SELECT md5(t::text) AS h FROM a AS t) AS s`).Scan(&s1, &s2); err != nil {
+		t.Fatal(err)
+	}
+	if want := ChecksumMethod + ":100:" + s1 + ":" + s2; cp[0].Checksum != want {
+		t.Fatalf("checksum %s, by the formula %s", cp[0].Checksum, want)
+	}
+
 	major, err := ServerMajor(ctx, conn)
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,15 @@ type Call struct {
 	From *Repository
 	// Progress asks restic for status messages this many times a second.
 	Progress float64
+	// KillOnCancel kills restic at once on cancel instead of interrupting
+	// it. Only for a call that cannot have saved anything yet, such as a
+	// `backup --stdin` started ahead that has not been given its input:
+	// restic ignores SIGINT while it waits on stdin. Its lock is left
+	// stale (remove it with Unlock).
+	KillOnCancel bool
+	// Background runs restic at the lowest CPU priority (nice 19), so it
+	// takes only CPU time that others leave idle.
+	Background bool
 }
 
 // Result is what a successful (or partly successful) call printed.
@@ -131,11 +140,21 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 
 	args := append([]string{"--json"}, call.Args...)
 	cmd := exec.CommandContext(ctx, r.Bin, args...)
+	if call.Background {
+		// nice execs restic in its own process: the pid, signals and
+		// Pdeathsig below are restic's.
+		if nice, err := exec.LookPath("nice"); err == nil {
+			cmd = exec.CommandContext(ctx, nice, append([]string{"-n", "19", r.Bin}, args...)...)
+		}
+	}
 	cmd.Env = env
 	cmd.Dir = r.TmpDir()
 	// On cancel or deadline restic gets SIGINT, so that it removes its
 	// lock; if it has not exited after the grace period it is killed.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	if call.KillOnCancel {
+		cmd.Cancel = func() error { return cmd.Process.Kill() }
+	}
 	cmd.WaitDelay = r.Grace
 	if cmd.WaitDelay == 0 {
 		cmd.WaitDelay = graceAfterInterrupt

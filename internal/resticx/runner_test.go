@@ -177,6 +177,51 @@ func TestDeadlineInterruptsRestic(t *testing.T) {
 	assertNoPasswordFiles(t, r)
 }
 
+// TestKillOnCancel: a backup --stdin waiting for its input is killed at
+// once on cancel and saves nothing.
+func TestKillOnCancel(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	r.Grace = 30 * time.Second
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(2*time.Second, cancel)
+	start := time.Now()
+	_, err := r.Run(cctx, repo, Call{Args: []string{"backup", "--stdin"}, Stdin: pr, KillOnCancel: true})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want interrupted, got %v", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	if err := r.Unlock(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := r.Snapshots(ctx, repo)
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshot saved after a kill: %v %v", snaps, err)
+	}
+	assertNoPasswordFiles(t, r)
+}
+
+// TestBackground: a call at the lowest CPU priority runs restic as usual.
+func TestBackground(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := r.Run(ctx, repo, Call{Args: []string{"cat", "config"}, Stdout: &out, Background: true}); err != nil || !bytes.Contains(out.Bytes(), []byte("chunker_polynomial")) {
+		t.Fatalf("background call: %v\n%s", err, out.String())
+	}
+	assertNoPasswordFiles(t, r)
+}
+
 func TestFindVersion(t *testing.T) {
 	bin := resticBin(t)
 	v, err := Version(context.Background(), bin)
