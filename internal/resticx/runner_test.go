@@ -125,9 +125,22 @@ func TestPasswordNeverInArgv(t *testing.T) {
 		done <- err
 	}()
 	pid := <-pids
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		t.Fatal(err)
+	// Read the command line once the process shows one; if restic has
+	// already ended, say why instead.
+	var cmdline []byte
+	for deadline := time.Now().Add(5 * time.Second); len(cmdline) == 0 && time.Now().Before(deadline); {
+		select {
+		case err := <-done:
+			t.Fatalf("restic ended before its command line could be read: %v", err)
+		default:
+		}
+		var err error
+		if cmdline, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err != nil {
+			t.Fatal(err)
+		}
+		if len(cmdline) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if bytes.Contains(cmdline, []byte(pw)) || bytes.Contains(cmdline, []byte("aws-secret-value")) {
 		t.Fatalf("secret in argv: %q", cmdline)
