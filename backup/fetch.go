@@ -92,7 +92,9 @@ func (e *Engine) streamBucket(ctx context.Context, c *objstore.Client, w io.Writ
 		})
 	}()
 
-	err := writeArchive(w, queue, budget, m, bytesRead, filesDone)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tw := tar.NewWriter(bw)
+	err := writeArchive(tw, queue, budget, m, bytesRead, filesDone)
 	cancel()
 	// Drain: every fetcher ends (its context is cancelled); open bodies
 	// are closed, buffers returned.
@@ -105,15 +107,18 @@ func (e *Engine) streamBucket(ctx context.Context, c *objstore.Client, w io.Writ
 		return err
 	}
 	if listErr != nil {
+		// No end-of-archive: the stream is incomplete.
 		return listErr
 	}
-	return nil
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
-// writeArchive takes the fetched objects in order and writes them.
-func writeArchive(w io.Writer, queue <-chan *fetched, budget *byteBudget, m *Manifest, bytesRead, filesDone *atomic.Int64) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	tw := tar.NewWriter(bw)
+// writeArchive takes the fetched objects in order and writes them (the
+// caller ends the archive once the listing is known to be complete).
+func writeArchive(tw *tar.Writer, queue <-chan *fetched, budget *byteBudget, m *Manifest, bytesRead, filesDone *atomic.Int64) error {
 	buf := make([]byte, 256<<10)
 	for f := range queue {
 		<-f.done
@@ -126,10 +131,7 @@ func writeArchive(w io.Writer, queue <-chan *fetched, budget *byteBudget, m *Man
 			filesDone.Add(1)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return nil
 }
 
 // fetchObject opens one object and, if it is small enough and the size

@@ -161,10 +161,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 
 // storeManifest writes the manifest into the catalog and, as a companion
 // snapshot tagged with the same run id, into the repository (through the
-// restic process started ahead, if any). A reused
-// manifest (unchanged source) is already in the repository: the catalog
-// gets the same body under the new data snapshot and the record names
-// the existing companion.
+// restic process started ahead, if any). A reused manifest (unchanged
+// source) is already in the repository: the catalog gets the same body
+// under the new data snapshot and the record names the existing companion.
 func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *Manifest) error {
 	if p := m.reused; p != nil {
 		rec.ManifestID, rec.ManifestSHA256, rec.ManifestReused = p.companion, p.sha256, true
@@ -245,11 +244,11 @@ func (p *progress) onMessage(m resticx.Message) {
 // size, mtime, ctime and inode equal the previous manifest's and the
 // entries are the same, the source is unchanged and its manifest is the
 // previous one byte for byte (reused only within one job, whose retention
-// keeps the companion while it is named). The data snapshot then names the companion
-// snapshot already holding it (tag manifest:<id>) and no new companion is
-// written (see storeManifest). The same walk after restic must find the
-// tree still unchanged (so nothing changed while restic read it);
-// otherwise that snapshot is forgotten and the backup runs again,
+// keeps the companion while it is named). The data snapshot then names the
+// companion snapshot already holding it (tag manifest:<id>) and no new
+// companion is written (see storeManifest). The same walk after restic
+// must find the tree still unchanged (so nothing changed while restic read
+// it); otherwise that snapshot is forgotten and the backup runs again,
 // hashing as usual.
 func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
 	ps := s.cfg.Path
