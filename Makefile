@@ -14,7 +14,11 @@ demo:
 test:
 	./scripts/test.sh
 
+# P1-P3 (backup, sizes as arguments: MiB FILES DBMB OBJECTS), P5 (drill
+# hashing against sha256sum) and P6 (a 1,000,000-object certificate).
 bench:
+	./scripts/bench-backup.sh
+	go test ./drills -run '^$$' -bench P5 -benchtime 3x
 	./scripts/bench-p6.sh
 
 clean:

@@ -4,6 +4,7 @@
 # the process's peak RSS (target: < 5 s, < 256 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/versions.sh
 bin=$(mktemp -d)/certs.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" ./certs
