@@ -2,13 +2,11 @@ package backup
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -96,27 +94,13 @@ func openFixture(t testing.TB, ctx context.Context, cfg *config.Config, mod func
 	return f
 }
 
-// secretRef writes value to a 0600 file and returns its reference.
 func secretRef(t *testing.T, dir, name, value string) string {
-	t.Helper()
-	p := filepath.Join(dir, name+".secret")
-	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "file:" + p
+	return testenv.SecretFile(t, dir, name, value)
 }
 
 // s3YAML is an s3: block for a bucket on server s with the given keys.
 func s3YAML(t *testing.T, dir string, s *testenv.S3Server, bucket, access, secret string) string {
-	t.Helper()
-	id := strings.ToLower(rand.Text()[:6])
-	return fmt.Sprintf(`
-    s3:
-      endpoint: %s
-      bucket: %s
-      insecure: true
-      access_key: %s
-      secret_key: %s`, s.URL, bucket, secretRef(t, dir, id+"-a", access), secretRef(t, dir, id+"-s", secret))
+	return testenv.S3YAML(t, dir, s, bucket, access, secret)
 }
 
 // resticByHand runs ./bin/restic the way an operator would: with the
@@ -182,18 +166,7 @@ func (f *fixture) tmpEmpty(t *testing.T) {
 	}
 }
 
-func writeFiles(t *testing.T, dir string, n, size int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		p := filepath.Join(dir, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.bin", i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		b := make([]byte, size)
-		rand.Read(b)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func writeFiles(t *testing.T, dir string, n, size int) { testenv.WriteFiles(t, dir, n, size) }
 
 func auditActions(t *testing.T, f *fixture) map[string]int {
 	t.Helper()

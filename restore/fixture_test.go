@@ -2,11 +2,9 @@ package restore
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,49 +71,17 @@ func newFixture(t *testing.T, dir, body string) *fixture {
 }
 
 func secretRef(t *testing.T, dir, name, value string) string {
-	t.Helper()
-	p := filepath.Join(dir, name+".secret")
-	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "file:" + p
+	return testenv.SecretFile(t, dir, name, value)
 }
 
 func s3YAML(t *testing.T, dir string, s *testenv.S3Server, bucket string) string {
-	t.Helper()
-	id := strings.ToLower(rand.Text()[:6])
-	return fmt.Sprintf(`
-    s3:
-      endpoint: %s
-      bucket: %s
-      insecure: true
-      access_key: %s
-      secret_key: %s`, s.URL, bucket, secretRef(t, dir, id+"-a", s.AccessKey), secretRef(t, dir, id+"-s", s.SecretKey))
+	return testenv.S3YAML(t, dir, s, bucket, s.AccessKey, s.SecretKey)
 }
 
-func writeFiles(t *testing.T, dir string, n, size int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		p := filepath.Join(dir, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.bin", i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		b := make([]byte, size)
-		rand.Read(b)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func writeFiles(t *testing.T, dir string, n, size int) { testenv.WriteFiles(t, dir, n, size) }
 
 func auditCount(t *testing.T, store *catalog.SQLite, action, result string) int {
-	t.Helper()
-	n := 0
-	store.ScanAudit(context.Background(), func(r catalog.AuditRecord) error {
-		if r.Action == action && r.Result == result {
-			n++
-		}
-		return nil
-	})
-	return n
+	return testenv.AuditCount(t, store, action, result)
 }
 
 func backupRunOptions(job string) backup.RunOptions { return backup.RunOptions{Job: job} }
