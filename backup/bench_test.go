@@ -88,14 +88,7 @@ func (p *plainRestic) cmd(args ...string) *exec.Cmd {
 	return c
 }
 
-func benchConfig(b *testing.B, dir, body string) string {
-	path := filepath.Join(dir, "steward.yaml")
-	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(b, "restic")) + body
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
+func benchConfig(b *testing.B, dir, body string) string { return testenv.WriteConfig(b, dir, body) }
 
 // BenchmarkP1 path source: BENCH_MB in BENCH_FILES files, first and
 // no-change backup, against plain `restic backup`.

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	"steward/internal/audit"
 	"steward/internal/catalog"
-	"steward/internal/clock"
 	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/resticx"
@@ -31,28 +29,8 @@ type fixture struct {
 	eng    *Engine
 }
 
-const configHead = `contract:
-  id: TEST-1
-  customer: Test City
-  service: test
-  end_date: 2099-03-31
-state_dir: %s
-restic:
-  path: %s
-residency:
-  allowed_regions: [ap-northeast-1, ap-northeast-3]
-`
-
 // writeConfig writes dir/steward.yaml: the common head and body.
-func writeConfig(t *testing.T, dir, body string) string {
-	t.Helper()
-	path := filepath.Join(dir, "steward.yaml")
-	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(t, "restic")) + body
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func writeConfig(t *testing.T, dir, body string) string { return testenv.WriteConfig(t, dir, body) }
 
 // newFixture creates the state dir (first call) and opens everything.
 func newFixture(t *testing.T, dir, body string, mod func(*Deps)) *fixture {
@@ -66,27 +44,9 @@ func newFixture(t *testing.T, dir, body string, mod func(*Deps)) *fixture {
 }
 
 func openFixture(t testing.TB, ctx context.Context, cfg *config.Config, mod func(*Deps)) *fixture {
-	f := &fixture{dir: filepath.Dir(cfg.StateDir), cfg: cfg}
-	if _, err := os.Stat(keys.MasterKeyPath(cfg.StateDir)); err != nil {
-		if err := keys.CreateMasterKey(cfg.StateDir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var err error
-	if f.kr, err = keys.Open(cfg.StateDir); err != nil {
-		t.Fatal(err)
-	}
-	if f.store, err = catalog.Open(ctx, catalog.Path(cfg.StateDir)); err != nil {
-		if f.store, err = catalog.Create(ctx, catalog.Path(cfg.StateDir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { f.store.Close() })
-	loc, _ := clock.LoadZone(cfg.Contract.TimeZone)
-	clk := clock.New(loc, nil)
-	f.log = audit.New(f.store, audit.MirrorPath(cfg.StateDir), clk)
-	f.runner = &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second}
-	d := Deps{Config: cfg, Keys: f.kr, Restic: f.runner, Catalog: f.store, Audit: f.log, Clock: clk, ProbeTimeout: 10 * time.Second}
+	st := testenv.OpenState(t, cfg)
+	f := &fixture{dir: filepath.Dir(cfg.StateDir), cfg: cfg, kr: st.Keys, store: st.Store, log: st.Audit, runner: st.Restic}
+	d := Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, ProbeTimeout: 10 * time.Second}
 	if mod != nil {
 		mod(&d)
 	}

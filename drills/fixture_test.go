@@ -1,9 +1,6 @@
 package drills
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,10 +8,7 @@ import (
 	"steward/backup"
 	"steward/internal/audit"
 	"steward/internal/catalog"
-	"steward/internal/clock"
 	"steward/internal/config"
-	"steward/internal/keys"
-	"steward/internal/resticx"
 	"steward/internal/testenv"
 )
 
@@ -27,59 +21,16 @@ type fixture struct {
 	d     *Driller
 }
 
-const configHead = `contract:
-  id: TEST-1
-  customer: Test City
-  service: test
-  end_date: 2099-03-31
-state_dir: %s
-restic:
-  path: %s
-residency:
-  allowed_regions: [ap-northeast-1, ap-northeast-3]
-`
-
 func newFixture(t testing.TB, dir, body string) *fixture {
 	t.Helper()
-	path := filepath.Join(dir, "steward.yaml")
-	text := fmt.Sprintf(configHead, filepath.Join(dir, "state"), testenv.Bin(t, "restic")) + body
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return openFixture(t, cfg)
+	return openFixture(t, testenv.LoadConfig(t, dir, body))
 }
 
 // openFixture opens (creating on first use) the state dir of cfg.
 func openFixture(t testing.TB, cfg *config.Config) *fixture {
-	ctx := context.Background()
-	dir := filepath.Dir(cfg.StateDir)
-	if _, err := os.Stat(keys.MasterKeyPath(cfg.StateDir)); err != nil {
-		if err := keys.CreateMasterKey(cfg.StateDir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kr, err := keys.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := catalog.Open(ctx, catalog.Path(cfg.StateDir))
-	if err != nil {
-		store, err = catalog.Create(ctx, catalog.Path(cfg.StateDir))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	loc, _ := clock.LoadZone(cfg.Contract.TimeZone)
-	clk := clock.New(loc, nil)
-	log := audit.New(store, audit.MirrorPath(cfg.StateDir), clk)
-	runner := &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second}
-	eng := backup.New(backup.Deps{Config: cfg, Keys: kr, Restic: runner, Catalog: store, Audit: log, Clock: clk, ProbeTimeout: 10 * time.Second})
-	return &fixture{dir: dir, cfg: cfg, store: store, eng: eng, audit: log, d: New(Deps{Engine: eng, Store: store, Audit: log, Clock: clk})}
+	st := testenv.OpenState(t, cfg)
+	eng := backup.New(backup.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, ProbeTimeout: 10 * time.Second})
+	return &fixture{dir: filepath.Dir(cfg.StateDir), cfg: cfg, store: st.Store, eng: eng, audit: st.Audit, d: New(Deps{Engine: eng, Store: st.Store, Audit: st.Audit, Clock: st.Clock})}
 }
 
 func secretRef(t testing.TB, dir, name, value string) string {
