@@ -12,6 +12,7 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"steward/internal/audit"
@@ -413,25 +414,40 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 
 	rctx, abort := context.WithCancel(ctx)
 	defer abort()
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
+	// restic reads the archive from an OS pipe directly (no copy through
+	// another goroutine, 1 MiB of pipe so that both sides run in long
+	// strides).
+	pr, pw, err := resticx.NewPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pr.Close()
+	resticDone := make(chan struct{})
 	var srcErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		err := e.streamBucket(rctx, s.s3, pw, m, &bytesRead, &filesDone)
-		srcErr = err
-		pw.CloseWithError(err) // nil → EOF: the archive is complete
+		srcErr = e.streamBucket(rctx, s.s3, pw, m, &bytesRead, &filesDone)
+		if srcErr != nil {
+			// The archive is incomplete. Closing the pipe now would look
+			// like its end, and restic would save what it has: restic is
+			// interrupted first, and the pipe closed only once it is gone.
+			abort()
+			<-resticDone
+		}
+		pw.Close()
 	})
-	in := &guardedReader{r: pr, abort: abort, done: done}
 	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
 	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, totalB: totalB, totalF: totalF, start: time.Now()}
 	comp := e.startCompanion(ctx, rec, r)
-	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: in, OnMessage: p.onMessage, Progress: progressFPS})
-	close(done)
-	pr.CloseWithError(errors.New("restic stopped reading"))
+	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
+	close(resticDone)
+	// A write still blocked on the pipe fails once no reader is left.
+	pr.Close()
 	wg.Wait()
 	rec.BytesRead, rec.Files = bytesRead.Load(), filesDone.Load()
-	if srcErr != nil {
+	// A broken pipe only means that restic ended first: its own error
+	// says why.
+	if srcErr != nil && (err == nil || !errors.Is(srcErr, syscall.EPIPE)) {
 		comp.abort()
 		return nil, nil, fmt.Errorf("read source bucket: %w (restic was stopped before saving)", srcErr)
 	}
@@ -451,25 +467,6 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
-	return n, err
-}
-
-// guardedReader feeds restic's stdin. When the source fails it first
-// interrupts restic (abort) and returns the error only once restic is gone
-// (done), so restic never sees an end of input it could take for a
-// complete stream.
-type guardedReader struct {
-	r     io.Reader
-	abort func()
-	done  <-chan struct{}
-}
-
-func (g *guardedReader) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		g.abort()
-		<-g.done
-	}
 	return n, err
 }
 

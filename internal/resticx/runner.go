@@ -37,7 +37,10 @@ type Repository struct {
 type Call struct {
 	// Args follow the global flags, e.g. {"backup", "/srv/data"}.
 	Args []string
-	// Stdin feeds `backup --stdin`.
+	// Stdin feeds `backup --stdin`. An *os.File (the read end of a pipe
+	// from NewPipe) becomes restic's stdin itself, with no copy through
+	// Steward; the caller closes it once Run has returned, which is what
+	// makes a writer still blocked on the pipe fail.
 	Stdin io.Reader
 	// Timeout bounds the call (the runner's default when zero).
 	Timeout time.Duration
@@ -160,6 +163,11 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		cmd.WaitDelay = graceAfterInterrupt
 	}
 	// If Steward dies, restic is interrupted too rather than left running.
+	// The kernel sends it when the *thread* that started restic ends, and
+	// the Go runtime ends a thread only when a goroutine exits while
+	// locked to it (runtime.LockOSThread): nothing in Steward may do that,
+	// or restic processes started earlier from that thread are
+	// interrupted mid-run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
 
 	stdout, err := cmd.StdoutPipe()
@@ -173,7 +181,9 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	// Stdin is copied by our own goroutine, not exec's: exec's Wait would
 	// wait for a copy blocked in call.Stdin.Read even after restic is gone.
 	var stdin io.WriteCloser
-	if call.Stdin != nil {
+	if f, ok := call.Stdin.(*os.File); ok {
+		cmd.Stdin = f
+	} else if call.Stdin != nil {
 		if stdin, err = cmd.StdinPipe(); err != nil {
 			return nil, err
 		}

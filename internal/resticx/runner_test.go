@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"steward/internal/keys"
 )
@@ -265,4 +268,65 @@ func assertNoPasswordFiles(t *testing.T, r *Runner) {
 	if len(m) > 0 {
 		t.Fatalf("password files left behind: %v", m)
 	}
+}
+
+// TestPipeStdin: an OS pipe from NewPipe is restic's stdin itself, with a
+// 1 MiB capacity; what is written is what restic stores, and closing the
+// read end after Run makes a writer still blocked on it fail.
+func TestPipeStdin(t *testing.T) {
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := NewPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := unix.FcntlInt(pw.Fd(), unix.F_GETPIPE_SZ, 0); err != nil || n != pipeSize {
+		t.Errorf("pipe capacity %d (%v), want %d", n, err, pipeSize)
+	}
+	data := bytes.Repeat([]byte("steward pipe "), 300_000) // ~3.9 MB: more than the pipe holds
+	go func() {
+		pw.Write(data)
+		pw.Close()
+	}()
+	res, err := r.Run(ctx, repo, Call{Args: []string{"backup", "--stdin", "--stdin-filename", "x"}, Stdin: pr})
+	pr.Close()
+	if err != nil || res.Summary == nil {
+		t.Fatalf("backup: %v", err)
+	}
+	var out bytes.Buffer
+	if _, err := r.Run(ctx, repo, Call{Args: []string{"dump", "latest", "/x"}, Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("restic stored %d bytes, want the %d written", out.Len(), len(data))
+	}
+
+	// restic fails at once (no such repository): the writer, blocked once
+	// the pipe is full, gets an error when the read end is closed.
+	pr2, pw2, err := NewPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	werr := make(chan error, 1)
+	go func() {
+		_, err := pw2.Write(make([]byte, 4*pipeSize))
+		werr <- err
+	}()
+	bad := &Repository{Name: "missing", Location: filepath.Join(t.TempDir(), "none"), Password: repo.Password}
+	if _, err := r.Run(ctx, bad, Call{Args: []string{"backup", "--stdin"}, Stdin: pr2}); err == nil {
+		t.Fatal("backup to a missing repository succeeded")
+	}
+	pr2.Close()
+	select {
+	case err := <-werr:
+		if !errors.Is(err, syscall.EPIPE) {
+			t.Fatalf("blocked writer: %v, want EPIPE", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer stayed blocked after the read end was closed")
+	}
+	pw2.Close()
 }
