@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/zeebo/blake3"
 
 	"steward/internal/testenv"
 )
@@ -179,6 +180,21 @@ jobs:
 		case "path":
 			if m.Count != 12 || slices.ContainsFunc(m.Files, func(fe FileEntry) bool { return strings.HasSuffix(fe.Path, ".tmp") }) {
 				t.Fatalf("path manifest: %d files", m.Count)
+			}
+			if m.Format != ManifestFormat {
+				t.Fatalf("path manifest format %q", m.Format)
+			}
+			for _, fe := range m.Files {
+				if fe.Link != "" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(m.Root, filepath.FromSlash(fe.Path)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum := blake3.Sum256(b); fe.BLAKE3 != hex.EncodeToString(sum[:]) || fe.SHA256 != "" {
+					t.Fatalf("%s: manifest hash %q, file's BLAKE3 %x", fe.Path, fe.BLAKE3, sum)
+				}
 			}
 		case "postgres":
 			if len(m.Tables) != 1 || m.Tables[0].Rows != 500 {

@@ -453,8 +453,8 @@ func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snapshotID
 	default:
 		return nil, err
 	}
-	if m.Format != backup.ManifestFormat {
-		return nil, fmt.Errorf("manifest of snapshot %s has format %q, not %q", short(snapshotID), m.Format, backup.ManifestFormat)
+	if !backup.KnownManifestFormat(m.Format) {
+		return nil, fmt.Errorf("manifest of snapshot %s has format %q, which this version does not read (it reads %q and %q): drill it with the Steward version that wrote it", short(snapshotID), m.Format, backup.ManifestFormat, backup.ManifestFormatV1)
 	}
 	if m.Kind != rs.Source.Kind() {
 		return nil, fmt.Errorf("manifest of snapshot %s is for a %s source, but source %q is %s", short(snapshotID), m.Kind, rs.Source.Name, rs.Source.Kind())

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +178,7 @@ func TestDrills(t *testing.T) {
 	t.Run("a manifest that disagrees fails and names it", func(t *testing.T) {
 		var file string
 		w.editManifest(t, ctx, "files", func(m *backup.Manifest) {
-			m.Files[2].SHA256 = strings.Repeat("0", 64)
+			m.Files[2].BLAKE3 = strings.Repeat("0", 64)
 			file = m.Files[2].Path
 		})
 		// The source lost a row before the backup, the manifest kept it.
@@ -237,6 +239,38 @@ func TestDrills(t *testing.T) {
 		// 3 + 3 + 1 + 1 drills of one repository with N=3.
 		if recs[0].ReadDataSubset != (Subset{K: 3, N: 3}) {
 			t.Fatalf("subset %v", recs[0].ReadDataSubset)
+		}
+	})
+
+	t.Run("a v1 manifest (SHA-256 of files) is still verified", func(t *testing.T) {
+		// Manifests written before v2 hash files with SHA-256: the drill
+		// hashes the restored files the same way, and still catches a
+		// wrong hash.
+		toV1 := func(m *backup.Manifest) {
+			m.Format = backup.ManifestFormatV1
+			for i, f := range m.Files {
+				if f.BLAKE3 == "" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(m.Root, f.Path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(b)
+				m.Files[i].BLAKE3, m.Files[i].SHA256 = "", hex.EncodeToString(sum[:])
+			}
+		}
+		w.editManifest(t, ctx, "files", toV1)
+		recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
+		if err != nil || recs[0].Result != ResultPassed || recs[0].Manifest.Format != backup.ManifestFormatV1 {
+			t.Fatalf("v1 manifest: %v %+v", err, recs[0])
+		}
+		if !slices.ContainsFunc(recs[0].Checks, func(c Check) bool { return c.Name == "files: SHA-256" && c.Result == ResultPassed }) {
+			t.Fatalf("no passed SHA-256 check: %+v", recs[0].Checks)
+		}
+		w.editManifest(t, ctx, "files", func(m *backup.Manifest) { m.Files[0].SHA256 = strings.Repeat("0", 64) })
+		if recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"}); !errors.Is(err, ErrDrillFailed) || !strings.Contains(strings.Join(recs[0].Problems, " "), "SHA-256 differs") {
+			t.Fatalf("a wrong v1 hash: %v %v", err, recs[0].Problems)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -40,13 +41,14 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *backup.Manifest) (
 	switch m.Kind {
 	case "path":
 		for _, f := range m.Files {
-			want[f.Path] = entry{size: f.Size, sum: f.SHA256, link: f.Link}
+			want[f.Path] = entry{size: f.Size, sum: f.Sum(), link: f.Link}
 		}
-		got, err := hashTree(ctx, sc.target.Dir, 0)
+		name, newHash := m.FileHash()
+		got, err := hashTree(ctx, sc.target.Dir, 0, newHash)
 		if err != nil {
 			return nil, fmt.Errorf("read the restored files: %w", err)
 		}
-		return compare("files", "bytes", "SHA-256", want, got), nil
+		return compare("files", "bytes", name, want, got), nil
 	case "postgres":
 		for _, t := range m.Tables {
 			want[t.Schema+"."+t.Name] = entry{size: t.Rows, sum: t.Checksum}
@@ -74,7 +76,7 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *backup.Manifest) (
 		if sc.s3 != nil {
 			got, err = hashBucket(ctx, *sc.s3)
 		} else {
-			got, err = hashTree(ctx, sc.target.Dir, 0)
+			got, err = hashTree(ctx, sc.target.Dir, 0, sha256.New)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read the restored objects: %w", err)
@@ -148,9 +150,10 @@ func named(list []string) string {
 }
 
 // hashTree lists every regular file and symlink under root (paths
-// relative, slash-separated) with its size and SHA-256 (or link target),
-// hashing files on workers goroutines at once (0: one per CPU).
-func hashTree(ctx context.Context, root string, workers int) (map[string]entry, error) {
+// relative, slash-separated) with its size and content hash made by
+// newHash (or link target), hashing files on workers goroutines at once
+// (0: one per CPU).
+func hashTree(ctx context.Context, root string, workers int, newHash func() hash.Hash) (map[string]entry, error) {
 	type job struct {
 		rel, path string
 		size      int64
@@ -202,7 +205,7 @@ func hashTree(ctx context.Context, root string, workers int) (map[string]entry, 
 	for range workers {
 		wg.Go(func() {
 			buf := make([]byte, 1<<20)
-			h := sha256.New()
+			h := newHash()
 			for j := range next {
 				h.Reset()
 				sum, n, err := hashFile(j.path, h, buf)

@@ -83,7 +83,7 @@ drills: {read_data_subsets: 2%%s}
 	}
 
 	code, stdout, errOut = stewardRun(t, dir, "", "drill", "run", "--participant", "Sato", "--participant", "Suzuki")
-	if code != 0 || !strings.Contains(stdout, "PASSED") || !strings.Contains(stdout, "files: SHA-256") {
+	if code != 0 || !strings.Contains(stdout, "PASSED") || !strings.Contains(stdout, "files: BLAKE3") {
 		t.Fatalf("drill run: %d\n%s%s", code, stdout, errOut)
 	}
 	code, stdout, _ = stewardRun(t, dir, "", "drill", "list", "--json")
