@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +26,53 @@ import (
 // its peak RSS (VmHWM, restic excluded) is its own. Sizes come from the
 // environment: BENCH_MB (default 1024), BENCH_FILES (10000), BENCH_DB_MB
 // (1000), BENCH_OBJECTS (10000). scripts/bench-backup.sh runs them.
+
+// note prints one line of a benchmark's figures at once (b.Logf would keep
+// only some iterations' lines).
+func note(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
+
+// metrics gathers each iteration's figures; reported after the last, a
+// ratio as the median of the iterations (this machine's speed wanders by
+// 20-40% from one minute to the next; each iteration runs its baseline and
+// Steward back to back, and the median pair is the fair one), a peak as the
+// largest. Every iteration's figures are printed as they come.
+type metrics struct {
+	names []string
+	vals  map[string][]float64
+	peak  map[string]bool
+}
+
+func newMetrics() *metrics { return &metrics{vals: map[string][]float64{}, peak: map[string]bool{}} }
+
+func (m *metrics) add(name string, v float64, peak bool) {
+	if _, ok := m.vals[name]; !ok {
+		m.names = append(m.names, name)
+	}
+	m.vals[name] = append(m.vals[name], v)
+	m.peak[name] = peak
+	note("  %s %.3f", name, v)
+}
+
+func (m *metrics) median(name string, v float64) { m.add(name, v, false) }
+func (m *metrics) max(name string, v float64)    { m.add(name, v, true) }
+
+func (m *metrics) report(b *testing.B) {
+	for _, name := range m.names {
+		vs := slices.Sorted(slices.Values(m.vals[name]))
+		if m.peak[name] {
+			b.ReportMetric(vs[len(vs)-1], name)
+			continue
+		}
+		med := vs[len(vs)/2]
+		if len(vs)%2 == 0 {
+			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+		}
+		b.ReportMetric(med, name+"-median")
+		if len(vs) > 1 {
+			note("%s over %d iterations: median %.3f, min %.3f, max %.3f", name, len(vs), med, vs[0], vs[len(vs)-1])
+		}
+	}
+}
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
@@ -46,6 +93,9 @@ func timed(b *testing.B, cmd *exec.Cmd) (time.Duration, string) {
 	if err != nil {
 		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
 	}
+	if cmd.ProcessState != nil && os.Getenv("STEWARD_BENCH_CPU") != "" && cmd.Path != os.Args[0] {
+		note("%s: wall %v cpu %v", filepath.Base(cmd.Args[0]), d.Round(time.Millisecond), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond))
+	}
 	return d, string(out)
 }
 
@@ -55,11 +105,18 @@ func stewardRun(b *testing.B, cfgPath, job string) (time.Duration, int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+cfgPath+"|"+job, "STEWARD_BENCH=1")
 	d, out := timed(b, cmd)
-	if os.Getenv("STEWARD_TRACE_LOG") != "" {
-		b.Logf("steward %s:\n%s", job, out)
+	if f := os.Getenv("STEWARD_TRACE_LOG"); f != "" {
+		// The child's timestamped debug log, appended to that file.
+		if lf, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+			fmt.Fprintf(lf, "== steward %s\n%s", job, out)
+			lf.Close()
+		}
 	}
 	rss := 0
 	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cpu "); ok {
+			note("steward %s: %s", job, v)
+		}
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "rss "); ok {
 			rss, _ = strconv.Atoi(strings.TrimSuffix(v, " kB"))
 		}
@@ -104,18 +161,21 @@ func BenchmarkP1(b *testing.B) {
 		rand.Read(buf)
 		os.WriteFile(p, buf, 0o644)
 	}
+	ms := newMetrics()
+	defer ms.report(b)
 	for b.Loop() {
-		base := newPlainRestic(b, dir)
+		run := b.TempDir() // repositories and state of this iteration
+		base := newPlainRestic(b, run)
 		bFirst, _ := timed(b, base.cmd("backup", "--host", "steward", data))
 		bSame, _ := timed(b, base.cmd("backup", "--host", "steward", data))
-		cfg := benchConfig(b, dir, fmt.Sprintf("repositories:\n  - {name: disk, local: {}}\nsources:\n  - {name: files, path: {path: %s}}\njobs:\n  - {name: j, sources: [files], repository: disk}\n", data))
+		cfg := benchConfig(b, run, fmt.Sprintf("repositories:\n  - {name: disk, local: {}}\nsources:\n  - {name: files, path: {path: %s}}\njobs:\n  - {name: j, sources: [files], repository: disk}\n", data))
 		stewardRun(b, cfg, "init:disk")
 		sFirst, rss1 := stewardRun(b, cfg, "j")
 		sSame, rss2 := stewardRun(b, cfg, "j")
-		b.ReportMetric(sFirst.Seconds()/bFirst.Seconds(), "first-ratio")
-		b.ReportMetric(sSame.Seconds()/bSame.Seconds(), "nochange-ratio")
-		b.ReportMetric(float64(max(rss1, rss2))/1024, "steward-MB-RSS")
-		b.Logf("P1 %d MiB / %d files: restic %v then %v; steward %v then %v", mb, n, bFirst, bSame, sFirst, sSame)
+		ms.median("first-ratio", sFirst.Seconds()/bFirst.Seconds())
+		ms.median("nochange-ratio", sSame.Seconds()/bSame.Seconds())
+		ms.max("steward-MB-RSS", float64(max(rss1, rss2))/1024)
+		note("P1 %d MiB / %d files: restic %v then %v; steward %v then %v", mb, n, bFirst, bSame, sFirst, sSame)
 	}
 }
 
@@ -123,35 +183,37 @@ func BenchmarkP1(b *testing.B) {
 // `pg_dump -Fc | restic backup --stdin`.
 func BenchmarkP2(b *testing.B) {
 	mb := envInt("BENCH_DB_MB", 1000)
-	dir := b.TempDir()
 	pg := testenv.StartPostgres(b)
 	pg.CreateDatabase(b, "bench")
 	rows := mb << 20 / 140 // a row is about 140 bytes on disk
 	pg.Exec(b, "bench", fmt.Sprintf(`CREATE TABLE t (id bigint PRIMARY KEY, a text, b text, n numeric);
 		INSERT INTO t SELECT g, md5(g::text), md5((g*7)::text), g * 1.5 FROM generate_series(1, %d) g`, rows))
 	size := pg.Query(b, "bench", "SELECT pg_database_size('bench')")[0][0]
+	ms := newMetrics()
+	defer ms.report(b)
 	for b.Loop() {
-		base := newPlainRestic(b, dir)
+		run := b.TempDir() // repositories and state of this iteration
+		base := newPlainRestic(b, run)
 		dump := filepath.Join(pg.BinDir, "pg_dump")
 		sh := exec.Command("sh", "-c", fmt.Sprintf("%s -Fc -d bench | %s -r %s --password-file %s --cache-dir %s -q backup --stdin --stdin-filename bench.pgdump --host steward",
 			dump, base.bin, base.repo, base.pwFile, base.cache))
 		sh.Env = append(os.Environ(), pg.Env()...)
 		bt, _ := timed(b, sh)
-		cfg := benchConfig(b, dir, fmt.Sprintf(`repositories:
+		cfg := benchConfig(b, run, fmt.Sprintf(`repositories:
   - {name: disk, local: {}}
 sources:
   - name: db
     postgres: {host: 127.0.0.1, port: %d, database: bench, user: %s, password: "file:%s", sslmode: disable}
 jobs:
   - {name: j, sources: [db], repository: disk}
-`, pg.Port, pg.User, writeSecret(b, dir, pg.Password)))
+`, pg.Port, pg.User, writeSecret(b, run, pg.Password)))
 		stewardRun(b, cfg, "init:disk")
 		st, rss := stewardRun(b, cfg, "j")
-		tmp, _ := os.ReadDir(filepath.Join(dir, "state", "tmp"))
-		b.ReportMetric(st.Seconds()/bt.Seconds(), "ratio")
-		b.ReportMetric(float64(rss)/1024, "steward-MB-RSS")
-		b.ReportMetric(float64(len(tmp)), "tmp-files-left")
-		b.Logf("P2 database of %v bytes: pg_dump|restic %v; steward %v (manifest of every table included)", size, bt, st)
+		tmp, _ := os.ReadDir(filepath.Join(run, "state", "tmp"))
+		ms.median("ratio", st.Seconds()/bt.Seconds())
+		ms.max("steward-MB-RSS", float64(rss)/1024)
+		ms.max("tmp-files-left", float64(len(tmp)))
+		note("P2 database of %v bytes: pg_dump|restic %v; steward %v (manifest of every table included)", size, bt, st)
 	}
 }
 
@@ -183,11 +245,14 @@ func BenchmarkP3(b *testing.B) {
 		os.WriteFile(filepath.Join(data, key), buf, 0o644)
 	}
 	total := float64(n * size)
+	ms := newMetrics()
+	defer ms.report(b)
 	for b.Loop() {
-		base := newPlainRestic(b, dir)
+		run := b.TempDir() // repositories and state of this iteration
+		base := newPlainRestic(b, run)
 		bt, _ := timed(b, base.cmd("backup", "--host", "steward", data))
-		access, secret := writeSecretN(b, dir, "a", s.AccessKey), writeSecretN(b, dir, "s", s.SecretKey)
-		cfg := benchConfig(b, dir, fmt.Sprintf(`repositories:
+		access, secret := writeSecretN(b, run, "a", s.AccessKey), writeSecretN(b, run, "s", s.SecretKey)
+		cfg := benchConfig(b, run, fmt.Sprintf(`repositories:
   - {name: disk, local: {}}
 sources:
   - name: bucket
@@ -196,17 +261,35 @@ jobs:
   - {name: j, sources: [bucket], repository: disk}
 `, s.URL, access, secret))
 		stewardRun(b, cfg, "init:disk")
+		srv0 := procCPU(s.PID())
 		st, rss := stewardRun(b, cfg, "j")
-		b.ReportMetric((total/st.Seconds())/(total/bt.Seconds()), "throughput-ratio")
-		b.ReportMetric(total/st.Seconds()/(1<<20), "steward-MiB/s")
-		b.ReportMetric(float64(rss)/1024, "steward-MB-RSS")
-		b.Logf("P3 %d objects, %d MiB: restic from disk %v; steward from S3 %v", n, mb, bt, st)
+		note("versitygw: cpu %v", procCPU(s.PID())-srv0)
+		ms.median("throughput-ratio", (total/st.Seconds())/(total/bt.Seconds()))
+		ms.median("steward-MiB/s", total/st.Seconds()/(1<<20))
+		ms.max("steward-MB-RSS", float64(rss)/1024)
+		note("P3 %d objects, %d MiB: restic from disk %v; steward from S3 %v", n, mb, bt, st)
 	}
-	_ = io.Discard
 }
 
 func writeSecretN(b *testing.B, dir, name, v string) string {
 	p := filepath.Join(dir, name+".secret")
 	os.WriteFile(p, []byte(v), 0o600)
 	return p
+}
+
+// procCPU is the CPU time (user and system) process pid has used so far.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th, in clock ticks (100 per second).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(u+st) * 10 * time.Millisecond
 }

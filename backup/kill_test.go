@@ -39,16 +39,23 @@ func helperMain(v string) int {
 		return 2
 	}
 	if prof := os.Getenv("STEWARD_CPUPROFILE"); prof != "" {
-		// Profiling the helper (benchmarks): STEWARD_CPUPROFILE=<file>.
-		if pf, err := os.Create(prof); err == nil {
+		// Profiling the helper (benchmarks): STEWARD_CPUPROFILE=<file>,
+		// one file per process (<file>.<pid>).
+		if pf, err := os.Create(fmt.Sprintf("%s.%d", prof, os.Getpid())); err == nil {
 			if pprof.StartCPUProfile(pf) == nil {
 				defer pprof.StopCPUProfile()
 			}
 		}
 	}
-	if os.Getenv("STEWARD_TRACE_LOG") != "" {
-		defer func() { fmt.Println("helper ran", time.Since(helperStart)) }()
-	}
+	defer func() {
+		// Where the time went (read by the benchmarks): Steward's own CPU
+		// and that of the restic processes it ran.
+		var self, kids syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+		fmt.Printf("cpu wall %v steward %v restic %v\n", time.Since(helperStart).Round(time.Millisecond),
+			time.Duration(self.Utime.Nano()+self.Stime.Nano()).Round(time.Millisecond), time.Duration(kids.Utime.Nano()+kids.Stime.Nano()).Round(time.Millisecond))
+	}()
 	t := &testing.T{}
 	var mod func(*Deps)
 	if os.Getenv("STEWARD_TRACE_LOG") != "" {
@@ -57,6 +64,9 @@ func helperMain(v string) int {
 			d.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			d.Restic.Log = d.Log
 		}
+	}
+	if os.Getenv("STEWARD_TRACE_LOG") != "" {
+		fmt.Fprintf(os.Stderr, "time=%s helper started\n", helperStart.UTC().Format(time.RFC3339Nano))
 	}
 	f := openFixture(t, ctx, cfg, mod)
 	if repo, ok := strings.CutPrefix(job, "init:"); ok {
@@ -67,6 +77,9 @@ func helperMain(v string) int {
 				fmt.Printf("%s %d\n", ev.Kind, ev.BytesDone)
 			}
 		}})
+	}
+	if os.Getenv("STEWARD_TRACE_LOG") != "" {
+		fmt.Fprintf(os.Stderr, "time=%s helper ends\n", time.Now().UTC().Format(time.RFC3339Nano))
 	}
 	if status, rerr := os.ReadFile("/proc/self/status"); rerr == nil {
 		for line := range strings.Lines(string(status)) {

@@ -353,6 +353,10 @@ func (s *S3Server) admin(op string, query url.Values, body []byte) error {
 	return nil
 }
 
+// PID returns the server's process id, or 0 while stopped (benchmarks
+// read its CPU time).
+func (s *S3Server) PID() int { return s.pid() }
+
 // pid returns the server's process id, or 0 while stopped.
 func (s *S3Server) pid() int {
 	s.mu.Lock()
