@@ -182,13 +182,65 @@ func excluded(patterns []string, root, rel string) bool {
 // manifest's entry keeps that entry's hash without being read: a
 // no-change backup costs one stat per file. Unreadable entries are
 // skipped, as restic skips them (restic's own error report names them).
-//
-// With reuseOnly, hashTree reads no file: it returns errNeedsHash as soon
-// as one regular file's hash cannot be reused (the pre-pass that detects
-// an unchanged source).
-func hashTree(ctx context.Context, root string, excludes []string, prev map[string]FileEntry, reuseOnly bool) ([]FileEntry, error) {
-	var out []FileEntry
+func hashTree(ctx context.Context, root string, excludes []string, prev map[string]FileEntry) ([]FileEntry, error) {
+	files, err := statTree(ctx, root, excludes)
+	if err != nil {
+		return nil, err
+	}
+	return hashFiles(ctx, root, files, prev)
+}
+
+// hashFiles gives each regular file of files (from statTree; reused as the
+// result) its hash, from prev or read; unreadable files are dropped.
+func hashFiles(ctx context.Context, root string, files []FileEntry, prev map[string]FileEntry) ([]FileEntry, error) {
 	buf := make([]byte, 1<<20)
+	h := newBLAKE3() // reset for each file: a hasher holds kilobytes of state
+	out := files[:0]
+	for _, fe := range files {
+		if fs.FileMode(fe.Mode).IsRegular() && !reuseHash(&fe, prev) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			sum, err := hashFile(filepath.Join(root, filepath.FromSlash(fe.Path)), h, buf)
+			if err != nil {
+				continue
+			}
+			fe.BLAKE3 = sum
+		}
+		out = append(out, fe)
+	}
+	return out, nil
+}
+
+// reusedTree is hashTree for a tree expected to be unchanged: it reads no
+// file, and returns errNeedsHash if any regular file's hash cannot be
+// taken from prev.
+func reusedTree(files []FileEntry, prev map[string]FileEntry) ([]FileEntry, error) {
+	out := slices.Clone(files)
+	for i := range out {
+		if fs.FileMode(out[i].Mode).IsRegular() && !reuseHash(&out[i], prev) {
+			return nil, errNeedsHash
+		}
+	}
+	return out, nil
+}
+
+// reuseHash gives fe the previous manifest's hash if its size, mtime,
+// ctime and inode are unchanged.
+func reuseHash(fe *FileEntry, prev map[string]FileEntry) bool {
+	old, ok := prev[fe.Path]
+	if !ok || old.BLAKE3 == "" || old.Size != fe.Size || old.MTime != fe.MTime || old.CTime != fe.CTime || old.Inode != fe.Inode {
+		return false
+	}
+	fe.BLAKE3 = old.BLAKE3
+	return true
+}
+
+// statTree lists every regular file and symlink under root that the
+// excludes leave, in walk order, with its metadata and link target but
+// no hash; it reads no file.
+func statTree(ctx context.Context, root string, excludes []string) ([]FileEntry, error) {
+	var out []FileEntry
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -226,18 +278,6 @@ func hashTree(ctx context.Context, root string, excludes []string, prev map[stri
 		case info.Mode()&fs.ModeSymlink != 0:
 			fe.Link, _ = os.Readlink(p)
 		case info.Mode().IsRegular():
-			if old, ok := prev[rel]; ok && old.BLAKE3 != "" && old.Size == fe.Size && old.MTime == fe.MTime && old.CTime == fe.CTime && old.Inode == fe.Inode {
-				fe.BLAKE3 = old.BLAKE3
-				break
-			}
-			if reuseOnly {
-				return errNeedsHash
-			}
-			sum, err := hashFile(p, buf)
-			if err != nil {
-				return nil
-			}
-			fe.BLAKE3 = sum
 		default:
 			return nil // devices, sockets, fifos: not content
 		}
@@ -250,13 +290,13 @@ func hashTree(ctx context.Context, root string, excludes []string, prev map[stri
 // errNeedsHash stops a reuse-only walk (see hashTree).
 var errNeedsHash = errors.New("a file must be hashed")
 
-func hashFile(path string, buf []byte) (string, error) {
+func hashFile(path string, h hash.Hash, buf []byte) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	h := newBLAKE3()
+	h.Reset()
 	if _, err := io.CopyBuffer(h, f, buf); err != nil {
 		return "", err
 	}

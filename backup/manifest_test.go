@@ -43,7 +43,7 @@ func TestHashTreeUpgradesV1(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("steward"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files, err := hashTree(context.Background(), root, nil, nil, false)
+	files, err := hashTree(context.Background(), root, nil, nil)
 	if err != nil || len(files) != 1 || files[0].BLAKE3 == "" {
 		t.Fatalf("first walk: %+v %v", files, err)
 	}
@@ -51,10 +51,14 @@ func TestHashTreeUpgradesV1(t *testing.T) {
 	old := v2
 	old.BLAKE3, old.SHA256 = "", "e3b0"
 	prev := map[string]FileEntry{"a.txt": old}
-	if _, err := hashTree(context.Background(), root, nil, prev, true); err != errNeedsHash {
+	walked, err := statTree(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reusedTree(walked, prev); err != errNeedsHash {
 		t.Fatalf("reuse-only walk over a v1 entry: %v, want errNeedsHash", err)
 	}
-	files, err = hashTree(context.Background(), root, nil, prev, false)
+	files, err = hashTree(context.Background(), root, nil, prev)
 	if err != nil || len(files) != 1 || files[0].BLAKE3 != v2.BLAKE3 || files[0].SHA256 != "" {
 		t.Fatalf("walk over a v1 entry: %+v %v", files, err)
 	}

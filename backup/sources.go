@@ -250,19 +250,45 @@ func (p *progress) onMessage(m resticx.Message) {
 // companion is written (see storeManifest). The same walk after restic
 // must find the tree still unchanged (so nothing changed while restic read
 // it); otherwise that snapshot is forgotten and the backup runs again,
-// hashing as usual.
+// hashing as usual. The walk runs while the previous manifest is read from
+// the catalog; with no previous manifest restic starts without waiting for
+// it, and the walk's listing is what gets hashed.
 func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
 	ps := s.cfg.Path
-	prevM := e.previousManifest(ctx, r.name(), s.name())
-	prev := previousFiles(prevM)
-	unchanged := func() bool {
-		files, err := hashTree(ctx, ps.Path, ps.Excludes, prev, true)
+	// The previous manifest is read from the catalog (JSON: ~50 ms at
+	// 10,000 files) while the tree is walked (stat only: ~40 ms).
+	var (
+		prevM            *storedManifest
+		prev             map[string]FileEntry
+		walked           []FileEntry
+		walkErr          error
+		loaded, statDone sync.WaitGroup
+	)
+	loaded.Go(func() {
+		prevM = e.previousManifest(ctx, r.name(), s.name())
+		prev = previousFiles(prevM)
+	})
+	statDone.Go(func() { walked, walkErr = statTree(ctx, ps.Path, ps.Excludes) })
+	loaded.Wait()
+	// same: the tree as walked has the previous manifest's entries and
+	// hashes.
+	same := func(walked []FileEntry, err error) bool {
+		if err != nil {
+			return false
+		}
+		files, err := reusedTree(walked, prev)
 		return err == nil && sameContent(prevM.m, ps.Path, files)
 	}
 	var reused *storedManifest
-	if prevM != nil && prevM.m.Job == rec.Job && e.companionExists(ctx, r, prevM.companion) && unchanged() {
-		reused = prevM
+	if prevM != nil && prevM.m.Job == rec.Job {
+		statDone.Wait()
+		if same(walked, walkErr) && e.companionExists(ctx, r, prevM.companion) {
+			reused = prevM
+		}
 	}
+	// Without a previous manifest restic starts at once; the walk goes on
+	// beside it and its result is hashed.
+	rewalk := false
 	if reused != nil {
 		args := append([]string{"backup"}, runTags(rec, TagData)...)
 		args = append(args, "--tag", TagManifestRef+reused.companion)
@@ -270,7 +296,7 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		if err != nil {
 			return nil, nil, err
 		}
-		if unchanged() {
+		if same(statTree(ctx, ps.Path, ps.Excludes)) {
 			m := *reused.m
 			m.reused = reused
 			return res.Summary, &m, nil
@@ -278,6 +304,7 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
 			return nil, nil, err
 		}
+		rewalk = true // the walk before is stale
 	}
 
 	hctx, cancel := context.WithCancel(ctx)
@@ -287,7 +314,17 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		hashErr error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev, false) })
+	wg.Go(func() {
+		if rewalk {
+			files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev)
+			return
+		}
+		if statDone.Wait(); walkErr != nil {
+			hashErr = walkErr
+			return
+		}
+		files, hashErr = hashFiles(hctx, ps.Path, walked, prev)
+	})
 	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.resticPath(ctx, rec, r, ps, append([]string{"backup"}, runTags(rec, TagData)...), opts)
 	if err != nil {
