@@ -260,3 +260,64 @@ jobs:
 	}
 	f.resticByHand(t, "disk", "check")
 }
+
+// TestBucketProgress: a bucket streamed slowly (each fetch held back by
+// the test hook) gets progress events from restic's status messages;
+// the bucket is counted beside the stream, and once counted the events
+// carry its listed size and object count, with the bytes read so far.
+func TestBucketProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	src := testenv.StartS3(t)
+	src.MakeBucket(t, "docs")
+	mc := src.Client(t)
+	var listed int64
+	for i := range 6 {
+		b := make([]byte, 100<<10+i)
+		rand.Read(b)
+		if _, err := mc.PutObject(ctx, "docs", fmt.Sprintf("o%d", i), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		listed += int64(len(b))
+	}
+	f := newFixture(t, dir, fmt.Sprintf(`repositories:
+  - name: disk
+    local: {}
+sources:
+  - name: docs%s
+jobs:
+  - {name: docs, sources: [docs], repository: disk}
+`, s3YAML(t, dir, src, "docs", src.AccessKey, src.SecretKey)), nil)
+	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	testHookObject = func(int64) { time.Sleep(400 * time.Millisecond) }
+	defer func() { testHookObject = nil }()
+	var (
+		mu  sync.Mutex
+		evs []Event
+	)
+	if _, err := f.eng.Run(ctx, RunOptions{Job: "docs", Progress: func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Kind == EventProgress {
+			evs = append(evs, ev)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	withTotal := 0
+	for _, ev := range evs {
+		if ev.BytesTotal == 0 {
+			continue // not counted yet
+		}
+		withTotal++
+		if ev.BytesTotal != listed || ev.FilesTotal != 6 || ev.BytesDone > listed {
+			t.Fatalf("progress %+v, listed %d bytes in 6 objects", ev, listed)
+		}
+	}
+	if withTotal == 0 {
+		t.Fatalf("%d progress events, none with the bucket's total", len(evs))
+	}
+}

@@ -209,8 +209,10 @@ type progress struct {
 	repo   string
 	bytes  *atomic.Int64 // nil: use restic's bytes_done
 	files  *atomic.Int64
-	totalB int64
-	totalF int64
+	// totalB, totalF: an S3 source's listed size, once counted (zero until
+	// then: no percentage or ETA yet).
+	totalB atomic.Int64
+	totalF atomic.Int64
 	start  time.Time
 }
 
@@ -224,8 +226,8 @@ func (p *progress) onMessage(m resticx.Message) {
 		ev.ETA = time.Duration(m.SecondsRemaining * float64(time.Second))
 	}
 	if p.bytes != nil {
-		ev.BytesDone, ev.BytesTotal = p.bytes.Load(), p.totalB
-		ev.FilesDone, ev.FilesTotal = p.files.Load(), p.totalF
+		ev.BytesDone, ev.BytesTotal = p.bytes.Load(), p.totalB.Load()
+		ev.FilesDone, ev.FilesTotal = p.files.Load(), p.totalF.Load()
 		ev.ETA = 0
 	}
 	elapsed := time.Since(p.start).Seconds()
@@ -442,10 +444,6 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 // its input is still open (an ended input would make it save a partial
 // snapshot) and the caller checks that no snapshot was saved.
 func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
-	var totalB, totalF int64
-	if err := s.s3.List(ctx, func(o objstore.Object) error { totalB += o.Size; totalF++; return nil }); err != nil {
-		return nil, nil, err
-	}
 	var bytesRead, filesDone atomic.Int64
 	m := &Manifest{Kind: "s3", Bucket: s.s3.Target().Bucket, StdinFilename: s.name() + ".tar"}
 
@@ -474,10 +472,24 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 		pw.Close()
 	})
 	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, totalB: totalB, totalF: totalF, start: time.Now()}
+	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, start: time.Now()}
+	// The bucket is counted for the progress bar beside the stream, not
+	// before it (a listing of 10,000 objects takes about 0.4 s). A failed
+	// count only leaves the bar without a total: the stream's own listing
+	// reports the error.
+	cctx, stopCount := context.WithCancel(rctx)
+	defer stopCount()
+	wg.Go(func() {
+		var b, n int64
+		if s.s3.List(cctx, func(o objstore.Object) error { b += o.Size; n++; return nil }) == nil {
+			p.totalB.Store(b)
+			p.totalF.Store(n)
+		}
+	})
 	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
 	close(resticDone)
+	stopCount()
 	// A write still blocked on the pipe fails once no reader is left.
 	pr.Close()
 	wg.Wait()
