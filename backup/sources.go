@@ -203,12 +203,12 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *
 // progress turns restic status messages into events; for stdin sources
 // the caller's counters (bytes read from the source) take precedence.
 type progress struct {
-	e      *Engine
-	opts   RunOptions
-	rec    *RunRecord
-	repo   string
-	bytes  *atomic.Int64 // nil: use restic's bytes_done
-	files  *atomic.Int64
+	e     *Engine
+	opts  RunOptions
+	rec   *RunRecord
+	repo  string
+	bytes *atomic.Int64 // nil: use restic's bytes_done
+	files *atomic.Int64
 	// totalB, totalF: an S3 source's listed size, once counted (zero until
 	// then: no percentage or ETA yet).
 	totalB atomic.Int64
