@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/zeebo/blake3"
 
+	"steward/internal/manifest"
 	"steward/internal/testenv"
 )
 
@@ -93,18 +94,18 @@ jobs:
 	f := newFixture(t, dir, body, nil)
 
 	for _, r := range []string{"disk", "disk2", "tokyo", "osaka"} {
-		if err := f.eng.InitRepository(ctx, r); err != nil {
+		if err := f.repos.Init(ctx, r); err != nil {
 			t.Fatalf("init %s: %v", r, err)
 		}
 	}
-	if err := f.eng.InitRepository(ctx, "disk"); !errors.Is(err, ErrAlreadyInitialized) {
+	if err := f.repos.Init(ctx, "disk"); !errors.Is(err, ErrAlreadyInitialized) {
 		t.Fatalf("second init: %v", err)
 	}
 
 	// Watch every process's arguments while backups run.
 	secrets := [][]byte{[]byte(pg.Password), []byte(tokyo.SecretKey), []byte(osaka.SecretKey)}
 	for _, r := range []string{"disk", "disk2", "tokyo", "osaka"} {
-		pw, err := f.eng.repoPassword(r)
+		pw, err := f.repos.Password(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ jobs:
 	// Manifests: files (exclude honoured), tables, objects with hashes.
 	rows, _ := f.store.JobRuns(ctx, "onprem", 10)
 	for _, row := range rows {
-		m, err := LoadManifest(ctx, f.store, row.SnapshotID)
+		m, _, err := manifest.FromCatalog(ctx, f.store, row.SnapshotID)
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", row.Source, err)
 		}

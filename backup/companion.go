@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"steward/internal/repo"
 	"steward/internal/resticx"
 )
 
@@ -30,14 +31,14 @@ type companion struct {
 // startCompanion starts `restic backup --stdin` for rec's manifest
 // snapshot in r. The snapshot is linked to its data snapshot by the same
 // run:<id> tag (the data snapshot's id is not known yet).
-func (e *Engine) startCompanion(ctx context.Context, rec *RunRecord, r *repo) *companion {
+func (e *Engine) startCompanion(ctx context.Context, rec *RunRecord, r *repo.Repo) *companion {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	c := &companion{in: pw, cancel: cancel, done: make(chan struct{})}
 	args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
 	go func() {
 		defer close(c.done)
-		c.res, c.err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: pr, KillOnCancel: true, Background: true})
+		c.res, c.err = e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, Stdin: pr, KillOnCancel: true, Background: true})
 		// restic is gone: release the runner's stdin copy.
 		pr.CloseWithError(errors.New("restic stopped reading"))
 	}()

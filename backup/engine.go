@@ -16,6 +16,8 @@ import (
 	"steward/internal/clock"
 	"steward/internal/config"
 	"steward/internal/keys"
+	"steward/internal/progress"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 )
 
@@ -31,20 +33,18 @@ type Store interface {
 	LatestManifest(ctx context.Context, repository, source string) (catalog.ManifestRow, error)
 }
 
-// Auditor appends audit records (audit.Log has it).
-type Auditor interface {
-	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
-}
-
 // Deps is what the engine needs; the CLI's loader builds it.
 type Deps struct {
 	Config  *config.Config
 	Keys    *keys.Keyring
 	Restic  *resticx.Runner
 	Catalog Store
-	Audit   Auditor
-	Clock   *clock.Zoned
-	Log     *slog.Logger
+	Audit   audit.Appender
+	// Repos opens the repositories; when nil, one is made from Config,
+	// Keys, Restic, Audit, LockWait and ProbeTimeout.
+	Repos *repo.Opener
+	Clock *clock.Zoned
+	Log   *slog.Logger
 	// PgDump overrides where pg_dump is looked for (default: the server's
 	// major version under /usr/lib/postgresql, then PATH).
 	PgDump string
@@ -59,17 +59,16 @@ type Deps struct {
 // Engine runs backups. It is safe for concurrent use; repository file
 // locks serialize runs that share a repository.
 type Engine struct {
-	cfg      *config.Config
-	keys     *keys.Keyring
-	restic   *resticx.Runner
-	store    Store
-	auditLog Auditor
-	clock    *clock.Zoned
-	log      *slog.Logger
-	pgDump   string
-	lockWait time.Duration
-	probe    time.Duration
-	tmpAge   time.Duration // see staleTmpAge
+	cfg    *config.Config
+	keys   *keys.Keyring
+	restic *resticx.Runner
+	store  Store
+	rec    *audit.Recorder
+	repos  *repo.Opener
+	clock  *clock.Zoned
+	log    *slog.Logger
+	pgDump string
+	tmpAge time.Duration // see staleTmpAge
 }
 
 // New returns an engine over deps.
@@ -83,16 +82,17 @@ func New(d Deps) *Engine {
 		loc, _ := clock.LoadZone(d.Config.Contract.TimeZone)
 		clk = clock.New(loc, nil)
 	}
-	return &Engine{cfg: d.Config, keys: d.Keys, restic: d.Restic, store: d.Catalog, auditLog: d.Audit, clock: clk,
-		log: log.With("component", "backup"), pgDump: d.PgDump, lockWait: d.LockWait, probe: d.ProbeTimeout, tmpAge: staleTmpAge}
+	repos := d.Repos
+	if repos == nil {
+		repos = repo.New(repo.Deps{Config: d.Config, Keys: d.Keys, Restic: d.Restic, Audit: d.Audit, Log: log,
+			LockWait: d.LockWait, ProbeTimeout: d.ProbeTimeout})
+	}
+	log = log.With("component", "backup")
+	return &Engine{cfg: d.Config, keys: d.Keys, restic: d.Restic, store: d.Catalog, rec: audit.NewRecorder(d.Audit, log), repos: repos,
+		clock: clk, log: log, pgDump: d.PgDump, tmpAge: staleTmpAge}
 }
 
-func (e *Engine) probeTimeout() time.Duration {
-	if e.probe > 0 {
-		return e.probe
-	}
-	return 20 * time.Second
-}
+func (e *Engine) probeTimeout() time.Duration { return e.repos.ProbeTimeout() }
 
 // RunOptions says what Run does.
 type RunOptions struct {
@@ -106,37 +106,19 @@ type RunOptions struct {
 	Progress func(Event)
 }
 
-// Event kinds.
+// Event kinds (see package progress).
 const (
-	EventCheck     = "check"     // a residency/probe answer
-	EventStart     = "start"     // a source's backup begins
-	EventProgress  = "progress"  // bytes and files so far
-	EventDone      = "done"      // a source's snapshot is saved
-	EventFailed    = "failed"    // a source, a copy or retention failed
-	EventCopy      = "copy"      // a snapshot was copied to a replica
-	EventRetention = "retention" // retention applied to a repository
+	EventCheck     = progress.Check     // a residency/probe answer
+	EventStart     = progress.Start     // a source's backup begins
+	EventProgress  = progress.Progress  // bytes and files so far
+	EventDone      = progress.Done      // a source's snapshot is saved
+	EventFailed    = progress.Failed    // a source, a copy or retention failed
+	EventCopy      = progress.Copy      // a snapshot was copied to a replica
+	EventRetention = progress.Retention // retention applied to a repository
 )
 
 // Event is one progress event. Names of files or objects never appear.
-type Event struct {
-	Time       time.Time `json:"time"`
-	Kind       string    `json:"kind"`
-	Job        string    `json:"job"`
-	Source     string    `json:"source,omitempty"`
-	Repository string    `json:"repository,omitempty"`
-	BytesDone  int64     `json:"bytes_done,omitempty"`
-	// BytesTotal is 0 when unknown (a database dump's size is known only
-	// at its end).
-	BytesTotal int64   `json:"bytes_total,omitempty"`
-	FilesDone  int64   `json:"files_done,omitempty"`
-	FilesTotal int64   `json:"files_total,omitempty"`
-	Rate       float64 `json:"rate,omitempty"` // bytes per second
-	// ETA is the estimated time left, 0 when unknown.
-	ETA        time.Duration `json:"eta,omitempty"`
-	SnapshotID string        `json:"snapshot_id,omitempty"`
-	Message    string        `json:"message,omitempty"`
-	Error      string        `json:"error,omitempty"`
-}
+type Event = progress.Event
 
 // Copy is one replica copy of a snapshot.
 type Copy struct {
@@ -151,20 +133,20 @@ type Copy struct {
 
 // RunRecord is one source's run, as kept in the catalog.
 type RunRecord struct {
-	ID         string      `json:"id"`
-	Job        string      `json:"job"`
-	Source     string      `json:"source"`
-	Kind       string      `json:"kind"`
-	Repository string      `json:"repository"`
-	SnapshotID string      `json:"snapshot_id,omitempty"`
-	ManifestID string      `json:"manifest_snapshot_id,omitempty"`
-	Started    string      `json:"started"`
-	Finished   string      `json:"finished,omitempty"`
-	BytesRead  int64       `json:"bytes_read"`
-	DataAdded  int64       `json:"data_added"`
-	Files      int64       `json:"files"`
-	Copies     []Copy      `json:"replica_copies,omitempty"`
-	Residency  []Residency `json:"residency"`
+	ID         string           `json:"id"`
+	Job        string           `json:"job"`
+	Source     string           `json:"source"`
+	Kind       string           `json:"kind"`
+	Repository string           `json:"repository"`
+	SnapshotID string           `json:"snapshot_id,omitempty"`
+	ManifestID string           `json:"manifest_snapshot_id,omitempty"`
+	Started    string           `json:"started"`
+	Finished   string           `json:"finished,omitempty"`
+	BytesRead  int64            `json:"bytes_read"`
+	DataAdded  int64            `json:"data_added"`
+	Files      int64            `json:"files"`
+	Copies     []Copy           `json:"replica_copies,omitempty"`
+	Residency  []repo.Residency `json:"residency"`
 	// ManifestSHA256 is the SHA-256 of the manifest's JSON body.
 	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
 	// ManifestReused says the source was unchanged since the previous
@@ -190,11 +172,11 @@ const (
 
 // Report is what Run did.
 type Report struct {
-	Job        string      `json:"job"`
-	Repository string      `json:"repository"`
-	Replicas   []string    `json:"replicas,omitempty"`
-	Residency  []Residency `json:"residency"`
-	Runs       []RunRecord `json:"runs"`
+	Job        string           `json:"job"`
+	Repository string           `json:"repository"`
+	Replicas   []string         `json:"replicas,omitempty"`
+	Residency  []repo.Residency `json:"residency"`
+	Runs       []RunRecord      `json:"runs"`
 	// Retention holds one line per repository retention was applied to.
 	Retention []string `json:"retention,omitempty"`
 	DryRun    bool     `json:"dry_run,omitempty"`
@@ -208,15 +190,6 @@ func (e *Engine) newID(prefix string) string {
 }
 
 func (e *Engine) now() string { return e.clock.Format(e.clock.Now()) }
-
-func (e *Engine) audit(ctx context.Context, action, target, result string, details map[string]string) {
-	if e.auditLog == nil {
-		return
-	}
-	if _, err := e.auditLog.Append(context.WithoutCancel(ctx), audit.Entry{Action: action, Target: target, Result: result, Details: details}); err != nil {
-		e.log.Error("audit append failed", "action", action, "err", err)
-	}
-}
 
 func (e *Engine) saveRun(ctx context.Context, r *RunRecord) error {
 	if e.store == nil {
@@ -239,23 +212,7 @@ func errText(err error) string {
 }
 
 // job finds the job to run.
-func (e *Engine) job(name string) (*config.Job, error) {
-	if name == "" {
-		if len(e.cfg.Jobs) == 1 {
-			return &e.cfg.Jobs[0], nil
-		}
-		names := make([]string, 0, len(e.cfg.Jobs))
-		for _, j := range e.cfg.Jobs {
-			names = append(names, j.Name)
-		}
-		return nil, fmt.Errorf("%w: name one with --job (jobs: %s)", ErrNoJob, strings.Join(names, ", "))
-	}
-	j, ok := e.cfg.Job(name)
-	if !ok {
-		return nil, fmt.Errorf("%w %q: see jobs in the config", ErrNoJob, name)
-	}
-	return j, nil
-}
+func (e *Engine) job(name string) (*config.Job, error) { return e.cfg.FindJob(name) }
 
 // emit sends an event if anyone listens.
 func emit(opts RunOptions, ev Event) {

@@ -1,21 +1,26 @@
 package backup
 
-import "errors"
+import (
+	"errors"
+
+	"steward/internal/config"
+	"steward/internal/repo"
+)
 
 var (
 	// ErrNoJob means the config has no job of that name.
-	ErrNoJob = errors.New("no such job")
+	ErrNoJob = config.ErrNoJob
 	// ErrNoRepository means the config has no repository of that name.
-	ErrNoRepository = errors.New("no such repository")
+	ErrNoRepository = repo.ErrNoRepository
 	// ErrResidency means a storage target is outside
 	// residency.allowed_regions (req 2); nothing was written.
-	ErrResidency = errors.New("storage outside the allowed regions")
+	ErrResidency = repo.ErrResidency
 	// ErrBusy means another Steward run holds the repository.
-	ErrBusy = errors.New("repository is in use by another Steward run")
+	ErrBusy = repo.ErrBusy
 	// ErrNotInitialized means the repository has no sealed password yet.
-	ErrNotInitialized = errors.New("repository is not initialized")
+	ErrNotInitialized = repo.ErrNotInitialized
 	// ErrAlreadyInitialized means repo init found a working repository.
-	ErrAlreadyInitialized = errors.New("repository is already initialized")
+	ErrAlreadyInitialized = repo.ErrAlreadyInitialized
 	// ErrSourceFailed wraps each source that failed in a run.
 	ErrSourceFailed = errors.New("backup of a source failed")
 	// ErrReplicaFailed wraps each replica copy that failed in a run.

@@ -17,6 +17,8 @@ import (
 
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
+	"steward/internal/repo"
+	"steward/internal/state"
 	"steward/internal/testenv"
 )
 
@@ -51,14 +53,14 @@ jobs:
     repository: disk
 `, s3YAML(t, dir, us, "repo", us.AccessKey, us.SecretKey), files, s3YAML(t, dir, us, "src", us.AccessKey, us.SecretKey))
 	f := newFixture(t, dir, body, nil)
-	err := f.eng.InitRepository(ctx, "virginia")
+	err := f.repos.Init(ctx, "virginia")
 	if !errors.Is(err, ErrResidency) || !strings.Contains(err.Error(), `"us-east-1"`) || !strings.Contains(err.Error(), "ap-northeast-1, ap-northeast-3") {
 		t.Fatalf("init in us-east-1: %v", err)
 	}
-	if _, err := os.Stat(SealedPasswordPath(f.cfg.StateDir, "virginia")); err == nil {
+	if _, err := os.Stat(state.Dir(f.cfg.StateDir).SealedPassword("virginia")); err == nil {
 		t.Fatal("a password was sealed for a refused repository")
 	}
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := f.eng.Run(ctx, RunOptions{Job: "from-us"})
@@ -70,7 +72,7 @@ jobs:
 	}
 	row, err := f.store.Run(ctx, rep.Runs[0].ID)
 	if err != nil || row.Result != ResultRefused || !strings.Contains(string(row.Record), `"answer":"us-east-1 (refused)"`) ||
-		!strings.Contains(string(row.Record), LocalAttested) {
+		!strings.Contains(string(row.Record), repo.LocalAttested) {
 		t.Fatalf("run record %s, %v", row.Record, err)
 	}
 	if n := len(f.dataSnapshots(t, "disk")); n != 0 {
@@ -147,7 +149,7 @@ jobs:
 `, pgYAML("nodb", "nope"), pgYAML("db", "big"), s3YAML(t, dir, src, "docs", src.AccessKey, src.SecretKey),
 		s3YAML(t, dir, dead, "docs", "a", "b"), s3YAML(t, dir, src, "docs", src.AccessKey, "wrong"), s3YAML(t, dir, src, "nope", src.AccessKey, src.SecretKey))
 	f := newFixture(t, dir, body, func(d *Deps) { d.PgDump = faulty })
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 	noSnapshot := func(t *testing.T) {
@@ -233,10 +235,10 @@ jobs:
   - {name: j, sources: [files], repository: disk}
 `, files)
 	f := newFixture(t, dir, body, nil)
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
-	release, err := f.eng.lockRepos(ctx, []string{"disk"})
+	release, err := f.repos.Lock(ctx, []string{"disk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +291,7 @@ sources:
 jobs:
   - {name: docs, sources: [docs], repository: disk}
 `, s3YAML(t, dir, src, "docs", src.AccessKey, src.SecretKey)), nil)
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 	testHookObject = func(int64) { time.Sleep(400 * time.Millisecond) }

@@ -13,6 +13,7 @@ import (
 	"steward/internal/catalog"
 	"steward/internal/config"
 	"steward/internal/keys"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 	"steward/internal/testenv"
 )
@@ -26,6 +27,7 @@ type fixture struct {
 	store  *catalog.SQLite
 	log    *audit.Log
 	runner *resticx.Runner
+	repos  *repo.Opener
 	eng    *Engine
 }
 
@@ -50,6 +52,8 @@ func openFixture(t testing.TB, ctx context.Context, cfg *config.Config, mod func
 	if mod != nil {
 		mod(&d)
 	}
+	f.repos = repo.New(repo.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Audit: st.Audit, LockWait: d.LockWait, ProbeTimeout: d.ProbeTimeout})
+	d.Repos = f.repos
 	f.eng = New(d)
 	return f
 }
@@ -67,20 +71,20 @@ func s3YAML(t *testing.T, dir string, s *testenv.S3Server, bucket, access, secre
 // unsealed password in a file and the backend keys in the environment.
 func (f *fixture) resticByHand(t *testing.T, repoName string, args ...string) []byte {
 	t.Helper()
-	r, err := f.eng.openRepo(repoName, true)
+	r, err := f.repos.Resolve(repoName, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.s3 != nil {
-		if err := f.eng.checkRepoResidency(context.Background(), r); err != nil {
+	if r.S3 != nil {
+		if err := f.repos.CheckResidency(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, r.restic.Password.Reveal(), 0o600)
-	cmd := exec.Command(f.cfg.Restic.Path, append([]string{"--no-cache", "-r", r.restic.Location, "--password-file", pw}, args...)...)
+	os.WriteFile(pw, r.Restic.Password.Reveal(), 0o600)
+	cmd := exec.Command(f.cfg.Restic.Path, append([]string{"--no-cache", "-r", r.Restic.Location, "--password-file", pw}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	for k, v := range r.restic.Env {
+	for k, v := range r.Restic.Env {
 		cmd.Env = append(cmd.Env, k+"="+string(v.Reveal()))
 	}
 	out, err := cmd.CombinedOutput()
@@ -91,9 +95,9 @@ func (f *fixture) resticByHand(t *testing.T, repoName string, args ...string) []
 }
 
 // dataSnapshots lists the steward-data snapshots of a repository by hand.
-func (f *fixture) dataSnapshots(t *testing.T, repoName string) []resticSnapshot {
+func (f *fixture) dataSnapshots(t *testing.T, repoName string) []resticx.Snapshot {
 	t.Helper()
-	var snaps []resticSnapshot
+	var snaps []resticx.Snapshot
 	out := f.resticByHand(t, repoName, "snapshots", "--json", "--tag", TagData)
 	if err := json.Unmarshal(out, &snaps); err != nil {
 		t.Fatalf("snapshots of %s: %v\n%s", repoName, err, out)
@@ -102,9 +106,9 @@ func (f *fixture) dataSnapshots(t *testing.T, repoName string) []resticSnapshot 
 }
 
 // allSnapshots lists every snapshot of a repository by hand.
-func (f *fixture) allSnapshots(t *testing.T, repoName string) []resticSnapshot {
+func (f *fixture) allSnapshots(t *testing.T, repoName string) []resticx.Snapshot {
 	t.Helper()
-	var snaps []resticSnapshot
+	var snaps []resticx.Snapshot
 	out := f.resticByHand(t, repoName, "snapshots", "--json")
 	if err := json.Unmarshal(out, &snaps); err != nil {
 		t.Fatalf("snapshots of %s: %v\n%s", repoName, err, out)

@@ -70,7 +70,7 @@ func helperMain(v string) int {
 	}
 	f := openFixture(t, ctx, cfg, mod)
 	if repo, ok := strings.CutPrefix(job, "init:"); ok {
-		err = f.eng.InitRepository(ctx, repo)
+		err = f.repos.Init(ctx, repo)
 	} else {
 		_, err = f.eng.Run(ctx, RunOptions{Job: job, Progress: func(ev Event) {
 			if os.Getenv("STEWARD_BENCH") == "" {
@@ -116,7 +116,7 @@ jobs:
   - {name: j, sources: [files], repository: disk, retention: {keep_last: 5}}
 `, files)
 	f := newFixture(t, dir, body, nil)
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 

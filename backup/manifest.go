@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,124 +14,30 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/zeebo/blake3"
-
 	"steward/internal/catalog"
-	"steward/internal/pgsql"
+	"steward/internal/manifest"
 )
 
-// Manifest formats. v2 hashes a path source's files with BLAKE3; v1
-// (written before it) with SHA-256. Both are read; v2 is written. S3
-// objects are SHA-256 in both.
-const (
-	ManifestFormat   = "steward.manifest/v2"
-	ManifestFormatV1 = "steward.manifest/v1"
+// The manifest types live in internal/manifest (drills and erase read
+// them too); backup builds them.
+type (
+	Manifest    = manifest.Manifest
+	FileEntry   = manifest.FileEntry
+	ObjectEntry = manifest.ObjectEntry
 )
 
-// KnownManifestFormat reports whether this version reads format f.
-func KnownManifestFormat(f string) bool { return f == ManifestFormat || f == ManifestFormatV1 }
+// ManifestFormat is the format backup writes.
+const ManifestFormat = manifest.Format
 
-// FileHash names the content hash of the manifest's files ("BLAKE3", or
-// "SHA-256" in a v1 manifest) and returns a constructor for it, so that a
-// drill hashes restored files the way they were hashed at backup time.
-func (m *Manifest) FileHash() (string, func() hash.Hash) {
-	if m.Format == ManifestFormatV1 {
-		return "SHA-256", sha256.New
-	}
-	return "BLAKE3", newBLAKE3
-}
-
-// newBLAKE3 is BLAKE3 with a 256-bit output. Files are hashed with it
-// rather than SHA-256 because it is several times cheaper per byte where
-// the CPU has no SHA extensions (2x even where it has them, 3.9 against
-// 1.9 GB/s on this project's test machine), and the manifest pass reads
-// every byte of a first backup while restic does too.
-func newBLAKE3() hash.Hash { return blake3.New() }
-
-// Manifest is what a snapshot holds, recorded at backup time, so that a
-// drill can check a restore independently of restic.
-type Manifest struct {
-	Format string `json:"format"`
-	Kind   string `json:"kind"` // path, postgres, s3
-	Job    string `json:"job"`
-	Source string `json:"source"`
-	RunID  string `json:"run_id"`
-	// SnapshotID is the data snapshot the manifest describes.
-	SnapshotID string `json:"snapshot_id"`
-	Created    string `json:"created"`
-	// Root is the backed-up directory (path sources).
-	Root  string      `json:"root,omitempty"`
-	Files []FileEntry `json:"files,omitempty"`
-	// Database, ServerMajor, PgSnapshot, DumpFormat (postgres sources).
-	Database    string        `json:"database,omitempty"`
-	ServerMajor int           `json:"server_major,omitempty"`
-	PgSnapshot  string        `json:"pg_snapshot,omitempty"`
-	DumpFormat  string        `json:"dump_format,omitempty"`
-	Tables      []pgsql.Table `json:"tables,omitempty"`
-	// Bucket and Objects (s3 sources).
-	Bucket  string        `json:"bucket,omitempty"`
-	Objects []ObjectEntry `json:"objects,omitempty"`
-	// StdinFilename is the single file a postgres or s3 snapshot holds.
-	StdinFilename string `json:"stdin_filename,omitempty"`
-	// Count and Bytes total the files or objects.
-	Count int64 `json:"count"`
-	Bytes int64 `json:"bytes"`
-
+// built is a manifest made by a source's backup, with how it is stored.
+type built struct {
+	m *Manifest
 	// reused, when set, is the previous manifest this run's equals: it is
 	// referenced, not stored again (see storeManifest).
 	reused *storedManifest
 	// companion, when set, is the restic process started ahead to save
 	// this manifest's snapshot.
 	companion *companion
-}
-
-// FileEntry is one regular file or symlink under a path source.
-type FileEntry struct {
-	// Path is relative to the source root, slash-separated.
-	Path string `json:"path"`
-	Size int64  `json:"size"`
-	Mode uint32 `json:"mode"`
-	// BLAKE3 (v2) or SHA256 (v1 manifests only) is the content hash of a
-	// regular file, hex.
-	BLAKE3 string `json:"blake3,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
-	Link   string `json:"link,omitempty"`
-	// MTime, CTime (ns since the epoch) and Inode decide whether the
-	// previous manifest's hash can be reused.
-	MTime int64  `json:"mtime_ns"`
-	CTime int64  `json:"ctime_ns"`
-	Inode uint64 `json:"inode"`
-}
-
-// Sum is the entry's content hash, whichever the manifest's format uses.
-func (f FileEntry) Sum() string {
-	if f.BLAKE3 != "" {
-		return f.BLAKE3
-	}
-	return f.SHA256
-}
-
-// ObjectEntry is one object of an S3 source: its key, size and the
-// SHA-256 of the bytes streamed into the archive.
-type ObjectEntry struct {
-	Key    string `json:"key"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// LoadManifest reads a snapshot's manifest from the catalog.
-func LoadManifest(ctx context.Context, store interface {
-	Manifest(context.Context, string) (catalog.ManifestRow, error)
-}, snapshotID string) (*Manifest, error) {
-	row, err := store.Manifest(ctx, snapshotID)
-	if err != nil {
-		return nil, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(row.Body, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -194,7 +99,7 @@ func hashTree(ctx context.Context, root string, excludes []string, prev map[stri
 // result) its hash, from prev or read; unreadable files are dropped.
 func hashFiles(ctx context.Context, root string, files []FileEntry, prev map[string]FileEntry) ([]FileEntry, error) {
 	buf := make([]byte, 1<<20)
-	h := newBLAKE3() // reset for each file: a hasher holds kilobytes of state
+	h := manifest.NewBLAKE3() // reset for each file: a hasher holds kilobytes of state
 	out := files[:0]
 	for _, fe := range files {
 		if fs.FileMode(fe.Mode).IsRegular() && !reuseHash(&fe, prev) {
@@ -359,22 +264,4 @@ func previousFiles(p *storedManifest) map[string]FileEntry {
 // size, mode, hash, link target, mtime, ctime, inode), in the same order.
 func sameContent(prev *Manifest, root string, files []FileEntry) bool {
 	return prev.Kind == "path" && prev.Format == ManifestFormat && prev.Root == root && slices.Equal(prev.Files, files)
-}
-
-// companionExists checks, without running restic, that the repository
-// still holds snapshot id (a file snapshots/<id>, local or in the bucket).
-func (e *Engine) companionExists(ctx context.Context, r *repo, id string) bool {
-	if id == "" {
-		return false
-	}
-	if r.s3 == nil {
-		st, err := os.Stat(filepath.Join(r.cfg.Local.Path, "snapshots", id))
-		return err == nil && st.Mode().IsRegular()
-	}
-	prefix := strings.Trim(r.target.Prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	ok, err := r.s3.HasObjects(ctx, prefix+"snapshots/"+id)
-	return err == nil && ok
 }

@@ -10,6 +10,7 @@ import (
 
 	"steward/internal/audit"
 	"steward/internal/config"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 )
 
@@ -35,24 +36,24 @@ func keepFlags(r config.Retention) []string {
 }
 
 type forgetGroup struct {
-	Keep   []resticSnapshot `json:"keep"`
-	Remove []resticSnapshot `json:"remove"`
+	Keep   []resticx.Snapshot `json:"keep"`
+	Remove []resticx.Snapshot `json:"remove"`
 }
 
 // applyRetention applies the job's keep policy to its data snapshots in r
 // and forgets, with them, the manifest snapshots of the same runs, then
 // prunes. A manifest snapshot that a kept data snapshot names in its tag
 // manifest:<id> (an unchanged source reused it) is kept. It returns a line for the report ("" when the job keeps all).
-func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (string, error) {
+func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.Job) (string, error) {
 	flags := keepFlags(job.Retention)
 	if len(flags) == 0 {
 		return "", nil
 	}
 	args := append([]string{"forget", "--dry-run", "--tag", TagData + ",job:" + job.Name, "--group-by", "host,paths"}, flags...)
 	var buf bytes.Buffer
-	err := e.withRetry(ctx, r, func() error {
+	err := e.repos.WithRetry(ctx, r, func() error {
 		buf.Reset()
-		_, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdout: &buf})
+		_, err := e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, Stdout: &buf})
 		return err
 	})
 	if err != nil {
@@ -70,14 +71,14 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (
 	var ids []string
 	for _, g := range groups {
 		for _, s := range g.Keep {
-			if ref := s.tagValue(TagManifestRef); ref != "" {
+			if ref := s.TagValue(TagManifestRef); ref != "" {
 				keepRefs[ref] = true
 			}
 		}
 		for _, s := range g.Remove {
 			ids = append(ids, s.ID)
-			runs[s.tagValue("run:")] = true
-			if ref := s.tagValue(TagManifestRef); ref != "" {
+			runs[s.TagValue("run:")] = true
+			if ref := s.TagValue(TagManifestRef); ref != "" {
 				dropRefs[ref] = true
 			}
 		}
@@ -97,22 +98,22 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo, job *config.Job) (
 		if s.Original != "" {
 			id = s.Original
 		}
-		if (runs[s.tagValue("run:")] || dropRefs[id]) && !keepRefs[id] {
+		if (runs[s.TagValue("run:")] || dropRefs[id]) && !keepRefs[id] {
 			ids = append(ids, s.ID)
 		}
 	}
 	forget := append([]string{"forget", "--prune"}, ids...)
-	err = e.withRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: forget}); return err })
+	err = e.repos.WithRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.Restic, resticx.Call{Args: forget}); return err })
 	details := map[string]string{"job": job.Name, "forgotten": strconv.Itoa(data)}
 	if err != nil {
 		details["error"] = errText(err)
-		e.audit(ctx, "backup.retention", "repository:"+r.name(), audit.ResultFailed, details)
+		e.rec.Record(ctx, "backup.retention", "repository:"+r.Name(), audit.ResultFailed, details)
 		return "", err
 	}
-	e.audit(ctx, "backup.retention", "repository:"+r.name(), audit.ResultOK, details)
+	e.rec.Record(ctx, "backup.retention", "repository:"+r.Name(), audit.ResultOK, details)
 	if e.store != nil {
 		for _, id := range ids[:data] {
-			_ = e.store.DeleteSnapshot(ctx, r.name(), id)
+			_ = e.store.DeleteSnapshot(ctx, r.Name(), id)
 		}
 	}
 	return fmt.Sprintf("forgot %d snapshot(s) and pruned", data), nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"steward/internal/resticx"
 	"testing"
 	"time"
 )
@@ -33,7 +34,7 @@ jobs:
 `, files)
 	f := newFixture(t, dir, body, nil)
 	for _, r := range []string{"disk", "copy"} {
-		if err := f.eng.InitRepository(ctx, r); err != nil {
+		if err := f.repos.Init(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,8 +46,8 @@ jobs:
 		}
 		return rep.Runs[0]
 	}
-	manifestSnaps := func(repoName string) []resticSnapshot {
-		var out []resticSnapshot
+	manifestSnaps := func(repoName string) []resticx.Snapshot {
+		var out []resticx.Snapshot
 		for _, s := range f.allSnapshots(t, repoName) {
 			if slices.Contains(s.Tags, TagManifest) {
 				out = append(out, s)

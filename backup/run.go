@@ -15,7 +15,7 @@ import (
 	"steward/internal/keys"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
-	"steward/internal/resticx"
+	"steward/internal/repo"
 )
 
 // source is one configured source, resolved for a run.
@@ -24,10 +24,10 @@ type source struct {
 	s3         *objstore.Client
 	pgPassword keys.Secret
 	pgDump     string
-	residency  Residency
+	residency  repo.Residency
 }
 
-func (s *source) name() string { return s.cfg.Name }
+func (s *source) Name() string { return s.cfg.Name }
 
 // Run backs up every source of the job into its primary repository, copies
 // each new snapshot to the replicas and applies retention. Before any byte
@@ -47,20 +47,20 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if opts.DryRun {
 		action = "backup.dry-run"
 	}
-	e.audit(ctx, action, target, audit.ResultStarted, nil)
+	e.rec.Record(ctx, action, target, audit.ResultStarted, nil)
 	fail := func(err error) (*Report, error) {
-		e.audit(ctx, action, target, audit.ResultFailed, map[string]string{"error": errText(err)})
+		e.rec.Record(ctx, action, target, audit.ResultFailed, map[string]string{"error": errText(err)})
 		return rep, err
 	}
 
 	// 1. Resolve repositories and sources: secrets, clients.
-	primary, err := e.openRepo(job.Repository, false)
+	primary, err := e.repos.Resolve(job.Repository, false)
 	if err != nil {
 		return fail(err)
 	}
-	repos := []*repo{primary}
+	repos := []*repo.Repo{primary}
 	for _, name := range job.Replicas {
-		r, err := e.openRepo(name, false)
+		r, err := e.repos.Resolve(name, false)
 		if err != nil {
 			return fail(err)
 		}
@@ -78,9 +78,9 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	// 2. Residency (req 2), before any byte is written.
 	var refused []error
 	for _, r := range repos {
-		err := e.checkRepoResidency(ctx, r)
-		rep.Residency = append(rep.Residency, r.residency)
-		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Repository: r.name(), Message: "residency: " + r.residency.Answer})
+		err := e.repos.CheckResidency(ctx, r)
+		rep.Residency = append(rep.Residency, r.Residency)
+		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Repository: r.Name(), Message: "residency: " + r.Residency.Answer})
 		if err != nil {
 			refused = append(refused, err)
 		}
@@ -89,10 +89,10 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		if s.s3 == nil {
 			continue
 		}
-		res, err := e.checkRegion(ctx, "source:"+s.name(), e.field("sources", s.name())+".s3", s.s3)
+		res, err := e.repos.CheckRegion(ctx, "source:"+s.Name(), repo.Field(e.cfg, "sources", s.Name())+".s3", s.s3)
 		s.residency = res
 		rep.Residency = append(rep.Residency, res)
-		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Source: s.name(), Message: "residency: " + res.Answer})
+		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Source: s.Name(), Message: "residency: " + res.Answer})
 		if err != nil {
 			refused = append(refused, err)
 		}
@@ -113,22 +113,22 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	// 3. Probe sources and repositories with short deadlines.
 	var probeErrs []error
 	for _, r := range repos {
-		pw, err := e.repoPassword(r.name())
+		pw, err := e.repos.Password(r.Name())
 		if err != nil {
 			return fail(err)
 		}
-		r.restic.Password = pw
+		r.Restic.Password = pw
 	}
 	sourceErr := map[string]error{}
 	for _, s := range sources {
 		if err := e.probeSource(ctx, s); err != nil {
 			probeErrs = append(probeErrs, err)
-			sourceErr[s.name()] = err
+			sourceErr[s.Name()] = err
 		}
 	}
 	var repoErrs []error
 	for _, r := range repos {
-		if err := e.probeRepo(ctx, r); err != nil {
+		if err := e.repos.Probe(ctx, r); err != nil {
 			probeErrs = append(probeErrs, err)
 			repoErrs = append(repoErrs, err)
 		}
@@ -136,7 +136,7 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if len(probeErrs) > 0 {
 		// Each source's run is recorded as failed, with what stopped it.
 		for _, s := range sources {
-			err := errors.Join(append([]error{sourceErr[s.name()]}, repoErrs...)...)
+			err := errors.Join(append([]error{sourceErr[s.Name()]}, repoErrs...)...)
 			if err == nil {
 				err = errors.New("not run: another source of the job failed its check")
 			}
@@ -155,14 +155,14 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 			rec.Result, rec.Finished = ResultChecked, rec.Started
 			rep.Runs = append(rep.Runs, *rec)
 		}
-		e.audit(ctx, action, target, audit.ResultOK, nil)
+		e.rec.Record(ctx, action, target, audit.ResultOK, nil)
 		return rep, nil
 	}
 
 	// 4. One writer per repository.
-	names := []string{primary.name()}
+	names := []string{primary.Name()}
 	names = append(names, job.Replicas...)
-	release, err := e.lockRepos(ctx, names)
+	release, err := e.repos.Lock(ctx, names)
 	if err != nil {
 		return fail(err)
 	}
@@ -186,26 +186,26 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		for _, r := range repos {
 			line, err := e.applyRetention(ctx, r, job)
 			if err != nil {
-				err = fmt.Errorf("retention on repository %q: %w", r.name(), err)
+				err = fmt.Errorf("retention on repository %q: %w", r.Name(), err)
 				errs = append(errs, err)
-				emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: job.Name, Repository: r.name(), Error: errText(err)})
+				emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: job.Name, Repository: r.Name(), Error: errText(err)})
 				continue
 			}
 			if line != "" {
-				rep.Retention = append(rep.Retention, r.name()+": "+line)
-				emit(opts, Event{Time: e.clock.Now(), Kind: EventRetention, Job: job.Name, Repository: r.name(), Message: line})
+				rep.Retention = append(rep.Retention, r.Name()+": "+line)
+				emit(opts, Event{Time: e.clock.Now(), Kind: EventRetention, Job: job.Name, Repository: r.Name(), Message: line})
 			}
 		}
 	}
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
 	}
-	e.audit(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(sources))})
+	e.rec.Record(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(sources))})
 	return rep, nil
 }
 
-func (e *Engine) newRecord(job *config.Job, s *source, primary *repo, res []Residency, dry bool) *RunRecord {
-	return &RunRecord{ID: e.newID("run-"), Job: job.Name, Source: s.name(), Kind: s.cfg.Kind(), Repository: primary.name(),
+func (e *Engine) newRecord(job *config.Job, s *source, primary *repo.Repo, res []repo.Residency, dry bool) *RunRecord {
+	return &RunRecord{ID: e.newID("run-"), Job: job.Name, Source: s.Name(), Kind: s.cfg.Kind(), Repository: primary.Name(),
 		Started: e.now(), Residency: res, DryRun: dry}
 }
 
@@ -215,10 +215,10 @@ func (e *Engine) openSource(name string) (*source, error) {
 		return nil, fmt.Errorf("no source named %q", name)
 	}
 	s := &source{cfg: cfg}
-	field := e.field("sources", name)
+	field := repo.Field(e.cfg, "sources", name)
 	switch {
 	case cfg.S3 != nil:
-		t, err := e.s3Target(field+".s3", cfg.S3)
+		t, err := e.repos.S3Target(field+".s3", cfg.S3)
 		if err != nil {
 			return nil, err
 		}
@@ -241,49 +241,31 @@ func (e *Engine) openSource(name string) (*source, error) {
 // database accepts the login and a suitable pg_dump is installed. (An S3
 // source's bucket was probed by the residency check.)
 func (e *Engine) probeSource(ctx context.Context, s *source) error {
-	field := e.field("sources", s.name())
+	field := repo.Field(e.cfg, "sources", s.Name())
 	switch {
 	case s.cfg.Path != nil:
 		st, err := os.Stat(s.cfg.Path.Path)
 		if err != nil {
-			return fmt.Errorf("source %q (%s.path.path): %w", s.name(), field, err)
+			return fmt.Errorf("source %q (%s.path.path): %w", s.Name(), field, err)
 		}
 		if !st.IsDir() {
-			return fmt.Errorf("source %q (%s.path.path): %s is not a directory", s.name(), field, s.cfg.Path.Path)
+			return fmt.Errorf("source %q (%s.path.path): %s is not a directory", s.Name(), field, s.cfg.Path.Path)
 		}
 	case s.cfg.Postgres != nil:
 		ctx, cancel := context.WithTimeout(ctx, e.probeTimeout())
 		defer cancel()
 		conn, err := pgsql.Connect(ctx, s.cfg.Postgres, s.pgPassword)
 		if err != nil {
-			return fmt.Errorf("source %q (%s.postgres): %w", s.name(), field, err)
+			return fmt.Errorf("source %q (%s.postgres): %w", s.Name(), field, err)
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
 		major, err := pgsql.ServerMajor(ctx, conn)
 		if err != nil {
-			return fmt.Errorf("source %q: %w", s.name(), err)
+			return fmt.Errorf("source %q: %w", s.Name(), err)
 		}
 		if s.pgDump, err = pgsql.FindPgDump(ctx, major, e.pgDump); err != nil {
-			return fmt.Errorf("source %q: %w", s.name(), err)
+			return fmt.Errorf("source %q: %w", s.Name(), err)
 		}
-	}
-	return nil
-}
-
-// probeRepo checks that a repository exists and opens with its password.
-func (e *Engine) probeRepo(ctx context.Context, r *repo) error {
-	if r.s3 == nil {
-		if _, err := os.Stat(filepath.Join(r.cfg.Local.Path, "config")); err != nil {
-			return fmt.Errorf("repository %q: no restic repository at %s: %w: run `steward repo init %s`", r.name(), r.cfg.Local.Path, ErrNotInitialized, r.name())
-		}
-		return nil
-	}
-	_, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: []string{"cat", "config"}, Stdout: discard{}, Timeout: e.probeTimeout()})
-	if errors.Is(err, resticx.ErrRepoNotFound) {
-		return fmt.Errorf("repository %q: %w: run `steward repo init %s`", r.name(), ErrNotInitialized, r.name())
-	}
-	if err != nil {
-		return fmt.Errorf("repository %q: %w", r.name(), err)
 	}
 	return nil
 }
@@ -292,10 +274,10 @@ func (e *Engine) probeRepo(ctx context.Context, r *repo) error {
 // running become interrupted, any snapshot they left is forgotten, and
 // stale restic locks are removed. It runs with the repositories' file
 // locks held, so no live Steward is using them.
-func (e *Engine) recover(ctx context.Context, repos []*repo) error {
+func (e *Engine) recover(ctx context.Context, repos []*repo.Repo) error {
 	primary := repos[0]
 	if e.store != nil {
-		running, err := e.store.RunsWithResult(ctx, primary.name(), "")
+		running, err := e.store.RunsWithResult(ctx, primary.Name(), "")
 		if err != nil {
 			return err
 		}
@@ -313,17 +295,17 @@ func (e *Engine) recover(ctx context.Context, repos []*repo) error {
 			if err := e.saveRun(ctx, &rec); err != nil {
 				return err
 			}
-			e.audit(ctx, "backup.source", "run:"+rec.ID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
+			e.rec.Record(ctx, "backup.source", "run:"+rec.ID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
 		}
 	}
 	e.sweepTmp(ctx)
 	for _, r := range repos {
-		locked, err := e.hasResticLocks(ctx, r)
+		locked, err := e.repos.HasResticLocks(ctx, r)
 		if err != nil {
-			return fmt.Errorf("repository %q: look for restic locks: %w", r.name(), err)
+			return fmt.Errorf("repository %q: look for restic locks: %w", r.Name(), err)
 		}
 		if locked {
-			if err := e.unlockStale(ctx, r, "lock left by a stopped process"); err != nil {
+			if err := e.repos.UnlockStale(ctx, r, "lock left by a stopped process"); err != nil {
 				return err
 			}
 		}
@@ -365,6 +347,6 @@ func (e *Engine) sweepTmp(ctx context.Context) {
 		}
 	}
 	if removed > 0 {
-		e.audit(ctx, "backup.sweep-tmp", "state:tmp", audit.ResultOK, map[string]string{"removed": strconv.Itoa(removed)})
+		e.rec.Record(ctx, "backup.sweep-tmp", "state:tmp", audit.ResultOK, map[string]string{"removed": strconv.Itoa(removed)})
 	}
 }

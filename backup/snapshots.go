@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"slices"
+	"steward/internal/resticx"
 	"time"
 )
 
@@ -38,11 +39,11 @@ func (e *Engine) Snapshots(ctx context.Context, jobName string) (*SnapshotList, 
 	if err != nil {
 		return nil, err
 	}
-	primary, err := e.openRepo(job.Repository, true)
+	primary, err := e.repos.Resolve(job.Repository, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkRepoResidency(ctx, primary); err != nil {
+	if err := e.repos.CheckResidency(ctx, primary); err != nil {
 		return nil, err
 	}
 	tags := TagData + ",job:" + job.Name
@@ -53,8 +54,8 @@ func (e *Engine) Snapshots(ctx context.Context, jobName string) (*SnapshotList, 
 	out := &SnapshotList{Job: job.Name}
 	index := map[string]int{}
 	for _, s := range snaps {
-		info := SnapshotInfo{ID: s.ID, ShortID: s.ShortID, Source: s.tagValue("source:"), Repository: primary.name(),
-			Time: s.Time.In(e.clock.Location()), RunID: s.tagValue("run:"), Replicas: []string{}}
+		info := SnapshotInfo{ID: s.ID, ShortID: s.ShortID, Source: s.TagValue("source:"), Repository: primary.Name(),
+			Time: s.Time.In(e.clock.Location()), RunID: s.TagValue("run:"), Replicas: []string{}}
 		if s.Summary != nil {
 			info.Bytes, info.Files = s.Summary.TotalBytesProcessed, s.Summary.TotalFilesProcessed
 		}
@@ -62,11 +63,11 @@ func (e *Engine) Snapshots(ctx context.Context, jobName string) (*SnapshotList, 
 		out.Snapshots = append(out.Snapshots, info)
 	}
 	for _, name := range job.Replicas {
-		r, err := e.openRepo(name, true)
+		r, err := e.repos.Resolve(name, true)
 		if err == nil {
-			err = e.checkRepoResidency(ctx, r)
+			err = e.repos.CheckResidency(ctx, r)
 		}
-		var copies []resticSnapshot
+		var copies []resticx.Snapshot
 		if err == nil {
 			copies, err = e.listSnapshots(ctx, r, tags)
 		}

@@ -19,23 +19,21 @@ import (
 	"steward/internal/catalog"
 	"steward/internal/config"
 	"steward/internal/keys"
+	"steward/internal/manifest"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
+	"steward/internal/progress"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 )
 
-// Tags every Steward snapshot carries.
+// Tags every Steward snapshot carries (see package manifest).
 const (
-	TagSteward  = "steward"
-	TagData     = "steward-data"
-	TagManifest = "steward-manifest"
-	// TagManifestRef prefixes the tag manifest:<id> of a data snapshot
-	// whose manifest is the one already stored as manifest snapshot <id>
-	// (an unchanged source; see RunRecord.ManifestReused).
-	TagManifestRef = "manifest:"
-	// SnapshotHost is the host name of every Steward snapshot, so restic's
-	// parent selection and retention groups survive a host rename.
-	SnapshotHost = "steward"
+	TagSteward     = manifest.TagSteward
+	TagData        = manifest.TagData
+	TagManifest    = manifest.TagManifest
+	TagManifestRef = manifest.TagManifestRef
+	SnapshotHost   = manifest.SnapshotHost
 )
 
 func runTags(rec *RunRecord, kind string) []string {
@@ -48,13 +46,13 @@ const progressFPS = 2
 
 // runSource backs one source up, stores its manifest, copies the snapshot
 // to the replicas and records everything. rec is filled in.
-func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, replicas []*repo, s *source, opts RunOptions) error {
+func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Repo, replicas []*repo.Repo, s *source, opts RunOptions) error {
 	if err := e.saveRun(ctx, rec); err != nil {
-		return sourceErr(s.name(), err)
+		return sourceErr(s.Name(), err)
 	}
 	target := "run:" + rec.ID
-	e.audit(ctx, "backup.source", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository, "kind": rec.Kind})
-	emit(opts, Event{Time: e.clock.Now(), Kind: EventStart, Job: rec.Job, Source: s.name(), Repository: primary.name()})
+	e.rec.Record(ctx, "backup.source", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository, "kind": rec.Kind})
+	emit(opts, Event{Time: e.clock.Now(), Kind: EventStart, Job: rec.Job, Source: s.Name(), Repository: primary.Name()})
 
 	finish := func(err error) error {
 		rec.Finished = e.now()
@@ -73,37 +71,37 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		details := map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository}
 		if err != nil {
 			details["error"] = rec.Error
-			e.audit(ctx, "backup.source", target, audit.ResultFailed, details)
-			emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: rec.Job, Source: s.name(), Repository: primary.name(), Error: rec.Error})
-			return sourceErr(s.name(), err)
+			e.rec.Record(ctx, "backup.source", target, audit.ResultFailed, details)
+			emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: rec.Job, Source: s.Name(), Repository: primary.Name(), Error: rec.Error})
+			return sourceErr(s.Name(), err)
 		}
 		details["snapshot"] = rec.SnapshotID
 		details["manifest_sha256"] = rec.ManifestSHA256
 		details["bytes_read"] = fmt.Sprint(rec.BytesRead)
 		details["files"] = fmt.Sprint(rec.Files)
-		e.audit(ctx, "backup.source", target, audit.ResultOK, details)
+		e.rec.Record(ctx, "backup.source", target, audit.ResultOK, details)
 		return nil
 	}
 
 	var (
 		sum *resticx.Message
-		m   *Manifest
+		b   *built
 		err error
 	)
 	switch {
 	case s.cfg.Path != nil:
-		sum, m, err = e.backupPath(ctx, rec, primary, s, opts)
+		sum, b, err = e.backupPath(ctx, rec, primary, s, opts)
 	case s.cfg.Postgres != nil:
-		sum, m, err = e.backupPostgres(ctx, rec, primary, s, opts)
+		sum, b, err = e.backupPostgres(ctx, rec, primary, s, opts)
 	default:
-		sum, m, err = e.backupS3(ctx, rec, primary, s, opts)
+		sum, b, err = e.backupS3(ctx, rec, primary, s, opts)
 	}
 	if err == nil && (sum == nil || sum.SnapshotID == "") {
 		err = errors.New("restic reported no snapshot")
 	}
 	if err != nil {
-		if m != nil {
-			m.companion.abort()
+		if b != nil {
+			b.companion.abort()
 		}
 		if derr := e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "failed run"); derr != nil {
 			err = errors.Join(err, derr)
@@ -118,14 +116,14 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 	if rec.Files == 0 {
 		rec.Files = sum.TotalFilesProcessed
 	}
-	if m.reused == nil {
-		m.SnapshotID, m.RunID, m.Job, m.Source, m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
+	if b.reused == nil {
+		b.m.SnapshotID, b.m.RunID, b.m.Job, b.m.Source, b.m.Created = sum.SnapshotID, rec.ID, rec.Job, rec.Source, e.now()
 	}
-	if err := e.storeManifest(ctx, rec, primary, m); err != nil {
+	if err := e.storeManifest(ctx, rec, primary, b); err != nil {
 		_ = e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "manifest not stored")
 		return finish(err)
 	}
-	emit(opts, Event{Time: e.clock.Now(), Kind: EventDone, Job: rec.Job, Source: s.name(), Repository: primary.name(),
+	emit(opts, Event{Time: e.clock.Now(), Kind: EventDone, Job: rec.Job, Source: s.Name(), Repository: primary.Name(),
 		SnapshotID: rec.SnapshotID, BytesDone: rec.BytesRead, FilesDone: rec.Files})
 
 	var copyErrs []error
@@ -134,17 +132,17 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		// where it is already, and copies it where an earlier copy failed.
 		c := e.copyTo(ctx, rec.ID, primary, r, []string{rec.SnapshotID, rec.ManifestID})
 		rec.Copies = append(rec.Copies, c)
-		ev := Event{Time: e.clock.Now(), Kind: EventCopy, Job: rec.Job, Source: s.name(), Repository: r.name(), SnapshotID: rec.SnapshotID, Message: c.Method}
+		ev := Event{Time: e.clock.Now(), Kind: EventCopy, Job: rec.Job, Source: s.Name(), Repository: r.Name(), SnapshotID: rec.SnapshotID, Message: c.Method}
 		if c.Result != ResultOK {
 			ev.Kind, ev.Error = EventFailed, c.Error
-			copyErrs = append(copyErrs, fmt.Errorf("replica %q: %w: %s", r.name(), ErrReplicaFailed, c.Error))
+			copyErrs = append(copyErrs, fmt.Errorf("replica %q: %w: %s", r.Name(), ErrReplicaFailed, c.Error))
 		}
 		emit(opts, ev)
 	}
 	snapRec, _ := json.Marshal(map[string]any{"run_id": rec.ID, "manifest_snapshot_id": rec.ManifestID, "manifest_reused": rec.ManifestReused,
 		"kind": rec.Kind, "bytes": rec.BytesRead, "files": rec.Files, "copies": rec.Copies})
 	if e.store != nil {
-		if err := e.store.PutSnapshot(ctx, catalog.SnapshotRow{Repository: primary.name(), SnapshotID: rec.SnapshotID, Job: rec.Job,
+		if err := e.store.PutSnapshot(ctx, catalog.SnapshotRow{Repository: primary.Name(), SnapshotID: rec.SnapshotID, Job: rec.Job,
 			Source: rec.Source, Time: rec.Started, Record: snapRec}); err != nil {
 			copyErrs = append(copyErrs, err)
 		}
@@ -155,7 +153,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 		_ = finish(nil)
 		rec.Result, rec.Error = ResultFailed, errText(errors.Join(copyErrs...))
 		_ = e.saveRun(ctx, rec)
-		return sourceErr(s.name(), errors.Join(copyErrs...))
+		return sourceErr(s.Name(), errors.Join(copyErrs...))
 	}
 	return finish(nil)
 }
@@ -165,8 +163,9 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo, r
 // restic process started ahead, if any). A reused manifest (unchanged
 // source) is already in the repository: the catalog gets the same body
 // under the new data snapshot and the record names the existing companion.
-func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *Manifest) error {
-	if p := m.reused; p != nil {
+func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo.Repo, b *built) error {
+	m := b.m
+	if p := b.reused; p != nil {
 		rec.ManifestID, rec.ManifestSHA256, rec.ManifestReused = p.companion, p.sha256, true
 		if e.store == nil {
 			return nil
@@ -181,11 +180,11 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *
 	h := sha256.Sum256(body)
 	rec.ManifestSHA256 = hex.EncodeToString(h[:])
 	var res *resticx.Result
-	if m.companion != nil {
-		res, err = m.companion.finish(body)
+	if b.companion != nil {
+		res, err = b.companion.finish(body)
 	} else {
 		args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
-		res, err = e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+		res, err = e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
 	}
 	if err != nil {
 		return fmt.Errorf("store manifest in the repository: %w", err)
@@ -200,9 +199,9 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo, m *
 	return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: m.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: rec.ManifestSHA256, Body: body})
 }
 
-// progress turns restic status messages into events; for stdin sources
+// meter turns restic status messages into events; for stdin sources
 // the caller's counters (bytes read from the source) take precedence.
-type progress struct {
+type meter struct {
 	e     *Engine
 	opts  RunOptions
 	rec   *RunRecord
@@ -216,7 +215,7 @@ type progress struct {
 	start  time.Time
 }
 
-func (p *progress) onMessage(m resticx.Message) {
+func (p *meter) onMessage(m resticx.Message) {
 	if m.MessageType != "status" || p.opts.Progress == nil {
 		return
 	}
@@ -230,13 +229,7 @@ func (p *progress) onMessage(m resticx.Message) {
 		ev.FilesDone, ev.FilesTotal = p.files.Load(), p.totalF.Load()
 		ev.ETA = 0
 	}
-	elapsed := time.Since(p.start).Seconds()
-	if elapsed > 0 {
-		ev.Rate = float64(ev.BytesDone) / elapsed
-	}
-	if ev.ETA == 0 && ev.Rate > 0 && ev.BytesTotal > ev.BytesDone {
-		ev.ETA = time.Duration(float64(ev.BytesTotal-ev.BytesDone) / ev.Rate * float64(time.Second))
-	}
+	progress.Estimate(&ev, p.start, time.Now())
 	p.opts.Progress(ev)
 }
 
@@ -255,7 +248,7 @@ func (p *progress) onMessage(m resticx.Message) {
 // hashing as usual. The walk runs while the previous manifest is read from
 // the catalog; with no previous manifest restic starts without waiting for
 // it, and the walk's listing is what gets hashed.
-func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {
 	ps := s.cfg.Path
 	// The previous manifest is read from the catalog (JSON: ~50 ms at
 	// 10,000 files) while the tree is walked (stat only: ~40 ms).
@@ -267,7 +260,7 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		loaded, statDone sync.WaitGroup
 	)
 	loaded.Go(func() {
-		prevM = e.previousManifest(ctx, r.name(), s.name())
+		prevM = e.previousManifest(ctx, r.Name(), s.Name())
 		prev = previousFiles(prevM)
 	})
 	statDone.Go(func() { walked, walkErr = statTree(ctx, ps.Path, ps.Excludes) })
@@ -284,7 +277,7 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 	var reused *storedManifest
 	if prevM != nil && prevM.m.Job == rec.Job {
 		statDone.Wait()
-		if same(walked, walkErr) && e.companionExists(ctx, r, prevM.companion) {
+		if same(walked, walkErr) && e.repos.HasSnapshot(ctx, r, prevM.companion) {
 			reused = prevM
 		}
 	}
@@ -300,8 +293,7 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		}
 		if same(statTree(ctx, ps.Path, ps.Excludes)) {
 			m := *reused.m
-			m.reused = reused
-			return res.Summary, &m, nil
+			return res.Summary, &built{m: &m, reused: reused}, nil
 		}
 		if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
 			return nil, nil, err
@@ -340,22 +332,22 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo, s *sou
 		comp.abort()
 		return nil, nil, fmt.Errorf("manifest: %w", hashErr)
 	}
-	m := &Manifest{Kind: "path", Root: ps.Path, Files: files, companion: comp}
+	m := &Manifest{Kind: "path", Root: ps.Path, Files: files}
 	for _, f := range files {
 		m.Count++
 		m.Bytes += f.Size
 	}
-	return res.Summary, m, nil
+	return res.Summary, &built{m: m, companion: comp}, nil
 }
 
 // resticPath runs restic backup (args: command and tags) of a path source.
-func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo, ps *config.PathSource, args []string, opts RunOptions) (*resticx.Result, error) {
+func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo.Repo, ps *config.PathSource, args []string, opts RunOptions) (*resticx.Result, error) {
 	for _, x := range ps.Excludes {
 		args = append(args, "--exclude", x)
 	}
 	args = append(args, ps.Path)
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
-	return e.restic.Run(ctx, r.restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	p := &meter{e: e, opts: opts, rec: rec, repo: r.Name(), start: time.Now()}
+	return e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 }
 
 // backupPostgres dumps the database inside an exported snapshot: restic
@@ -364,7 +356,7 @@ func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo, ps *co
 // The password reaches pg_dump as PGPASSWORD through restic's environment.
 // The manifest is computed on a second connection that imports the same
 // snapshot, while the dump runs.
-func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {
 	pg := s.cfg.Postgres
 	conn, err := pgsql.Connect(ctx, pg, s.pgPassword)
 	if err != nil {
@@ -400,19 +392,19 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 	)
 	wg.Go(func() { tables, mErr = pgsql.Manifest(mctx, conn2, snap.ID) })
 
-	rr := *r.restic
-	rr.Env = maps.Clone(r.restic.Env)
+	rr := *r.Restic
+	rr.Env = maps.Clone(r.Restic.Env)
 	if rr.Env == nil {
 		rr.Env = map[string]keys.Secret{}
 	}
 	maps.Copy(rr.Env, pgsql.Env(pg, s.pgPassword))
-	name := s.name() + ".pgdump"
+	name := s.Name() + ".pgdump"
 	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
 	// --compress=0: restic compresses (zstd) what it stores; a dump that
 	// pg_dump has compressed is slower (gzip in one thread) and neither
 	// compresses nor deduplicates further.
 	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--compress=0", "--no-password")
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), start: time.Now()}
+	p := &meter{e: e, opts: opts, rec: rec, repo: r.Name(), start: time.Now()}
 	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
 	if err != nil {
@@ -427,14 +419,14 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 		return nil, nil, mErr
 	}
 	m := &Manifest{Kind: "postgres", Database: pg.Database, ServerMajor: major, PgSnapshot: snap.ID, DumpFormat: "custom",
-		Tables: tables, StdinFilename: name, companion: comp}
+		Tables: tables, StdinFilename: name}
 	for _, t := range tables {
 		m.Count += t.Rows
 	}
 	if res.Summary != nil {
 		m.Bytes = res.Summary.TotalBytesProcessed
 	}
-	return res.Summary, m, nil
+	return res.Summary, &built{m: m, companion: comp}, nil
 }
 
 // backupS3 streams every current object as one tar archive into `restic
@@ -443,9 +435,9 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo, s 
 // whatever the bucket's size. If the source fails, restic is interrupted while
 // its input is still open (an ended input would make it save a partial
 // snapshot) and the caller checks that no snapshot was saved.
-func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *source, opts RunOptions) (*resticx.Message, *Manifest, error) {
+func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {
 	var bytesRead, filesDone atomic.Int64
-	m := &Manifest{Kind: "s3", Bucket: s.s3.Target().Bucket, StdinFilename: s.name() + ".tar"}
+	m := &Manifest{Kind: "s3", Bucket: s.s3.Target().Bucket, StdinFilename: s.Name() + ".tar"}
 
 	rctx, abort := context.WithCancel(ctx)
 	defer abort()
@@ -472,7 +464,7 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 		pw.Close()
 	})
 	args := append([]string{"backup", "--stdin", "--stdin-filename", m.StdinFilename}, runTags(rec, TagData)...)
-	p := &progress{e: e, opts: opts, rec: rec, repo: r.name(), bytes: &bytesRead, files: &filesDone, start: time.Now()}
+	p := &meter{e: e, opts: opts, rec: rec, repo: r.Name(), bytes: &bytesRead, files: &filesDone, start: time.Now()}
 	// The bucket is counted for the progress bar beside the stream, not
 	// before it (a listing of 10,000 objects takes about 0.4 s). A failed
 	// count only leaves the bar without a total: the stream's own listing
@@ -487,7 +479,7 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 		}
 	})
 	comp := e.startCompanion(ctx, rec, r)
-	res, err := e.restic.Run(rctx, r.restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
+	res, err := e.restic.Run(rctx, r.Restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
 	close(resticDone)
 	stopCount()
 	// A write still blocked on the pipe fails once no reader is left.
@@ -504,8 +496,7 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo, s *sourc
 		comp.abort()
 		return nil, nil, err
 	}
-	m.companion = comp
-	return res.Summary, m, nil
+	return res.Summary, &built{m: m, companion: comp}, nil
 }
 
 type countingReader struct {
@@ -519,49 +510,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// resticSnapshot is one entry of `restic snapshots --json` with the fields
-// the engine needs beyond resticx.Snapshot.
-type resticSnapshot struct {
-	resticx.Snapshot
-	Original string `json:"original,omitempty"`
-	Summary  *struct {
-		TotalFilesProcessed int64 `json:"total_files_processed"`
-		TotalBytesProcessed int64 `json:"total_bytes_processed"`
-		DataAdded           int64 `json:"data_added"`
-	} `json:"summary,omitempty"`
-}
-
-func (s resticSnapshot) tagValue(prefix string) string {
-	for _, t := range s.Tags {
-		if len(t) > len(prefix) && t[:len(prefix)] == prefix {
-			return t[len(prefix):]
-		}
+func (e *Engine) listSnapshots(ctx context.Context, r *repo.Repo, tags string) ([]resticx.Snapshot, error) {
+	if tags == "" {
+		return e.restic.Snapshots(ctx, r.Restic)
 	}
-	return ""
-}
-
-func (e *Engine) listSnapshots(ctx context.Context, r *repo, tags string) ([]resticSnapshot, error) {
-	args := []string{"snapshots", "--no-lock"}
-	if tags != "" {
-		args = append(args, "--tag", tags)
-	}
-	var buf bytes.Buffer
-	if _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args, Stdout: &buf, Timeout: 10 * time.Minute}); err != nil {
-		return nil, err
-	}
-	var out []resticSnapshot
-	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
-		return nil, fmt.Errorf("restic snapshots: unexpected output: %w", err)
-	}
-	return out, nil
+	return e.restic.Snapshots(ctx, r.Restic, tags)
 }
 
 // dropRunSnapshots makes sure no snapshot of run id is left in r: a
 // failed or interrupted run must leave nothing. Stale restic locks of a
 // killed restic are removed first. Anything found is forgotten, audited.
-func (e *Engine) dropRunSnapshots(ctx context.Context, r *repo, runID, why string) error {
-	if locked, err := e.hasResticLocks(ctx, r); err == nil && locked {
-		if err := e.unlockStale(ctx, r, why); err != nil {
+func (e *Engine) dropRunSnapshots(ctx context.Context, r *repo.Repo, runID, why string) error {
+	if locked, err := e.repos.HasResticLocks(ctx, r); err == nil && locked {
+		if err := e.repos.UnlockStale(ctx, r, why); err != nil {
 			return err
 		}
 	}
@@ -576,13 +537,13 @@ func (e *Engine) dropRunSnapshots(ctx context.Context, r *repo, runID, why strin
 	for _, s := range snaps {
 		args = append(args, s.ID)
 	}
-	err = e.withRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.restic, resticx.Call{Args: args}); return err })
+	err = e.repos.WithRetry(ctx, r, func() error { _, err := e.restic.Run(ctx, r.Restic, resticx.Call{Args: args}); return err })
 	res := audit.ResultOK
 	details := map[string]string{"run": runID, "reason": why, "snapshots": fmt.Sprint(len(snaps))}
 	if err != nil {
 		res, details["error"] = audit.ResultFailed, errText(err)
 	}
-	e.audit(ctx, "backup.drop-partial", "repository:"+r.name(), res, details)
+	e.rec.Record(ctx, "backup.drop-partial", "repository:"+r.Name(), res, details)
 	if err != nil {
 		return fmt.Errorf("forget the snapshot a %s left: %w", why, err)
 	}

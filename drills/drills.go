@@ -13,12 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"steward/backup"
 	"steward/internal/audit"
 	"steward/internal/catalog"
 	"steward/internal/clock"
 	"steward/internal/config"
 	"steward/internal/errs"
+	"steward/internal/manifest"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 	"steward/restore"
 )
@@ -33,31 +34,28 @@ type Store interface {
 	catalog.KV
 }
 
-// Auditor appends audit records (audit.Log has it).
-type Auditor interface {
-	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
-}
-
 // Deps is what a Driller needs.
 type Deps struct {
-	Engine   *backup.Engine
+	// Repos opens repositories and resolves secrets.
+	Repos *repo.Opener
+	// Restorer restores into scratch (default: one over Repos).
 	Restorer *restore.Restorer
 	Store    Store
-	Audit    Auditor
+	Audit    audit.Appender
 	Clock    *clock.Zoned
 	Log      *slog.Logger
 }
 
 // Driller runs drills.
 type Driller struct {
-	eng      *backup.Engine
-	rst      *restore.Restorer
-	cfg      *config.Config
-	restic   *resticx.Runner
-	store    Store
-	auditLog Auditor
-	clock    *clock.Zoned
-	log      *slog.Logger
+	repos  *repo.Opener
+	rst    *restore.Restorer
+	cfg    *config.Config
+	restic *resticx.Runner
+	store  Store
+	rec    *audit.Recorder
+	clock  *clock.Zoned
+	log    *slog.Logger
 	// hookRestoring, when set by a test, runs once the restore has
 	// started writing into scratch.
 	hookRestoring func()
@@ -73,17 +71,18 @@ func New(d Deps) *Driller {
 		log = slog.New(slog.DiscardHandler)
 	}
 	clk := d.Clock
-	cfg := d.Engine.Config()
+	cfg := d.Repos.Config()
 	if clk == nil {
 		loc, _ := clock.LoadZone(cfg.Contract.TimeZone)
 		clk = clock.New(loc, nil)
 	}
 	rst := d.Restorer
 	if rst == nil {
-		rst = restore.New(restore.Deps{Engine: d.Engine, Audit: d.Audit, Clock: clk, Log: log})
+		rst = restore.New(restore.Deps{Repos: d.Repos, Audit: d.Audit, Clock: clk, Log: log})
 	}
-	return &Driller{eng: d.Engine, rst: rst, cfg: cfg, restic: d.Engine.Restic(), store: d.Store, auditLog: d.Audit, clock: clk,
-		log: log.With("component", "drills"), pick: mrand.IntN}
+	log = log.With("component", "drills")
+	return &Driller{repos: d.Repos, rst: rst, cfg: cfg, restic: d.Repos.Restic(), store: d.Store, rec: audit.NewRecorder(d.Audit, log),
+		clock: clk, log: log, pick: mrand.IntN}
 }
 
 // RunOptions says what Run drills.
@@ -128,7 +127,7 @@ type Event struct {
 // it starts, it removes what crashed drills left. It returns every
 // record; the error wraps ErrDrillFailed when any drill failed.
 func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
-	job, err := d.eng.Job(opts.Job)
+	job, err := d.cfg.FindJob(opts.Job)
 	if err != nil {
 		return nil, errs.AsUsage(err)
 	}
@@ -228,7 +227,7 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 	defer unlock()
 	d.save(ctx, rec)
 	target := "drill:" + rec.DrillID
-	d.audit(ctx, "drill.run", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "trigger": trigger})
+	d.rec.Record(ctx, "drill.run", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "trigger": trigger})
 
 	step := func(name string, fn func(*Step) error) bool {
 		s := Step{Name: name, Started: d.now()}
@@ -265,10 +264,10 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 	})
 
 	// 2. Load the backup-time manifest.
-	var m *backup.Manifest
+	var m *manifest.Manifest
 	ok = ok && step(StepLoadManifest, func(s *Step) error {
 		var err error
-		m, err = d.manifest(ctx, rs, snap.ID, rec)
+		m, err = d.manifest(ctx, rs, snap, rec)
 		if err == nil {
 			s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", rec.Manifest.Origin, m.Count, m.Bytes, rec.Manifest.SHA256)
 		}
@@ -394,7 +393,7 @@ func (d *Driller) finish(ctx context.Context, rec *Record, emit func(Event)) *Re
 		res = audit.ResultFailed
 		details["failed_checks"] = fmt.Sprint(len(rec.Problems))
 	}
-	d.audit(ctx, "drill.run", "drill:"+rec.DrillID, res, details)
+	d.rec.Record(ctx, "drill.run", "drill:"+rec.DrillID, res, details)
 	emit(Event{Kind: EventDone, Result: rec.Result, Detail: strings.Join(rec.Problems, "; ")})
 	return rec
 }
@@ -432,32 +431,21 @@ func (d *Driller) choose(ctx context.Context, rs *restore.Resolved, choice strin
 // manifest reads the snapshot's backup-time manifest from the catalog,
 // or, when the catalog has none, from the repository's companion
 // snapshot (a repository alone can be drilled).
-func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snapshotID string, rec *Record) (*backup.Manifest, error) {
-	var m *backup.Manifest
-	row, err := d.store.Manifest(ctx, snapshotID)
-	switch {
-	case err == nil:
-		var mm backup.Manifest
-		if err := json.Unmarshal(row.Body, &mm); err != nil {
-			return nil, fmt.Errorf("manifest of snapshot %s in the catalog: %w", short(snapshotID), err)
-		}
-		m = &mm
-		rec.Manifest = Manifest{Origin: "catalog", SHA256: backup.ManifestSHA256(row.Body)}
-	case errors.Is(err, catalog.ErrNotFound):
-		mm, sum, err := d.eng.ReadManifest(ctx, rs.Repository, snapshotID)
-		if err != nil {
-			return nil, err
-		}
-		m = mm
+func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snap restore.Snapshot, rec *Record) (*manifest.Manifest, error) {
+	m, sum, err := manifest.FromCatalog(ctx, d.store, snap.ID)
+	rec.Manifest = Manifest{Origin: "catalog", SHA256: sum}
+	if errors.Is(err, manifest.ErrNotFound) {
+		m, sum, err = manifest.FromRepository(ctx, d.restic, rs.Repository, snap.Restic)
 		rec.Manifest = Manifest{Origin: "repository", SHA256: sum}
-	default:
+	}
+	if err != nil {
 		return nil, err
 	}
-	if !backup.KnownManifestFormat(m.Format) {
-		return nil, fmt.Errorf("manifest of snapshot %s has format %q, which this version does not read (it reads %q and %q): drill it with the Steward version that wrote it", short(snapshotID), m.Format, backup.ManifestFormat, backup.ManifestFormatV1)
+	if !manifest.Known(m.Format) {
+		return nil, fmt.Errorf("manifest of snapshot %s has format %q, which this version does not read (it reads %q and %q): drill it with the Steward version that wrote it", short(snap.ID), m.Format, manifest.Format, manifest.FormatV1)
 	}
 	if m.Kind != rs.Source.Kind() {
-		return nil, fmt.Errorf("manifest of snapshot %s is for a %s source, but source %q is %s", short(snapshotID), m.Kind, rs.Source.Name, rs.Source.Kind())
+		return nil, fmt.Errorf("manifest of snapshot %s is for a %s source, but source %q is %s", short(snap.ID), m.Kind, rs.Source.Name, rs.Source.Kind())
 	}
 	rec.Manifest.Format, rec.Manifest.Count, rec.Manifest.Bytes = m.Format, m.Count, m.Bytes
 	return m, nil
@@ -563,15 +551,6 @@ func (d *Driller) save(ctx context.Context, rec *Record) {
 	}
 	if err != nil {
 		d.log.Error("save drill record failed", "drill", rec.DrillID, "err", err)
-	}
-}
-
-func (d *Driller) audit(ctx context.Context, action, target, result string, details map[string]string) {
-	if d.auditLog == nil {
-		return
-	}
-	if _, err := d.auditLog.Append(context.WithoutCancel(ctx), audit.Entry{Action: action, Target: target, Result: result, Details: details}); err != nil {
-		d.log.Error("audit append failed", "action", action, "err", err)
 	}
 }
 

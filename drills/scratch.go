@@ -16,6 +16,8 @@ import (
 	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/objstore"
+	"steward/internal/pgsql"
+	"steward/internal/state"
 	"steward/restore"
 )
 
@@ -51,7 +53,7 @@ func (d *Driller) planScratch(ctx context.Context, rec *Record, src *config.Sour
 	switch {
 	case src.Kind() == "postgres":
 		pg := d.cfg.Drills.Scratch.Postgres
-		pw, err := d.eng.ResolvePostgresPassword("drills.scratch.postgres", pg)
+		pw, err := d.repos.PostgresPassword("drills.scratch.postgres", pg)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +62,7 @@ func (d *Driller) planScratch(ctx context.Context, rec *Record, src *config.Sour
 		sc.target = restore.Target{Postgres: &db, PostgresPassword: pw, PostgresAdminDB: pg.Database}
 		it = Scratch{Kind: ScratchDatabase, Name: db.Database, Location: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
 	case src.Kind() == "s3" && d.cfg.Drills.Scratch.S3 != nil:
-		t, err := d.eng.ResolveS3("drills.scratch.s3", d.cfg.Drills.Scratch.S3)
+		t, err := d.repos.S3Target("drills.scratch.s3", d.cfg.Drills.Scratch.S3)
 		if err != nil {
 			return nil, err
 		}
@@ -117,13 +119,13 @@ func (d *Driller) removeOne(ctx context.Context, it *Scratch) error {
 		if err != nil {
 			return err
 		}
-		return restore.DropDatabase(ctx, pg, pw, it.Name)
+		return pgsql.DropDatabase(ctx, pg, pw, it.Name)
 	case ScratchBucket:
 		b, err := d.scratchBucket(it.Name)
 		if err != nil {
 			return err
 		}
-		rm, err := b.Remove(ctx)
+		rm, err := b.RemoveBucket(ctx, objstore.DeleteOptions{GovernanceBypass: true})
 		if err == nil && (rm.Versions+rm.DeleteMarkers+rm.UnfinishedUploads) > 0 {
 			it.Detail = fmt.Sprintf("deleted %d versions, %d delete markers, %d unfinished uploads", rm.Versions, rm.DeleteMarkers, rm.UnfinishedUploads)
 		}
@@ -156,14 +158,14 @@ func (d *Driller) isGone(ctx context.Context, it *Scratch) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		names, err := restore.ListDatabases(ctx, pg, pw, DatabasePrefix)
+		names, err := pgsql.ListDatabases(ctx, pg, pw, DatabasePrefix)
 		return err == nil && !slices.Contains(names, it.Name), err
 	case ScratchBucket:
 		b, err := d.scratchBucket(it.Name)
 		if err != nil {
 			return false, err
 		}
-		names, err := restore.ListBuckets(ctx, b.Target(), it.Name)
+		names, err := b.ListBuckets(ctx, it.Name)
 		return err == nil && !slices.Contains(names, it.Name), err
 	}
 	return false, fmt.Errorf("unknown scratch kind %q", it.Kind)
@@ -174,27 +176,25 @@ func (d *Driller) scratchPostgres() (*config.PostgresSource, keys.Secret, error)
 	if pg == nil {
 		return nil, nil, fmt.Errorf("%w: drills.scratch.postgres is no longer configured", ErrNoScratch)
 	}
-	pw, err := d.eng.ResolvePostgresPassword("drills.scratch.postgres", pg)
+	pw, err := d.repos.PostgresPassword("drills.scratch.postgres", pg)
 	return pg, pw, err
 }
 
-func (d *Driller) scratchBucket(name string) (*restore.Bucket, error) {
+func (d *Driller) scratchBucket(name string) (*objstore.Client, error) {
 	s3 := d.cfg.Drills.Scratch.S3
 	if s3 == nil {
 		return nil, fmt.Errorf("%w: drills.scratch.s3 is no longer configured", ErrNoScratch)
 	}
-	t, err := d.eng.ResolveS3("drills.scratch.s3", s3)
+	t, err := d.repos.S3Target("drills.scratch.s3", s3)
 	if err != nil {
 		return nil, err
 	}
 	t.Bucket, t.Prefix = name, ""
-	return restore.OpenBucket(t)
+	return objstore.New(t)
 }
 
 // lockPath is the file lock a running drill holds.
-func lockPath(stateDir, id string) string {
-	return filepath.Join(stateDir, "locks", "drill-"+id+".lock")
-}
+func lockPath(stateDir, id string) string { return state.Dir(stateDir).DrillLock(id) }
 
 // lockDrill takes drill id's lock; the kernel drops it when the process
 // dies, which is how a crashed drill is told from a running one.
@@ -283,7 +283,7 @@ func (d *Driller) Cleanup(ctx context.Context) (*CleanupReport, error) {
 		}
 		if rec.Repository != "" {
 			// A killed restic leaves its lock; only stale locks are removed.
-			if err := d.eng.Unlock(ctx, rec.Repository); err != nil {
+			if err := d.repos.Unlock(ctx, rec.Repository); err != nil {
 				lines = append(lines, "stale restic locks not removed: "+oneLine(err))
 			}
 		}
@@ -305,7 +305,7 @@ func (d *Driller) Cleanup(ctx context.Context) (*CleanupReport, error) {
 		if failed {
 			res = audit.ResultFailed
 		}
-		d.audit(ctx, "drill.cleanup", "drill:"+rec.DrillID, res, map[string]string{"scratch": fmt.Sprint(len(lines)), "job": rec.Job, "source": rec.Source})
+		d.rec.Record(ctx, "drill.cleanup", "drill:"+rec.DrillID, res, map[string]string{"scratch": fmt.Sprint(len(lines)), "job": rec.Job, "source": rec.Source})
 	}
 	return rep, errors.Join(errs...)
 }

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"steward/backup"
+	"steward/internal/manifest"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
 )
@@ -36,7 +36,7 @@ type entry struct {
 // independently of restic: files are hashed, tables checksummed on the
 // restored database with pgsql's algorithm, objects read back from the
 // scratch bucket and hashed.
-func (d *Driller) verify(ctx context.Context, sc *scratch, m *backup.Manifest) ([]Check, error) {
+func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest) ([]Check, error) {
 	want := map[string]entry{}
 	switch m.Kind {
 	case "path":

@@ -13,12 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"steward/internal/progress"
 	"steward/internal/resticx"
 )
 
 // restorePath runs `restic restore <id>:<path> --target dir`: the tree
 // below the backed-up directory lands directly in dir.
-func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot, dir string, res *Result, p *meter) error {
+func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot, dir string, res *Result, p *progress.Meter) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -26,12 +27,12 @@ func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot,
 	out, err := r.restic.Run(ctx, rs.Repository, resticx.Call{Args: args, Progress: 2, OnMessage: func(m resticx.Message) {
 		if m.MessageType == "status" {
 			if m.TotalBytes > 0 {
-				p.totalB = m.TotalBytes
+				p.TotalBytes = m.TotalBytes
 			}
 			if m.TotalFiles > 0 {
-				p.totalF = m.TotalFiles
+				p.TotalFiles = m.TotalFiles
 			}
-			p.update(m.BytesRestored, m.FilesRestored, false)
+			p.Update(m.BytesRestored, m.FilesRestored, false)
 		}
 	}})
 	if err != nil {
@@ -155,7 +156,7 @@ func safeJoin(dir, key string) (string, error) {
 
 // untarTo writes each archive member into dir (or calls put for each when
 // put is set), and reports progress.
-func untar(in io.Reader, p *meter, res *Result, put func(key string, r io.Reader, size int64, mtime time.Time) error) error {
+func untar(in io.Reader, p *progress.Meter, res *Result, put func(key string, r io.Reader, size int64, mtime time.Time) error) error {
 	cr := &countingReader{r: in}
 	tr := tar.NewReader(cr)
 	var files int64
@@ -176,9 +177,9 @@ func untar(in io.Reader, p *meter, res *Result, put func(key string, r io.Reader
 		files++
 		res.Bytes += hdr.Size
 		res.Files = files
-		p.update(res.Bytes, files, false)
+		p.Update(res.Bytes, files, false)
 	}
-	p.update(res.Bytes, files, true)
+	p.Update(res.Bytes, files, true)
 	return nil
 }
 

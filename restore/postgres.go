@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,11 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/pgsql"
+	"steward/internal/progress"
 )
 
 // on returns server's connection settings for database db.
@@ -32,81 +30,6 @@ func adminDB(t Target) string {
 	return "postgres"
 }
 
-// CreateDatabase creates database name on server (connecting to server's
-// own database) unless it exists; created says whether it was made now.
-func CreateDatabase(ctx context.Context, server *config.PostgresSource, pw keys.Secret, name string) (created bool, err error) {
-	conn, err := pgsql.Connect(ctx, server, pw)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
-		return false, fmt.Errorf("look for database %q: %w", name, err)
-	}
-	if n > 0 {
-		return false, nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return false, fmt.Errorf("create database %q: %w", name, err)
-	}
-	return true, nil
-}
-
-// DropDatabase drops database name on server, ending its sessions; a
-// missing database is not an error.
-func DropDatabase(ctx context.Context, server *config.PostgresSource, pw keys.Secret, name string) error {
-	conn, err := pgsql.Connect(ctx, server, pw)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %q: %w", name, err)
-	}
-	return nil
-}
-
-// ListDatabases lists the databases on server whose names start with
-// prefix.
-func ListDatabases(ctx context.Context, server *config.PostgresSource, pw keys.Secret, prefix string) ([]string, error) {
-	conn, err := pgsql.Connect(ctx, server, pw)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", prefix)
-	if err != nil {
-		return nil, fmt.Errorf("list databases: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list databases: %w", err)
-	}
-	return names, nil
-}
-
-// DatabaseEmpty reports whether db has no user table; a missing database
-// is empty.
-func DatabaseEmpty(ctx context.Context, db *config.PostgresSource, pw keys.Secret) (bool, error) {
-	conn, err := pgsql.Connect(ctx, db, pw)
-	if errors.Is(err, pgsql.ErrNoDatabase) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var n int
-	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("look into database %q: %w", db.Database, err)
-	}
-	return n == 0, nil
-}
-
 // findPgRestore picks the pg_restore next to the pg_dump that pgsql's
 // lookup chooses for the target server's major version.
 func (r *Restorer) findPgRestore(ctx context.Context, db *config.PostgresSource, pw keys.Secret) (string, error) {
@@ -122,7 +45,7 @@ func (r *Restorer) findPgRestore(ctx context.Context, db *config.PostgresSource,
 	if err != nil {
 		return "", err
 	}
-	dump, err := pgsql.FindPgDump(ctx, major, r.eng.PgDumpOverride())
+	dump, err := pgsql.FindPgDump(ctx, major, r.pgDump)
 	if err != nil {
 		return "", fmt.Errorf("pg_restore: %w", err)
 	}
@@ -137,9 +60,9 @@ func (r *Restorer) findPgRestore(ctx context.Context, db *config.PostgresSource,
 // pg_restore, which loads it into the target database in one transaction.
 // The dump never touches the disk; the password reaches pg_restore as
 // PGPASSWORD in its environment only.
-func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snapshot, to Target, res *Result, p *meter) error {
+func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snapshot, to Target, res *Result, p *progress.Meter) error {
 	db := to.Postgres
-	if _, err := CreateDatabase(ctx, on(db, adminDB(to)), to.PostgresPassword, db.Database); err != nil {
+	if _, err := pgsql.CreateDatabase(ctx, on(db, adminDB(to)), to.PostgresPassword, db.Database); err != nil {
 		return err
 	}
 	bin, err := r.findPgRestore(ctx, db, to.PostgresPassword)
@@ -160,7 +83,7 @@ func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snaps
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		res.Bytes = cr.n.Load()
-		p.update(res.Bytes, 0, true)
+		p.Update(res.Bytes, 0, true)
 		if err != nil {
 			msg := strings.TrimSpace(stderr.String())
 			if i := strings.LastIndex(msg, "\n"); i >= 0 && len(msg) > 2000 {
@@ -175,11 +98,11 @@ func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snaps
 type progressReader struct {
 	r io.Reader
 	c *countingReader
-	p *meter
+	p *progress.Meter
 }
 
 func (pr *progressReader) Read(b []byte) (int, error) {
 	n, err := pr.r.Read(b)
-	pr.p.update(pr.c.n.Load(), 0, false)
+	pr.p.Update(pr.c.n.Load(), 0, false)
 	return n, err
 }

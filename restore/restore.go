@@ -9,41 +9,43 @@ import (
 	"strings"
 	"time"
 
-	"steward/backup"
 	"steward/internal/audit"
 	"steward/internal/clock"
 	"steward/internal/config"
 	"steward/internal/keys"
+	"steward/internal/manifest"
 	"steward/internal/objstore"
+	"steward/internal/pgsql"
+	"steward/internal/progress"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 )
 
-// Auditor appends audit records (audit.Log has it).
-type Auditor interface {
-	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
-}
-
 // Deps is what a Restorer needs.
 type Deps struct {
-	// Engine opens repositories and resolves secrets.
-	Engine *backup.Engine
-	Audit  Auditor
-	Clock  *clock.Zoned
-	Log    *slog.Logger
+	// Repos opens repositories and resolves secrets.
+	Repos *repo.Opener
+	Audit audit.Appender
+	Clock *clock.Zoned
+	Log   *slog.Logger
 	// PgRestore overrides where pg_restore is looked for (default: next
 	// to the pg_dump that pgsql.FindPgDump picks for the server's major).
 	PgRestore string
+	// PgDump overrides where pg_dump is looked for (pg_restore is taken
+	// from beside it).
+	PgDump string
 }
 
 // Restorer restores snapshots. It is safe for concurrent use.
 type Restorer struct {
-	eng       *backup.Engine
+	repos     *repo.Opener
 	cfg       *config.Config
 	restic    *resticx.Runner
-	auditLog  Auditor
+	rec       *audit.Recorder
 	clock     *clock.Zoned
 	log       *slog.Logger
 	pgRestore string
+	pgDump    string
 }
 
 // New returns a Restorer over d.
@@ -54,11 +56,12 @@ func New(d Deps) *Restorer {
 	}
 	clk := d.Clock
 	if clk == nil {
-		loc, _ := clock.LoadZone(d.Engine.Config().Contract.TimeZone)
+		loc, _ := clock.LoadZone(d.Repos.Config().Contract.TimeZone)
 		clk = clock.New(loc, nil)
 	}
-	return &Restorer{eng: d.Engine, cfg: d.Engine.Config(), restic: d.Engine.Restic(), auditLog: d.Audit, clock: clk,
-		log: log.With("component", "restore"), pgRestore: d.PgRestore}
+	log = log.With("component", "restore")
+	return &Restorer{repos: d.Repos, cfg: d.Repos.Config(), restic: d.Repos.Restic(), rec: audit.NewRecorder(d.Audit, log), clock: clk,
+		log: log, pgRestore: d.PgRestore, pgDump: d.PgDump}
 }
 
 // Target is where a restore writes: exactly one of Dir, Postgres, Bucket.
@@ -128,29 +131,16 @@ type Options struct {
 	OnTarget func(Target) error
 }
 
-// Event kinds.
+// Event kinds (see package progress).
 const (
-	EventStart    = "start"
-	EventProgress = "progress"
-	EventDone     = "done"
-	EventFailed   = "failed"
+	EventStart    = progress.Start
+	EventProgress = progress.Progress
+	EventDone     = progress.Done
+	EventFailed   = progress.Failed
 )
 
 // Event is one progress event; names of files or objects never appear.
-type Event struct {
-	Time       time.Time     `json:"time"`
-	Kind       string        `json:"kind"`
-	Source     string        `json:"source"`
-	SnapshotID string        `json:"snapshot_id,omitempty"`
-	BytesDone  int64         `json:"bytes_done,omitempty"`
-	BytesTotal int64         `json:"bytes_total,omitempty"`
-	FilesDone  int64         `json:"files_done,omitempty"`
-	FilesTotal int64         `json:"files_total,omitempty"`
-	Rate       float64       `json:"rate,omitempty"`
-	ETA        time.Duration `json:"eta,omitempty"`
-	Message    string        `json:"message,omitempty"`
-	Error      string        `json:"error,omitempty"`
-}
+type Event = progress.Event
 
 // Result is what a restore did.
 type Result struct {
@@ -177,6 +167,8 @@ type Snapshot struct {
 	Path  string
 	Bytes int64
 	Files int64
+	// Restic is the snapshot as the repository lists it (tags, original).
+	Restic resticx.Snapshot
 }
 
 // Resolved is a job's source and its primary repository, opened.
@@ -184,13 +176,13 @@ type Resolved struct {
 	Job        *config.Job
 	Source     *config.Source
 	Repository *resticx.Repository
-	Residency  backup.Residency
+	Residency  repo.Residency
 }
 
 // Resolve finds the job and source and opens the job's primary
 // repository (residency-checked).
 func (r *Restorer) Resolve(ctx context.Context, jobName, sourceName string) (*Resolved, error) {
-	job, err := r.eng.Job(jobName)
+	job, err := r.cfg.FindJob(jobName)
 	if err != nil {
 		return nil, err
 	}
@@ -207,23 +199,23 @@ func (r *Restorer) Resolve(ctx context.Context, jobName, sourceName string) (*Re
 	if !ok {
 		return nil, fmt.Errorf("no source named %q", sourceName)
 	}
-	repo, res, err := r.eng.OpenRepository(ctx, job.Repository)
+	rp, err := r.repos.Open(ctx, job.Repository)
 	if err != nil {
 		return nil, err
 	}
-	return &Resolved{Job: job, Source: src, Repository: repo, Residency: res}, nil
+	return &Resolved{Job: job, Source: src, Repository: rp.Restic, Residency: rp.Residency}, nil
 }
 
 // Snapshots lists the source's data snapshots in the repository, oldest
 // first, asking the repository (not the catalog).
 func (r *Restorer) Snapshots(ctx context.Context, rs *Resolved) ([]Snapshot, error) {
-	snaps, err := r.restic.Snapshots(ctx, rs.Repository, backup.TagData, "job:"+rs.Job.Name, "source:"+rs.Source.Name)
+	snaps, err := r.restic.Snapshots(ctx, rs.Repository, manifest.TagData, manifest.TagJob+rs.Job.Name, manifest.TagSource+rs.Source.Name)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Snapshot, 0, len(snaps))
 	for _, s := range snaps {
-		sn := Snapshot{ID: s.ID, Time: s.Time.In(r.clock.Location())}
+		sn := Snapshot{ID: s.ID, Time: s.Time.In(r.clock.Location()), Restic: s}
 		if len(s.Paths) > 0 {
 			sn.Path = s.Paths[0]
 		}
@@ -301,7 +293,7 @@ func (r *Restorer) RunSnapshot(ctx context.Context, rs *Resolved, snap Snapshot,
 		details["force"] = "true"
 	}
 	target := "snapshot:" + snap.ID
-	r.audit(ctx, "restore", target, audit.ResultStarted, details)
+	r.rec.Record(ctx, "restore", target, audit.ResultStarted, details)
 	emit := func(ev Event) {
 		if opts.Progress != nil {
 			ev.Time, ev.Source, ev.SnapshotID = r.clock.Now(), src.Name, snap.ID
@@ -313,11 +305,11 @@ func (r *Restorer) RunSnapshot(ctx context.Context, rs *Resolved, snap Snapshot,
 		d := map[string]string{"job": res.Job, "source": res.Source, "bytes": fmt.Sprint(res.Bytes), "files": fmt.Sprint(res.Files), "reason": reason}
 		if err != nil {
 			d["error"] = oneLine(err)
-			r.audit(ctx, "restore", target, audit.ResultFailed, d)
+			r.rec.Record(ctx, "restore", target, audit.ResultFailed, d)
 			emit(Event{Kind: EventFailed, Error: oneLine(err)})
 			return
 		}
-		r.audit(ctx, "restore", target, audit.ResultOK, d)
+		r.rec.Record(ctx, "restore", target, audit.ResultOK, d)
 		emit(Event{Kind: EventDone, BytesDone: res.Bytes, FilesDone: res.Files})
 	}()
 	if err := r.checkTarget(ctx, src, to, opts); err != nil {
@@ -329,7 +321,7 @@ func (r *Restorer) RunSnapshot(ctx context.Context, rs *Resolved, snap Snapshot,
 		}
 	}
 	emit(Event{Kind: EventStart, BytesTotal: snap.Bytes, FilesTotal: snap.Files, Message: "restoring into " + to.Kind()})
-	p := &meter{start: time.Now(), emit: emit, totalB: snap.Bytes, totalF: snap.Files}
+	p := &progress.Meter{Start: time.Now(), Emit: emit, TotalBytes: snap.Bytes, TotalFiles: snap.Files}
 	switch src.Kind() {
 	case "path":
 		err = r.restorePath(ctx, rs, snap, to.Dir, res, p)
@@ -391,18 +383,18 @@ func (r *Restorer) target(src *config.Source, opts Options) (Target, error) {
 
 // SourceTarget is the live source as a restore target.
 func (r *Restorer) SourceTarget(src *config.Source) (Target, error) {
-	field := r.eng.SourceField(src.Name)
+	field := repo.Field(r.cfg, "sources", src.Name)
 	switch src.Kind() {
 	case "path":
 		return Target{Dir: src.Path.Path}, nil
 	case "postgres":
-		pw, err := r.eng.ResolvePostgresPassword(field+".postgres", src.Postgres)
+		pw, err := r.repos.PostgresPassword(field+".postgres", src.Postgres)
 		if err != nil {
 			return Target{}, err
 		}
 		return Target{Postgres: src.Postgres, PostgresPassword: pw}, nil
 	default:
-		t, err := r.eng.ResolveS3(field+".s3", src.S3)
+		t, err := r.repos.S3Target(field+".s3", src.S3)
 		if err != nil {
 			return Target{}, err
 		}
@@ -426,11 +418,11 @@ func (r *Restorer) checkTarget(ctx context.Context, src *config.Source, to Targe
 	case "dir":
 		empty, err = dirEmpty(to.Dir)
 	case "database":
-		empty, err = DatabaseEmpty(ctx, to.Postgres, to.PostgresPassword)
+		empty, err = pgsql.DatabaseEmpty(ctx, to.Postgres, to.PostgresPassword)
 	case "bucket":
-		var b *Bucket
-		if b, err = OpenBucket(*to.Bucket); err == nil {
-			empty, err = b.Empty(ctx)
+		var c *objstore.Client
+		if c, err = objstore.New(*to.Bucket); err == nil {
+			empty, err = c.Empty(ctx)
 		}
 	}
 	if err != nil {
@@ -473,15 +465,6 @@ func sameHost(a, b string) bool {
 	return norm(a) == norm(b)
 }
 
-func (r *Restorer) audit(ctx context.Context, action, target, result string, details map[string]string) {
-	if r.auditLog == nil {
-		return
-	}
-	if _, err := r.auditLog.Append(context.WithoutCancel(ctx), audit.Entry{Action: action, Target: target, Result: result, Details: details}); err != nil {
-		r.log.Error("audit append failed", "action", action, "err", err)
-	}
-}
-
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 func short(id string) string {
@@ -489,28 +472,4 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
-}
-
-// meter turns byte and file counts into progress events.
-type meter struct {
-	start          time.Time
-	emit           func(Event)
-	totalB, totalF int64
-	last           time.Time
-}
-
-func (m *meter) update(bytes, files int64, force bool) {
-	now := time.Now()
-	if !force && now.Sub(m.last) < 500*time.Millisecond {
-		return
-	}
-	m.last = now
-	ev := Event{Kind: EventProgress, BytesDone: bytes, BytesTotal: m.totalB, FilesDone: files, FilesTotal: m.totalF}
-	if el := now.Sub(m.start).Seconds(); el > 0 {
-		ev.Rate = float64(bytes) / el
-	}
-	if ev.Rate > 0 && m.totalB > bytes {
-		ev.ETA = time.Duration(float64(m.totalB-bytes) / ev.Rate * float64(time.Second))
-	}
-	m.emit(ev)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"steward/internal/audit"
 	"steward/internal/errs"
 )
 
@@ -59,23 +57,13 @@ midnight in the contract's zone). The export itself is audited.`,
 }
 
 func runAuditVerify(ctx context.Context, _ auditVerifyOptions, g *globalOptions, out io.Writer) error {
-	e, err := g.open(ctx)
+	a, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
-	rep, verr := e.audit.Verify(ctx)
-	result := audit.ResultOK
-	details := map[string]string{"records": fmt.Sprint(rep.Records)}
-	if rep.Problem != nil {
-		result = audit.ResultFailed
-		details["first_bad_seq"] = fmt.Sprint(rep.Problem.Seq)
-		details["where"] = rep.Problem.Where
-	}
+	rep, verr := a.VerifyAudit(ctx)
 	if rep.Problem == nil && verr != nil {
 		return verr
-	}
-	if err := e.record(ctx, "audit.verify", "audit-log", result, details); err != nil {
-		return err
 	}
 	if g.JSON {
 		if err := printJSON(out, rep); err != nil {
@@ -98,12 +86,12 @@ func runAuditExport(ctx context.Context, opts auditExportOptions, g *globalOptio
 	}
 	var since, until time.Time
 	if opts.Since != "" {
-		if since, err = e.clock.Parse(opts.Since); err != nil {
+		if since, err = e.Clock.Parse(opts.Since); err != nil {
 			return errs.Usage("--since: %v", err)
 		}
 	}
 	if opts.Until != "" {
-		if until, err = e.clock.Parse(opts.Until); err != nil {
+		if until, err = e.Clock.Parse(opts.Until); err != nil {
 			return errs.Usage("--until: %v", err)
 		}
 	}
@@ -120,30 +108,8 @@ func runAuditExport(ctx context.Context, opts auditExportOptions, g *globalOptio
 		defer f.Close()
 		w = f
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	var n int64
-	err = e.audit.Scan(ctx, func(r audit.Record) error {
-		t, err := time.Parse(time.RFC3339Nano, r.Time)
-		if err != nil {
-			return fmt.Errorf("audit record %d has a bad time %q", r.Seq, r.Time)
-		}
-		if (!since.IsZero() && t.Before(since)) || (!until.IsZero() && !t.Before(until)) {
-			return nil
-		}
-		n++
-		return enc.Encode(r)
-	})
+	n, err := e.ExportAudit(ctx, w, since, until, opts.Since, opts.Until)
 	if err != nil {
-		return err
-	}
-	if f != nil {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	details := map[string]string{"records": fmt.Sprint(n), "since": opts.Since, "until": opts.Until}
-	if err := e.record(ctx, "audit.export", "audit-log", audit.ResultOK, details); err != nil {
 		return err
 	}
 	if f != nil {

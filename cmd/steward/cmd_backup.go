@@ -14,9 +14,10 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
 
+	"steward/app"
 	"steward/backup"
 	"steward/internal/errs"
-	"steward/internal/resticx"
+	"steward/internal/progress"
 )
 
 type backupRunOptions struct {
@@ -53,52 +54,43 @@ source, copy or retention failed; each failure is named.`,
 }
 
 // newEngine opens the state dir and builds the backup engine.
-func newEngine(ctx context.Context, g *globalOptions) (*backup.Engine, *env, error) {
-	e, err := g.open(ctx)
+func newEngine(ctx context.Context, g *globalOptions) (*backup.Engine, *app.App, error) {
+	a, err := g.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, ok := e.store.(backup.Store)
-	if !ok {
-		return nil, nil, errors.New("this catalog does not keep backup records")
-	}
-	bin, _, err := resticx.Find(ctx, e.cfg.Restic.Path)
-	if err != nil {
-		return nil, nil, err
-	}
-	runner := &resticx.Runner{Bin: bin, StateDir: e.cfg.StateDir, Timeout: e.cfg.Restic.Timeout.D(), Log: e.log}
-	eng := backup.New(backup.Deps{Config: e.cfg, Keys: e.keys, Restic: runner, Catalog: store, Audit: e.audit, Clock: e.clock, Log: e.log})
-	return eng, e, nil
+	eng, err := a.Backup(ctx)
+	return eng, a, err
 }
 
 func runBackupRun(ctx context.Context, opts backupRunOptions, g *globalOptions, out io.Writer) error {
-	eng, e, err := newEngine(ctx, g)
+	eng, a, err := newEngine(ctx, g)
 	if err != nil {
 		return err
 	}
 	if opts.Job != "" {
-		if _, ok := e.cfg.Job(opts.Job); !ok {
+		if _, ok := a.Config.Job(opts.Job); !ok {
 			return errs.Usage("--job %q: no such job in the config", opts.Job)
 		}
 	}
-	var progress func(backup.Event)
+	var onEvent func(progress.Event)
 	switch {
 	case g.JSON:
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
-		progress = func(ev backup.Event) { _ = enc.Encode(ev) }
+		onEvent = func(ev progress.Event) { _ = enc.Encode(ev) }
 	case isTerminal(out):
 		bars := &bars{w: out}
-		progress = bars.event
+		onEvent = bars.event
 	default:
-		progress = func(ev backup.Event) {
+		onEvent = func(ev progress.Event) {
 			switch ev.Kind {
-			case backup.EventStart, backup.EventDone, backup.EventFailed, backup.EventCopy, backup.EventRetention:
+			case progress.Start, progress.Done, progress.Failed, progress.Copy, progress.Retention:
 				fmt.Fprintln(out, eventLine(ev))
 			}
 		}
 	}
-	rep, runErr := eng.Run(ctx, backup.RunOptions{Job: opts.Job, DryRun: opts.DryRun, Progress: progress})
+	rep, runErr := eng.Run(ctx, backup.RunOptions{Job: opts.Job, DryRun: opts.DryRun, Progress: onEvent})
 	if rep != nil {
 		if g.JSON {
 			if err := printJSON(out, map[string]any{"kind": "report", "report": rep, "error": errString(runErr)}); err != nil {
@@ -132,9 +124,9 @@ type bars struct {
 	drawing bool
 }
 
-func (b *bars) event(ev backup.Event) {
+func (b *bars) event(ev progress.Event) {
 	switch ev.Kind {
-	case backup.EventProgress:
+	case progress.Progress:
 		fmt.Fprintf(b.w, "\r\033[K%s", barLine(ev))
 		b.drawing = true
 	default:
@@ -146,7 +138,7 @@ func (b *bars) event(ev backup.Event) {
 	}
 }
 
-func barLine(ev backup.Event) string {
+func barLine(ev progress.Event) string {
 	const width = 24
 	bar := strings.Repeat("·", width)
 	pct := ""
@@ -171,21 +163,21 @@ func barLine(ev backup.Event) string {
 	return s
 }
 
-func eventLine(ev backup.Event) string {
+func eventLine(ev progress.Event) string {
 	who := ev.Source
 	if who == "" {
 		who = ev.Repository
 	}
 	switch ev.Kind {
-	case backup.EventStart:
+	case progress.Start:
 		return fmt.Sprintf("%s: backing up into %s", who, ev.Repository)
-	case backup.EventDone:
+	case progress.Done:
 		return fmt.Sprintf("%s: snapshot %s (%s, %d files)", who, short(ev.SnapshotID), size(ev.BytesDone), ev.FilesDone)
-	case backup.EventCopy:
+	case progress.Copy:
 		return fmt.Sprintf("%s: copied to %s (%s)", who, ev.Repository, ev.Message)
-	case backup.EventFailed:
+	case progress.Failed:
 		return fmt.Sprintf("%s: FAILED: %s", who, ev.Error)
-	case backup.EventCheck:
+	case progress.Check:
 		return fmt.Sprintf("%s: %s", who, ev.Message)
 	}
 	return fmt.Sprintf("%s: %s %s", who, ev.Kind, ev.Message)

@@ -39,7 +39,7 @@ The status reads "Erased with exceptions" whenever any target has one.`,
 }
 
 func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g *globalOptions, out io.Writer) error {
-	e, err := g.open(ctx)
+	a, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -47,18 +47,11 @@ func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g 
 	if err != nil {
 		return errs.Usage("evidence %s: %v", opts.Evidence, err)
 	}
-	path, sum, err := writeSignedReport(ctx, e, signedReport{
-		File:   "certificate-" + ev.CertificateID + ".pdf",
-		Reason: "Certificate of data deletion / データ消去証明書",
-		Action: "certificate.render", Target: "certificate:" + ev.CertificateID,
-		Details: map[string]string{"status": ev.Status(), "contract": ev.Contract.ID},
-		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
-			return certs.RenderCertificate(w, ev, o)
-		},
-	})
+	w, err := a.CertificatePDF(ctx, ev)
 	if err != nil {
 		return err
 	}
+	path, sum := w.Path, w.SHA256
 	if g.JSON {
 		return printJSON(out, map[string]string{"path": path, "sha256": sum, "certificate_id": ev.CertificateID, "status": ev.Status()})
 	}

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v3"
 
+	"steward/app"
 	"steward/internal/config"
 )
 
@@ -61,7 +61,9 @@ func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, o
 		res.Contract, res.StateDir = cfg.Contract.ID, cfg.StateDir
 		res.Repositories, res.Sources, res.Jobs = len(cfg.Repositories), len(cfg.Sources), len(cfg.Jobs)
 		if res.OK {
-			res.Warnings = configWarnings(cfg, g)
+			if c, err := g.appOptions().ZonedClock(cfg); err == nil {
+				res.Warnings = app.ConfigWarnings(cfg, c)
+			}
 		}
 	}
 	if g.JSON {
@@ -86,30 +88,6 @@ func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, o
 		fmt.Fprintf(out, "warning: %s\n", w)
 	}
 	return nil
-}
-
-// configWarnings are things that are valid but need attention.
-func configWarnings(cfg *config.Config, g *globalOptions) []string {
-	var ws []string
-	c, err := g.zonedClock(cfg)
-	if err != nil {
-		return nil
-	}
-	left := cfg.Contract.EndDate.End(c.Location()).Sub(c.Now())
-	switch {
-	case left <= 0:
-		ws = append(ws, fmt.Sprintf("the contract ended on %s: erase its data (req 23)", cfg.Contract.EndDate))
-	case left <= 90*24*time.Hour:
-		ws = append(ws, fmt.Sprintf("the contract ends on %s (%d days): plan the hand-over and erasure", cfg.Contract.EndDate, int(left.Hours()/24)))
-	}
-	if len(cfg.Jobs) > 0 {
-		for _, j := range cfg.Jobs {
-			if len(j.Replicas) == 0 {
-				ws = append(ws, fmt.Sprintf("job %q has no replica: req 18 asks for a second location", j.Name))
-			}
-		}
-	}
-	return ws
 }
 
 // quietErr carries an error for the exit code without repeating its text.

@@ -12,8 +12,9 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"steward/backup"
+	"steward/app"
 	"steward/drills"
+	"steward/internal/progress"
 )
 
 type drillRunOptions struct {
@@ -76,22 +77,13 @@ first. Exit code 3 when any step or check fails.`,
 	}
 }
 
-func newDriller(ctx context.Context, g *globalOptions) (*drills.Driller, *env, error) {
-	eng, e, err := newEngine(ctx, g)
+func newDriller(ctx context.Context, g *globalOptions) (*drills.Driller, *app.App, error) {
+	a, err := g.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := drillerFor(eng, e)
-	return d, e, err
-}
-
-// drillerFor makes a driller over an engine already opened.
-func drillerFor(eng *backup.Engine, e *env) (*drills.Driller, error) {
-	store, ok := e.store.(drills.Store)
-	if !ok {
-		return nil, errors.New("this catalog does not keep drill records")
-	}
-	return drills.New(drills.Deps{Engine: eng, Store: store, Audit: e.audit, Clock: e.clock, Log: e.log}), nil
+	d, err := a.Driller(ctx)
+	return d, a, err
 }
 
 func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, out io.Writer) error {
@@ -112,7 +104,7 @@ func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, ou
 			switch ev.Kind {
 			case drills.EventProgress:
 				if term && ev.Restore != nil && ev.Restore.Kind == "progress" {
-					b.event(restoreEvent(*ev.Restore))
+					b.event(restoreLine(*ev.Restore))
 				}
 			case drills.EventLeftover:
 				b.event(noteEvent("cleanup", fmt.Sprintf("removed the scratch that crashed drill %s left: %s (%s)", ev.DrillID, ev.Name, ev.Detail)))
@@ -140,8 +132,8 @@ func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, ou
 }
 
 // noteEvent is a line under the progress bar ("source: message").
-func noteEvent(source, msg string) backup.Event {
-	return backup.Event{Kind: backup.EventCheck, Source: source, Message: strings.TrimSpace(msg)}
+func noteEvent(source, msg string) progress.Event {
+	return progress.Event{Kind: progress.Check, Source: source, Message: strings.TrimSpace(msg)}
 }
 
 func runDrillList(ctx context.Context, g *globalOptions, out io.Writer) error {
@@ -163,7 +155,7 @@ func runDrillList(ctx context.Context, g *globalOptions, out io.Writer) error {
 		if res == "" {
 			res = "running"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.DrillID, e.clock.Format(r.Started), r.Job, r.Source, r.SourceKind,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.DrillID, e.Clock.Format(r.Started), r.Job, r.Source, r.SourceKind,
 			short(r.SnapshotID), r.RTO.Actual.Round(time.Millisecond), r.RPO.Actual.Round(time.Second), r.ReadDataSubset, res)
 	}
 	return tw.Flush()
@@ -218,7 +210,7 @@ func runDrillCleanup(ctx context.Context, g *globalOptions, out io.Writer) error
 	return err
 }
 
-func printDrill(out io.Writer, e *env, r *drills.Record) {
+func printDrill(out io.Writer, e *app.App, r *drills.Record) {
 	res := r.Result
 	if res == "" {
 		res = "running"
@@ -232,13 +224,13 @@ func printDrill(out io.Writer, e *env, r *drills.Record) {
 	kv("repository", r.Repository+" — "+r.RepositoryResidency)
 	snap := r.SnapshotID
 	if !r.SnapshotTime.IsZero() {
-		snap += " of " + e.clock.Format(r.SnapshotTime)
+		snap += " of " + e.Clock.Format(r.SnapshotTime)
 	}
 	kv("snapshot", snap+" ("+r.SnapshotChoice+")")
 	kv("manifest", fmt.Sprintf("%s, SHA-256 %s", r.Manifest.Origin, r.Manifest.SHA256))
-	kv("started", e.clock.Format(r.Started))
+	kv("started", e.Clock.Format(r.Started))
 	if !r.Finished.IsZero() {
-		kv("finished", e.clock.Format(r.Finished))
+		kv("finished", e.Clock.Format(r.Finished))
 	}
 	kv("RTO", fmt.Sprintf("%s (target %s, met: %t)", r.RTO.Actual.Round(time.Millisecond), r.RTO.Target, r.RTO.Met))
 	kv("RPO", fmt.Sprintf("%s (target %s, met: %t)", r.RPO.Actual.Round(time.Second), r.RPO.Target, r.RPO.Met))
@@ -266,9 +258,9 @@ func printDrill(out io.Writer, e *env, r *drills.Record) {
 	}
 }
 
-func fmtTime(e *env, t time.Time) string {
+func fmtTime(e *app.App, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return e.clock.Format(t)
+	return e.Clock.Format(t)
 }

@@ -2,24 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v3"
-
-	"steward/certs"
-	"steward/drills"
-	"steward/internal/errs"
 )
 
 type drillReportOptions struct {
 	ID string
 }
-
-// historyLength is how many earlier drills the report's chart shows.
-const historyLength = 12
 
 func newDrillReportCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
@@ -41,108 +32,17 @@ PDF. The file goes to <state_dir>/reports/; its path and SHA-256 are printed.`,
 }
 
 func runDrillReport(ctx context.Context, opts drillReportOptions, g *globalOptions, out io.Writer) error {
-	d, e, err := newDriller(ctx, g)
+	a, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
-	rec, err := d.Show(ctx, opts.ID)
-	if errors.Is(err, drills.ErrNotFound) {
-		return errs.AsUsage(err)
-	}
-	if err != nil {
-		return err
-	}
-	if rec.Result == "" {
-		return fmt.Errorf("drill %s has not finished: report it once it has (or run `steward drill cleanup` if it crashed)", rec.DrillID)
-	}
-	hist, err := d.History(ctx, rec.Job, 0)
-	if err != nil {
-		return err
-	}
-	rep := drillReport(rec, hist)
-	path, sum, err := writeSignedReport(ctx, e, signedReport{
-		File:   fmt.Sprintf("drill-%s-%s.pdf", rec.DrillID, stamp(e)),
-		Reason: "Restore drill report / 復旧訓練報告書",
-		Action: "drill.report", Target: "drill:" + rec.DrillID,
-		Details: map[string]string{"result": rec.Result},
-		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
-			return certs.RenderDrillReport(w, rep, o)
-		},
-	})
+	w, rep, err := a.DrillReportPDF(ctx, opts.ID)
 	if err != nil {
 		return err
 	}
 	if g.JSON {
-		return printJSON(out, map[string]string{"path": path, "sha256": sum, "drill_id": rec.DrillID, "result": string(rep.Overall())})
+		return printJSON(out, map[string]string{"path": w.Path, "sha256": w.SHA256, "drill_id": rep.DrillID, "result": string(rep.Overall())})
 	}
-	fmt.Fprintf(out, "%s\nSHA-256 %s\n", path, sum)
+	fmt.Fprintf(out, "%s\nSHA-256 %s\n", w.Path, w.SHA256)
 	return nil
-}
-
-// drillReport maps a drill record onto the report's fields; history holds
-// the job's finished drills, oldest first, this one included.
-func drillReport(rec *drills.Record, history []drills.Point) *certs.DrillReport {
-	trigger := rec.Trigger
-	if rec.Operator != "" {
-		trigger += " (" + rec.Operator + ")"
-	}
-	rep := &certs.DrillReport{
-		DrillID: rec.DrillID, Contract: rec.Contract, RunbookVersion: rec.RunbookVersion,
-		Trigger: trigger, Participants: rec.Participants,
-		Job: rec.Job, SourceKind: rec.SourceKind, Source: rec.Source, Repository: rec.Repository,
-		SnapshotID: rec.SnapshotID, SnapshotTime: rec.SnapshotTime, Started: rec.Started, Finished: rec.Finished,
-		RTO:            certs.Objective{Actual: rec.RTO.Actual, Target: rec.RTO.Target},
-		RPO:            certs.Objective{Actual: rec.RPO.Actual, Target: rec.RPO.Target},
-		ReadDataSubset: certs.Subset{K: rec.ReadDataSubset.K, N: rec.ReadDataSubset.N},
-		Deviations:     rec.Deviations,
-		Cleanup:        drillStep(rec.Cleanup),
-	}
-	for _, s := range rec.Steps {
-		rep.Steps = append(rep.Steps, drillStep(s))
-	}
-	for _, c := range rec.Checks {
-		actual := c.Actual
-		if c.Detail != "" {
-			actual += " (" + c.Detail + ")"
-		}
-		rep.Checks = append(rep.Checks, certs.DrillCheck{Name: c.Name, Expected: c.Expected, Actual: actual, Result: certs.Result(c.Result)})
-	}
-	for _, p := range history {
-		if p.DrillID == rec.DrillID {
-			continue // the report adds this drill to its chart itself
-		}
-		rep.History = append(rep.History, drillPoint(p))
-	}
-	if n := len(rep.History); n > historyLength {
-		rep.History = rep.History[n-historyLength:]
-	}
-	return rep
-}
-
-func drillStep(s drills.Step) certs.DrillStep {
-	return certs.DrillStep{Name: s.Name, Started: s.Started, Finished: s.Finished, Result: certs.Result(s.Result), Detail: s.Detail}
-}
-
-func drillPoint(p drills.Point) certs.DrillPoint {
-	return certs.DrillPoint{DrillID: p.DrillID, Time: p.Time, RTO: p.RTO, RPO: p.RPO, Result: certs.Result(p.Result)}
-}
-
-// drillPoints is every finished drill's RTO/RPO up to the end of the
-// report's month, for the capacity report's trend.
-func drillPoints(ctx context.Context, e *env, eng drillHistory, until time.Time) ([]certs.DrillPoint, error) {
-	hist, err := eng.History(ctx, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	var out []certs.DrillPoint
-	for _, p := range hist {
-		if p.Time.Before(until) {
-			out = append(out, drillPoint(p))
-		}
-	}
-	return out, nil
-}
-
-type drillHistory interface {
-	History(ctx context.Context, job string, n int) ([]drills.Point, error)
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"steward/app"
 	"steward/internal/errs"
+	"steward/internal/repo"
 )
 
 type repoInitOptions struct {
@@ -52,18 +54,18 @@ find a stale lock; the removal is recorded in the audit log.`,
 }
 
 func runRepoInit(ctx context.Context, opts repoInitOptions, g *globalOptions, out io.Writer) error {
-	eng, e, err := newEngine(ctx, g)
+	repos, e, err := openRepos(ctx, g)
 	if err != nil {
 		return err
 	}
 	names := opts.Names
 	if len(names) == 0 {
-		for _, r := range e.cfg.Repositories {
+		for _, r := range e.Config.Repositories {
 			names = append(names, r.Name)
 		}
 	}
 	for _, n := range names {
-		if _, ok := e.cfg.Repository(n); !ok {
+		if _, ok := e.Config.Repository(n); !ok {
 			return errs.Usage("repo init: no repository named %q in the config", n)
 		}
 	}
@@ -75,7 +77,7 @@ func runRepoInit(ctx context.Context, opts repoInitOptions, g *globalOptions, ou
 	var results []result
 	var failed []error
 	for _, n := range names {
-		err := eng.InitRepository(ctx, n)
+		err := repos.Init(ctx, n)
 		r := result{Repository: n, Result: "created"}
 		switch {
 		case err == nil:
@@ -103,14 +105,14 @@ func runRepoInit(ctx context.Context, opts repoInitOptions, g *globalOptions, ou
 }
 
 func runRepoUnlock(ctx context.Context, opts repoUnlockOptions, g *globalOptions, out io.Writer) error {
-	eng, e, err := newEngine(ctx, g)
+	repos, e, err := openRepos(ctx, g)
 	if err != nil {
 		return err
 	}
-	if _, ok := e.cfg.Repository(opts.Name); !ok {
+	if _, ok := e.Config.Repository(opts.Name); !ok {
 		return errs.Usage("repo unlock: no repository named %q in the config", opts.Name)
 	}
-	if err := eng.Unlock(ctx, opts.Name); err != nil {
+	if err := repos.Unlock(ctx, opts.Name); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -118,4 +120,14 @@ func runRepoUnlock(ctx context.Context, opts repoUnlockOptions, g *globalOptions
 	}
 	fmt.Fprintf(out, "%s: stale locks removed\n", opts.Name)
 	return nil
+}
+
+// openRepos opens the state dir and the configured repositories.
+func openRepos(ctx context.Context, g *globalOptions) (*repo.Opener, *app.App, error) {
+	a, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	repos, err := a.Repos(ctx)
+	return repos, a, err
 }

@@ -4,15 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
-	"steward/backup"
+	"steward/app"
 	"steward/internal/errs"
+	"steward/internal/progress"
 	"steward/restore"
 )
 
@@ -62,72 +62,26 @@ The procedure around it is in docs/runbook-restore.md.`,
 	}
 }
 
-// checkFlags checks the target flags before any work starts.
-func (o restoreOptions) checkFlags() error {
-	n := 0
-	for _, s := range []string{o.To, o.ToDatabase, o.ToBucket} {
-		if s != "" {
-			n++
-		}
-	}
-	switch {
-	case o.IntoSource && n > 0:
-		return errs.Usage("--into-source restores into the source itself: give no --to, --to-database or --to-bucket")
-	case !o.IntoSource && n != 1:
-		return errs.Usage("give exactly one of --to DIR, --to-database NAME or --to-bucket NAME (or --into-source)")
-	case o.Confirm != "" && !o.IntoSource:
-		return errs.Usage("--confirm is only for --into-source")
-	}
-	return nil
+func (o restoreOptions) request() app.RestoreRequest {
+	return app.RestoreRequest{Job: o.Job, Source: o.Source, Snapshot: o.Snapshot, To: o.To, ToDatabase: o.ToDatabase, ToBucket: o.ToBucket,
+		Force: o.Force, IntoSource: o.IntoSource, Confirm: o.Confirm}
 }
 
 func runRestore(ctx context.Context, opts restoreOptions, g *globalOptions, out io.Writer) error {
-	if err := opts.checkFlags(); err != nil {
+	if err := opts.request().Check(); err != nil {
 		return err
 	}
-	eng, e, err := newEngine(ctx, g)
+	a, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
-	r := restore.New(restore.Deps{Engine: eng, Audit: e.audit, Clock: e.clock, Log: e.log})
-	job, err := eng.Job(opts.Job)
+	r, err := a.Restorer(ctx)
 	if err != nil {
-		return errs.AsUsage(err)
+		return err
 	}
-	srcName := opts.Source
-	if srcName == "" && len(job.Sources) == 1 {
-		srcName = job.Sources[0]
-	}
-	src, ok := e.cfg.Source(srcName)
-	if !ok {
-		return errs.Usage("--source %q: job %q has sources %s", opts.Source, job.Name, strings.Join(job.Sources, ", "))
-	}
-	ro := restore.Options{Job: job.Name, Source: src.Name, Snapshot: opts.Snapshot, Force: opts.Force, IntoSource: opts.IntoSource, Confirm: opts.Confirm}
-	switch {
-	case opts.To != "":
-		ro.To.Dir = absPath(opts.To)
-	case opts.ToDatabase != "":
-		if src.Postgres == nil {
-			return errs.Usage("--to-database: source %q is not a PostgreSQL database", src.Name)
-		}
-		live, err := r.SourceTarget(src)
-		if err != nil {
-			return err
-		}
-		db := *src.Postgres
-		db.Database = opts.ToDatabase
-		ro.To = restore.Target{Postgres: &db, PostgresPassword: live.PostgresPassword, PostgresAdminDB: src.Postgres.Database}
-	case opts.ToBucket != "":
-		if src.S3 == nil {
-			return errs.Usage("--to-bucket: source %q is not a bucket", src.Name)
-		}
-		live, err := r.SourceTarget(src)
-		if err != nil {
-			return err
-		}
-		t := *live.Bucket
-		t.Bucket, t.Prefix = opts.ToBucket, ""
-		ro.To.Bucket = &t
+	ro, src, err := a.RestoreOptions(ctx, r, opts.request())
+	if err != nil {
+		return err
 	}
 	if opts.IntoSource && opts.Confirm == "" {
 		fmt.Fprintf(g.stderr, "This overwrites the live source %q with snapshot %s.\nType the source's name to go on: ", src.Name, opts.Snapshot)
@@ -141,44 +95,37 @@ func runRestore(ctx context.Context, opts restoreOptions, g *globalOptions, out 
 		ro.Progress = func(ev restore.Event) { _ = enc.Encode(ev) }
 	case isTerminal(out):
 		b := &bars{w: out}
-		ro.Progress = func(ev restore.Event) { b.event(restoreEvent(ev)) }
+		ro.Progress = func(ev restore.Event) { b.event(restoreLine(ev)) }
 	default:
 		ro.Progress = func(ev restore.Event) {
 			if ev.Kind != restore.EventProgress {
-				fmt.Fprintln(out, eventLine(restoreEvent(ev)))
+				fmt.Fprintln(out, eventLine(restoreLine(ev)))
 			}
 		}
 	}
 	res, err := r.Run(ctx, ro)
+	if app.IsRestoreUsage(err) {
+		return errs.AsUsage(err)
+	}
 	if err != nil {
-		if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrIntoSource) || errors.Is(err, restore.ErrConfirmation) ||
-			errors.Is(err, restore.ErrBadTarget) || errors.Is(err, restore.ErrNoSnapshot) || errors.Is(err, backup.ErrNoJob) {
-			return errs.AsUsage(err)
-		}
 		return err
 	}
 	if g.JSON {
 		return printJSON(out, map[string]any{"kind": "result", "result": res})
 	}
 	fmt.Fprintf(out, "restored snapshot %s of %s (%s, taken %s) into %s: %s, %d files\n", short(res.SnapshotID), res.Source, res.Kind,
-		e.clock.Format(res.SnapshotTime), res.Target, size(res.Bytes), res.Files)
+		a.Clock.Format(res.SnapshotTime), res.Target, size(res.Bytes), res.Files)
 	fmt.Fprintln(out, "next: check it (docs/runbook-restore.md), then return it to service")
 	return nil
 }
 
-// restoreEvent draws restore progress with backup's bars and lines.
-func restoreEvent(ev restore.Event) backup.Event {
-	kind := ev.Kind
+// restoreLine shows a restore's start as a note and its end as "restored".
+func restoreLine(ev restore.Event) restore.Event {
 	switch ev.Kind {
 	case restore.EventStart:
-		kind = backup.EventCheck
+		ev.Kind = progress.Check
 	case restore.EventDone:
-		kind = backup.EventDone
+		ev.Message = "restored"
 	}
-	msg := ev.Message
-	if ev.Kind == restore.EventDone {
-		msg = "restored"
-	}
-	return backup.Event{Time: ev.Time, Kind: kind, Source: ev.Source, SnapshotID: ev.SnapshotID, BytesDone: ev.BytesDone, BytesTotal: ev.BytesTotal,
-		FilesDone: ev.FilesDone, FilesTotal: ev.FilesTotal, Rate: ev.Rate, ETA: ev.ETA, Message: msg, Error: ev.Error}
+	return ev
 }

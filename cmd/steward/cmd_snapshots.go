@@ -13,6 +13,7 @@ import (
 	"steward/backup"
 	"steward/internal/clock"
 	"steward/internal/errs"
+	"steward/internal/repo"
 )
 
 type snapshotsOptions struct {
@@ -43,10 +44,10 @@ func runSnapshots(ctx context.Context, opts snapshotsOptions, g *globalOptions, 
 	jobs := []string{opts.Job}
 	if opts.Job == "" {
 		jobs = jobs[:0]
-		for _, j := range e.cfg.Jobs {
+		for _, j := range e.Config.Jobs {
 			jobs = append(jobs, j.Name)
 		}
-	} else if _, ok := e.cfg.Job(opts.Job); !ok {
+	} else if _, ok := e.Config.Job(opts.Job); !ok {
 		return errs.Usage("--job %q: no such job in the config", opts.Job)
 	}
 	var lists []*backup.SnapshotList
@@ -76,6 +77,6 @@ func runSnapshots(ctx context.Context, opts snapshotsOptions, g *globalOptions, 
 	return nil
 }
 
-func isAlreadyInitialized(err error) bool { return errors.Is(err, backup.ErrAlreadyInitialized) }
+func isAlreadyInitialized(err error) bool { return errors.Is(err, repo.ErrAlreadyInitialized) }
 
 func joinErrs(es []error) error { return errors.Join(es...) }

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 
 	"steward/internal/catalog"
 	"steward/internal/clock"
+	"steward/internal/state"
 )
 
 // Record is one audit record.
@@ -44,7 +44,7 @@ type Log struct {
 }
 
 // MirrorPath is the JSON-lines mirror in a state dir.
-func MirrorPath(stateDir string) string { return filepath.Join(stateDir, "audit.jsonl") }
+func MirrorPath(stateDir string) string { return state.Dir(stateDir).AuditMirror() }
 
 // New returns a log over store, mirrored to mirrorPath, timed by c.
 func New(store catalog.AuditStore, mirrorPath string, c *clock.Zoned) *Log {

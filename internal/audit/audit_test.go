@@ -162,3 +162,34 @@ func TestHashName(t *testing.T) {
 		t.Fatalf("HashName = %q", h)
 	}
 }
+
+type failingAppender struct{ calls int }
+
+func (f *failingAppender) Append(context.Context, Entry) (Record, error) {
+	f.calls++
+	return Record{}, errors.New("disk full")
+}
+
+func TestRecorder(t *testing.T) {
+	var nilRec *Recorder
+	nilRec.Record(context.Background(), "a", "t", ResultOK, nil) // must not panic
+	NewRecorder(nil, nil).Record(context.Background(), "a", "t", ResultOK, nil)
+
+	f := &failingAppender{}
+	NewRecorder(f, nil).Record(context.Background(), "a", "t", ResultOK, nil)
+	if f.calls != 1 {
+		t.Fatalf("appender called %d times, want 1", f.calls)
+	}
+
+	log, s, _ := newLog(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a cancelled run still gets its record
+	NewRecorder(log, nil).Record(ctx, "backup.run", "job:x", ResultFailed, map[string]string{"error": "interrupted"})
+	last, err := s.LastAudit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Action != "backup.run" || last.Result != ResultFailed || last.Details["error"] != "interrupted" {
+		t.Fatalf("last record = %+v", last)
+	}
+}

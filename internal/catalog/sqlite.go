@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
+	"steward/internal/state"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 )
@@ -19,7 +19,7 @@ type SQLite struct {
 }
 
 // Path is where the catalog lives in a state dir.
-func Path(stateDir string) string { return filepath.Join(stateDir, "catalog.db") }
+func Path(stateDir string) string { return state.Dir(stateDir).Catalog() }
 
 // Create makes a new catalog file and migrates it.
 func Create(ctx context.Context, path string) (*SQLite, error) {

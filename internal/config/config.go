@@ -1,5 +1,11 @@
 package config
 
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
 // Config is the whole config file. Every section is validated, even those
 // whose behaviour a later release adds.
 type Config struct {
@@ -242,6 +248,30 @@ func (c *Config) Job(name string) (*Job, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ErrNoJob means the config has no job of that name.
+var ErrNoJob = errors.New("no such job")
+
+// FindJob finds the job to work on: name, or the only job when name is ""
+// and the config has exactly one. The error wraps ErrNoJob and says what
+// to give.
+func (c *Config) FindJob(name string) (*Job, error) {
+	if name == "" {
+		if len(c.Jobs) == 1 {
+			return &c.Jobs[0], nil
+		}
+		names := make([]string, 0, len(c.Jobs))
+		for _, j := range c.Jobs {
+			names = append(names, j.Name)
+		}
+		return nil, fmt.Errorf("%w: name one with --job (jobs: %s)", ErrNoJob, strings.Join(names, ", "))
+	}
+	j, ok := c.Job(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q: see jobs in the config", ErrNoJob, name)
+	}
+	return j, nil
 }
 
 // Kind is "local" or "s3".

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"steward/internal/clock"
+	"steward/internal/state"
 )
 
 // Defaults that apply when the config leaves a field out.
@@ -48,7 +49,7 @@ func (c *Config) applyDefaults(baseDir string) {
 		r := &c.Repositories[i]
 		if r.Local != nil {
 			if r.Local.Path == "" && r.Name != "" {
-				r.Local.Path = filepath.Join(c.StateDir, "repositories", r.Name)
+				r.Local.Path = state.Dir(c.StateDir).LocalRepository(r.Name)
 			}
 			r.Local.Path = abs(r.Local.Path)
 		}
@@ -79,7 +80,7 @@ func (c *Config) applyDefaults(baseDir string) {
 		d.RPOTarget = defaultRPOTarget
 	}
 	if d.Scratch.Dir == "" {
-		d.Scratch.Dir = filepath.Join(c.StateDir, "scratch")
+		d.Scratch.Dir = state.Dir(c.StateDir).Scratch()
 	}
 	d.Scratch.Dir = abs(d.Scratch.Dir)
 	if d.Scratch.Postgres != nil {
@@ -90,10 +91,10 @@ func (c *Config) applyDefaults(baseDir string) {
 	}
 	s := &c.Signing
 	if s.Certificate == "" {
-		s.Certificate = filepath.Join(c.StateDir, "keys", "signing.crt")
+		s.Certificate = state.Dir(c.StateDir).SigningCertificate()
 	}
 	if s.Key == "" {
-		s.Key = filepath.Join(c.StateDir, "keys", "signing.key")
+		s.Key = state.Dir(c.StateDir).SigningKey()
 	}
 	s.Certificate, s.Key = abs(s.Certificate), abs(s.Key)
 	if s.Font == "" {

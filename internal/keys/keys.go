@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"steward/internal/state"
 	"strings"
 )
 
@@ -47,7 +48,7 @@ type Keyring struct {
 }
 
 // MasterKeyPath is where the master key lives in a state dir.
-func MasterKeyPath(stateDir string) string { return filepath.Join(stateDir, "keys", "master.key") }
+func MasterKeyPath(stateDir string) string { return state.Dir(stateDir).MasterKey() }
 
 // CreateMasterKey writes a new random master key (0600); it refuses to
 // overwrite one.

@@ -2,6 +2,7 @@ package resticx
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -62,11 +63,34 @@ type Snapshot struct {
 	Paths    []string  `json:"paths"`
 	Hostname string    `json:"hostname"`
 	Tags     []string  `json:"tags,omitempty"`
+	// Original is the id of the snapshot this one was copied from
+	// (`restic copy`), "" for a snapshot made here.
+	Original string `json:"original,omitempty"`
 	Summary  *struct {
 		TotalFilesProcessed int64 `json:"total_files_processed"`
 		TotalBytesProcessed int64 `json:"total_bytes_processed"`
 		DataAdded           int64 `json:"data_added"`
 	} `json:"summary,omitempty"`
+}
+
+// TagValue is the rest of the first tag that starts with prefix ("" when
+// none does), e.g. TagValue("run:").
+func (s Snapshot) TagValue(prefix string) string {
+	for _, t := range s.Tags {
+		if v, ok := strings.CutPrefix(t, prefix); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// OriginalID is the snapshot's id in the repository it was first saved
+// in: Original for a copy, else its own id.
+func (s Snapshot) OriginalID() string {
+	if s.Original != "" {
+		return s.Original
+	}
+	return s.ID
 }
 
 // HasTag reports whether the snapshot carries tag.

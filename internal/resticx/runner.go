@@ -11,12 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"steward/internal/keys"
+	"steward/internal/state"
 )
 
 // Repository is what restic needs to open one repository.
@@ -92,10 +92,10 @@ type Runner struct {
 }
 
 // TmpDir is where password files and restic's temporary files go.
-func (r *Runner) TmpDir() string { return filepath.Join(r.StateDir, "tmp") }
+func (r *Runner) TmpDir() string { return state.Dir(r.StateDir).Tmp() }
 
 // CacheDir is restic's cache (RESTIC_CACHE_DIR).
-func (r *Runner) CacheDir() string { return filepath.Join(r.StateDir, "cache", "restic") }
+func (r *Runner) CacheDir() string { return state.Dir(r.StateDir).ResticCache() }
 
 const graceAfterInterrupt = 15 * time.Second
 

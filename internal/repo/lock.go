@@ -1,11 +1,10 @@
-package backup
+package repo
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,20 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LockPath is the file lock that keeps two Steward runs off one repository.
-func LockPath(stateDir, repository string) string {
-	return filepath.Join(stateDir, "locks", "repository-"+repository+".lock")
-}
-
-// lockRepos takes the file lock of every named repository, in name order
-// (so two runs never deadlock), waiting at most Deps.LockWait for one that
-// is held. The locks go away with the process, so a killed Steward never
+// Lock takes the file lock of every named repository, in name order (so
+// two runs never deadlock), waiting at most Deps.LockWait for one that is
+// held. The locks go away with the process, so a killed Steward never
 // leaves one behind. The returned function releases them.
-func (e *Engine) lockRepos(ctx context.Context, names []string) (func(), error) {
+func (o *Opener) Lock(ctx context.Context, names []string) (func(), error) {
 	names = slices.Clone(names)
 	slices.Sort(names)
 	names = slices.Compact(names)
-	if err := os.MkdirAll(filepath.Join(e.cfg.StateDir, "locks"), 0o700); err != nil {
+	if err := os.MkdirAll(o.dir.Locks(), 0o700); err != nil {
 		return nil, err
 	}
 	var held []*os.File
@@ -38,7 +32,7 @@ func (e *Engine) lockRepos(ctx context.Context, names []string) (func(), error) 
 		}
 	}
 	for _, n := range names {
-		f, err := e.lockOne(ctx, n)
+		f, err := o.lockOne(ctx, n)
 		if err != nil {
 			release()
 			return nil, err
@@ -48,13 +42,13 @@ func (e *Engine) lockRepos(ctx context.Context, names []string) (func(), error) 
 	return release, nil
 }
 
-func (e *Engine) lockOne(ctx context.Context, name string) (*os.File, error) {
-	path := LockPath(e.cfg.StateDir, name)
+func (o *Opener) lockOne(ctx context.Context, name string) (*os.File, error) {
+	path := o.dir.RepositoryLock(name)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: lock: %w", name, err)
 	}
-	deadline := time.Now().Add(e.lockWait)
+	deadline := time.Now().Add(o.lockWait)
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {

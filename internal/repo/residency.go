@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"context"
@@ -30,21 +30,23 @@ type Residency struct {
 	Answer string `json:"answer"`
 }
 
-// checkRegion asks the server where the bucket is (the client's region is
+// CheckRegion asks c's server where its bucket is (the client's region is
 // empty, so the answer is the server's) and compares it with
-// residency.allowed_regions and with the region the config names.
-func (e *Engine) checkRegion(ctx context.Context, target, field string, c *objstore.Client) (Residency, error) {
+// residency.allowed_regions and with the region the config names: the
+// residency check (req 2) of any S3 target (repository, source, restore
+// target, drill scratch). field is the config path for messages.
+func (o *Opener) CheckRegion(ctx context.Context, target, field string, c *objstore.Client) (Residency, error) {
 	t := c.Target()
 	res := Residency{Target: target, Bucket: t.Bucket, Endpoint: t.Host}
-	ctx, cancel := context.WithTimeout(ctx, e.probeTimeout())
+	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout())
 	defer cancel()
 	region, err := c.BucketRegion(ctx)
 	if err != nil {
-		res.Answer = "unknown (" + errText(err) + ")"
+		res.Answer = "unknown (" + oneLine(err) + ")"
 		return res, fmt.Errorf("%s (%s): %w", target, field, err)
 	}
 	res.Region = region
-	allowed := e.cfg.Residency.AllowedRegions
+	allowed := o.cfg.Residency.AllowedRegions
 	if !slices.Contains(allowed, region) {
 		res.Answer = region + " (refused)"
 		return res, fmt.Errorf("%w: %s: bucket %q at %s is in region %q (allowed: %s); see residency.allowed_regions (req 2): nothing was written",
@@ -60,25 +62,29 @@ func (e *Engine) checkRegion(ctx context.Context, target, field string, c *objst
 	return res, nil
 }
 
-// checkRepoResidency checks an S3 repository (local ones are attested) and
-// gives restic the region the server reported.
-func (e *Engine) checkRepoResidency(ctx context.Context, r *repo) error {
-	if r.s3 == nil {
-		r.residency = Residency{Target: "repository:" + r.name(), Allowed: true, Answer: LocalAttested}
+// CheckResidency checks an S3 repository (local ones are attested), keeps
+// the answer in r.Residency and gives restic the region the server
+// reported.
+func (o *Opener) CheckResidency(ctx context.Context, r *Repo) error {
+	if r.S3 == nil {
+		r.Residency = Residency{Target: "repository:" + r.Name(), Allowed: true, Answer: LocalAttested}
 		return nil
 	}
-	res, err := e.checkRegion(ctx, "repository:"+r.name(), e.field("repositories", r.name())+".s3", r.s3)
-	r.residency = res
+	res, err := o.CheckRegion(ctx, "repository:"+r.Name(), Field(o.cfg, "repositories", r.Name())+".s3", r.S3)
+	r.Residency = res
 	if err != nil {
 		return err
 	}
-	r.restic.Env["AWS_DEFAULT_REGION"] = keys.Secret(res.Region)
+	r.Restic.Env["AWS_DEFAULT_REGION"] = keys.Secret(res.Region)
 	return nil
 }
 
-// isBadInput reports errors an operator fixes in the config or the
-// environment (as opposed to failures during a backup).
-func isBadInput(err error) bool {
+// IsBadInput reports errors an operator fixes in the config or the
+// environment (a refused region, refused keys, a missing bucket, an
+// unreachable endpoint), as opposed to failures during the work.
+func IsBadInput(err error) bool {
 	return errors.Is(err, ErrResidency) || errors.Is(err, objstore.ErrAccessDenied) ||
 		errors.Is(err, objstore.ErrNoSuchBucket) || errors.Is(err, objstore.ErrUnreachable)
 }
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -1,0 +1,217 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"steward/backup"
+	"steward/drills"
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/clock"
+	"steward/internal/config"
+	"steward/internal/errs"
+	"steward/internal/keys"
+	"steward/internal/logx"
+	"steward/internal/repo"
+	"steward/internal/resticx"
+	"steward/internal/state"
+	"steward/restore"
+)
+
+// Options say which config and state dir to open, and how to log.
+type Options struct {
+	// ConfigPath is the config file; "" means ./steward.yaml if it
+	// exists, else the embedded default.
+	ConfigPath string
+	// StateDir overrides the config's state_dir when set.
+	StateDir string
+	// LogLevel is debug, info, warn (default) or error.
+	LogLevel string
+	// JSONLogs writes logs as JSON lines.
+	JSONLogs bool
+	// Logs receives the log lines (default: discarded).
+	Logs io.Writer
+	// Clock is the wall clock (tests inject a fake); nil is the system's.
+	Clock clock.Clock
+}
+
+// ConfigSource says which config file is in use ("" for the embedded
+// default).
+func (o Options) ConfigSource() string {
+	switch {
+	case o.ConfigPath != "":
+		return o.ConfigPath
+	case fileExists("steward.yaml"):
+		return "steward.yaml"
+	default:
+		return ""
+	}
+}
+
+// LoadConfig reads the config (see Options.ConfigPath).
+func (o Options) LoadConfig() (*config.Config, error) {
+	ov := config.Overrides{StateDir: o.StateDir}
+	if src := o.ConfigSource(); src != "" {
+		return config.Load(src, ov)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return config.LoadDefault(wd, ov)
+}
+
+// ZonedClock is the clock in the config's time zone.
+func (o Options) ZonedClock(cfg *config.Config) (*clock.Zoned, error) {
+	loc, err := clock.LoadZone(cfg.Contract.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	return clock.New(loc, o.Clock), nil
+}
+
+// Logger is the logger the options ask for, in c's zone.
+func (o Options) Logger(c *clock.Zoned) (*slog.Logger, error) {
+	level, err := logx.ParseLevel(o.LogLevel)
+	if err != nil {
+		return nil, errs.AsUsage(err)
+	}
+	w := o.Logs
+	if w == nil {
+		w = io.Discard
+	}
+	return logx.New(w, o.JSONLogs, level, c.Location()), nil
+}
+
+// App is an opened state dir and what is built over it. It is safe for
+// concurrent use; Close it when done.
+type App struct {
+	Config  *config.Config
+	State   state.Dir
+	Clock   *clock.Zoned
+	Log     *slog.Logger
+	Catalog catalog.Store
+	Audit   *audit.Log
+	// Keys is the master key (nil only if the state dir has none).
+	Keys *keys.Keyring
+
+	mu     sync.Mutex
+	restic *resticx.Runner
+	repos  *repo.Opener
+}
+
+// Open loads the config and opens its initialised state dir. A state dir
+// that is not initialised is an error that says to run `steward init`.
+func Open(ctx context.Context, o Options) (*App, error) {
+	cfg, err := o.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, cfg, o)
+}
+
+// OpenConfig opens cfg's initialised state dir.
+func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	c, err := o.ZonedClock(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log, err := o.Logger(c)
+	if err != nil {
+		return nil, err
+	}
+	dir := state.Dir(cfg.StateDir)
+	store, err := catalog.Open(ctx, dir.Catalog())
+	if errors.Is(err, catalog.ErrNoCatalog) {
+		return nil, fmt.Errorf("state dir %s is not initialised: run `steward init` first (or pass --state-dir)", cfg.StateDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kr, err := keys.Open(cfg.StateDir)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("state dir %s: %w", cfg.StateDir, err)
+	}
+	return &App{Config: cfg, State: dir, Clock: c, Log: log, Catalog: store, Audit: audit.New(store, dir.AuditMirror(), c), Keys: kr}, nil
+}
+
+// Close closes the catalog.
+func (a *App) Close() error { return a.Catalog.Close() }
+
+// Record appends an audit record for an operator action.
+func (a *App) Record(ctx context.Context, action, target, result string, details map[string]string) error {
+	if _, err := a.Audit.Append(ctx, audit.Entry{Action: action, Target: target, Result: result, Details: details}); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
+}
+
+// Restic is the restic runner (restic.path, or the one found in PATH).
+func (a *App) Restic(ctx context.Context) (*resticx.Runner, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.restic != nil {
+		return a.restic, nil
+	}
+	bin, _, err := resticx.Find(ctx, a.Config.Restic.Path)
+	if err != nil {
+		return nil, err
+	}
+	a.restic = &resticx.Runner{Bin: bin, StateDir: a.Config.StateDir, Timeout: a.Config.Restic.Timeout.D(), Log: a.Log}
+	return a.restic, nil
+}
+
+// Repos opens the configured repositories.
+func (a *App) Repos(ctx context.Context) (*repo.Opener, error) {
+	runner, err := a.Restic(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.repos == nil {
+		a.repos = repo.New(repo.Deps{Config: a.Config, Keys: a.Keys, Restic: runner, Audit: a.Audit, Log: a.Log})
+	}
+	return a.repos, nil
+}
+
+// Backup is the backup engine.
+func (a *App) Backup(ctx context.Context) (*backup.Engine, error) {
+	repos, err := a.Repos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return backup.New(backup.Deps{Config: a.Config, Keys: a.Keys, Restic: repos.Restic(), Catalog: a.Catalog, Audit: a.Audit,
+		Clock: a.Clock, Log: a.Log, Repos: repos}), nil
+}
+
+// Restorer restores snapshots.
+func (a *App) Restorer(ctx context.Context) (*restore.Restorer, error) {
+	repos, err := a.Repos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return restore.New(restore.Deps{Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+}
+
+// Driller runs restore drills.
+func (a *App) Driller(ctx context.Context) (*drills.Driller, error) {
+	rst, err := a.Restorer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repos, _ := a.Repos(ctx)
+	return drills.New(drills.Deps{Repos: repos, Restorer: rst, Store: a.Catalog, Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
