@@ -125,6 +125,32 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	r.kv("発行者", "Issuer", opts.Issuer.Organisation)
 	r.kvHash("データ SHA-256", "Data SHA-256", att.sha)
 
+	sc := capacityScale(c)
+	r.capacitySources(c.Sources, sc)
+	r.capacityRepositories(c.Repositories, sc)
+	r.capacityVolumeCharts(c, sc)
+	r.capacityDrills(c.Drills)
+
+	if err := r.finish(w, att); err != nil {
+		return nil, err
+	}
+	return &Rendered{Kind: KindCapacity, ID: c.ID(), DataSHA256: att.sha}, nil
+}
+
+// chartPalette colours a chart's lines in turn.
+var chartPalette = [][3]int{{30, 90, 180}, {20, 140, 80}, {200, 110, 0}, {150, 40, 150}, {90, 90, 90}}
+
+// volumeScale prints data volumes in one binary unit.
+type volumeScale struct {
+	unit string
+	div  float64
+}
+
+func (s volumeScale) size(n int64) float64 { return float64(n) / s.div }
+
+// capacityScale is the unit in which the largest volume of any source or
+// repository in c reads best.
+func capacityScale(c *CapacityReport) volumeScale {
 	var allVols [][]VolumePoint
 	for _, s := range c.Sources {
 		allVols = append(allVols, s.Volume)
@@ -133,52 +159,40 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 		allVols = append(allVols, p.Volume)
 	}
 	unit, div := sizeUnit(maxBytes(allVols...))
-	size := func(n int64) float64 { return float64(n) / div }
+	return volumeScale{unit: unit, div: div}
+}
 
+// capacitySources prints the table of sources: volume, growth and backup
+// runs.
+func (r *report) capacitySources(sources []SourceCapacity, sc volumeScale) {
 	r.section("バックアップ元", "Sources")
 	rows := [][]string{}
-	for _, s := range c.Sources {
+	for _, s := range sources {
 		a, b := growth(s.Volume)
-		rows = append(rows, []string{s.Name, s.Kind, fmt.Sprintf("%.2f", size(b)), fmt.Sprintf("%+.2f", size(b-a)),
+		rows = append(rows, []string{s.Name, s.Kind, fmt.Sprintf("%.2f", sc.size(b)), fmt.Sprintf("%+.2f", sc.size(b-a)),
 			fmt.Sprintf("%d / %d", s.Backups.Runs-s.Backups.Failed, s.Backups.Runs),
 			minutes(s.Backups.Mean), minutes(s.Backups.Max), fmt.Sprintf("%.1f", s.Backups.Throughput()/(1<<20))})
 	}
-	r.table([]string{"名前 Name", "種別 Kind", "容量 " + unit, "増減 Growth", "成功 OK/runs", "平均 Mean", "最大 Max", "MiB/s"},
+	r.table([]string{"名前 Name", "種別 Kind", "容量 " + sc.unit, "増減 Growth", "成功 OK/runs", "平均 Mean", "最大 Max", "MiB/s"},
 		[]float64{34, 18, 20, 22, 22, 22, 22, 20}, rows)
+}
 
+// capacityRepositories prints the table of repositories: volume, growth
+// and snapshots.
+func (r *report) capacityRepositories(repos []RepositoryCapacity, sc volumeScale) {
 	r.section("リポジトリ", "Repositories")
-	rows = rows[:0]
-	for _, p := range c.Repositories {
+	rows := [][]string{}
+	for _, p := range repos {
 		a, b := growth(p.Volume)
-		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", size(b)), fmt.Sprintf("%+.2f", size(b-a)), fmt.Sprint(p.Snapshots)})
+		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", sc.size(b)), fmt.Sprintf("%+.2f", sc.size(b-a)), fmt.Sprint(p.Snapshots)})
 	}
-	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 " + unit, "増減 Growth", "スナップショット"},
+	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 " + sc.unit, "増減 Growth", "スナップショット"},
 		[]float64{30, 52, 28, 22, 22, 26}, rows)
+}
 
-	palette := [][3]int{{30, 90, 180}, {20, 140, 80}, {200, 110, 0}, {150, 40, 150}, {90, 90, 90}}
-	chart := func(title string, names []string, vols [][]VolumePoint) {
-		var labels []string
-		for _, v := range vols {
-			if len(v) > len(labels) {
-				labels = labels[:0]
-				for _, p := range v {
-					labels = append(labels, p.Date[5:])
-				}
-			}
-		}
-		var lines []series
-		for i, v := range vols {
-			vals := make([]float64, len(labels))
-			for j := range vals {
-				vals[j] = math.NaN()
-				if j < len(v) {
-					vals[j] = size(v[j].Bytes)
-				}
-			}
-			lines = append(lines, series{name: names[i], values: vals, rgb: palette[i%len(palette)]})
-		}
-		r.lineChart(title, unit, labels, lines, 45)
-	}
+// capacityVolumeCharts charts the sources' and the repositories' volume
+// over the month.
+func (r *report) capacityVolumeCharts(c *CapacityReport, sc volumeScale) {
 	var names []string
 	var vols [][]VolumePoint
 	for _, s := range c.Sources {
@@ -186,36 +200,60 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	}
 	r.need(70)
 	r.section("容量の推移", "Data volume over the month")
-	chart("バックアップ元の容量 Source volume ("+unit+")", names, vols)
+	r.volumeChart("バックアップ元の容量 Source volume ("+sc.unit+")", names, vols, sc)
 	names, vols = nil, nil
 	for _, p := range c.Repositories {
 		names, vols = append(names, p.Name), append(vols, p.Volume)
 	}
-	chart("リポジトリの容量 Repository volume ("+unit+")", names, vols)
+	r.volumeChart("リポジトリの容量 Repository volume ("+sc.unit+")", names, vols, sc)
+}
 
+// volumeChart charts one line per volume series, named by names, against
+// the dates of the longest series.
+func (r *report) volumeChart(title string, names []string, vols [][]VolumePoint, sc volumeScale) {
+	var labels []string
+	for _, v := range vols {
+		if len(v) > len(labels) {
+			labels = labels[:0]
+			for _, p := range v {
+				labels = append(labels, p.Date[5:])
+			}
+		}
+	}
+	var lines []series
+	for i, v := range vols {
+		vals := make([]float64, len(labels))
+		for j := range vals {
+			vals[j] = math.NaN()
+			if j < len(v) {
+				vals[j] = sc.size(v[j].Bytes)
+			}
+		}
+		lines = append(lines, series{name: names[i], values: vals, rgb: chartPalette[i%len(chartPalette)]})
+	}
+	r.lineChart(title, sc.unit, labels, lines, 45)
+}
+
+// capacityDrills charts the drills' RTO and lists the drills.
+func (r *report) capacityDrills(drills []DrillPoint) {
 	r.need(70)
 	r.section("復旧訓練 RTO の推移", "Drill RTO trend")
-	if len(c.Drills) == 0 {
+	if len(drills) == 0 {
 		r.para("この期間の復旧訓練はありません。", "No restore drills in this period.")
-	} else {
-		labels := make([]string, len(c.Drills))
-		rto := make([]float64, len(c.Drills))
-		for i, d := range c.Drills {
-			labels[i] = d.Time.In(r.zone.Location()).Format("2006-01-02")
-			rto[i] = d.RTO.Minutes()
-		}
-		r.lineChart("RTO (分 minutes)", "min", labels, []series{{name: "RTO", values: rto, rgb: palette[0]}}, 40)
-		rows = rows[:0]
-		for _, d := range c.Drills {
-			rows = append(rows, []string{d.DrillID, r.time(d.Time), minutes(d.RTO), hours(d.RPO), resultLabel(d.Result)})
-		}
-		r.table([]string{"訓練ID Drill", "日時 Time", "RTO", "RPO", "結果 Result"}, []float64{40, 50, 30, 30, 30}, rows)
+		return
 	}
-
-	if err := r.finish(w, att); err != nil {
-		return nil, err
+	labels := make([]string, len(drills))
+	rto := make([]float64, len(drills))
+	for i, d := range drills {
+		labels[i] = d.Time.In(r.zone.Location()).Format("2006-01-02")
+		rto[i] = d.RTO.Minutes()
 	}
-	return &Rendered{Kind: KindCapacity, ID: c.ID(), DataSHA256: att.sha}, nil
+	r.lineChart("RTO (分 minutes)", "min", labels, []series{{name: "RTO", values: rto, rgb: chartPalette[0]}}, 40)
+	rows := [][]string{}
+	for _, d := range drills {
+		rows = append(rows, []string{d.DrillID, r.time(d.Time), minutes(d.RTO), hours(d.RPO), resultLabel(d.Result)})
+	}
+	r.table([]string{"訓練ID Drill", "日時 Time", "RTO", "RPO", "結果 Result"}, []float64{40, 50, 30, 30, 30}, rows)
 }
 
 func now(opts RenderOptions) time.Time {

@@ -76,20 +76,41 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	r.title("データ消去証明書", "Certificate of Data Deletion")
 	r.para("当社は、下記契約に係る全ての情報(バックアップ等による複製を含む)を下記の方法により消去したことを証明します。",
 		"We certify that all information relating to the contract below, including copies made by backups, was erased by the methods listed below.")
+	r.certificateStatus(ev)
+	r.certificateInfo(ev, att, shown, total)
+	r.certificateTargets(ev.Targets, perTarget)
+	r.certificateAccounts(ev.Accounts)
+	r.certificateAttestations(ev.Attestations)
+	r.certificateReferences()
 
+	att.sha = shown
+	if err := r.finish(w, att); err != nil {
+		return nil, err
+	}
+	return &Rendered{Kind: KindCertificate, ID: ev.CertificateID, DataSHA256: shown, Objects: total}, nil
+}
+
+// certificateStatus prints the status box: green when everything was
+// erased, red with the list of exceptions otherwise.
+func (r *report) certificateStatus(ev *Evidence) {
 	status := ev.Status()
 	exc := ev.Exceptions()
 	if len(exc) == 0 {
 		r.box([]string{"状態 Status: 消去完了 / " + status}, [3]int{230, 245, 230}, [3]int{0, 110, 0}, 12)
-	} else {
-		lines := []string{"状態 Status: 例外あり / " + status,
-			fmt.Sprintf("例外 Exceptions (%d):", len(exc))}
-		for i, e := range exc {
-			lines = append(lines, fmt.Sprintf("%d. %s", i+1, e))
-		}
-		r.box(lines, [3]int{253, 232, 232}, [3]int{180, 0, 0}, 11)
+		return
 	}
+	lines := []string{"状態 Status: 例外あり / " + status,
+		fmt.Sprintf("例外 Exceptions (%d):", len(exc))}
+	for i, e := range exc {
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, e))
+	}
+	r.box(lines, [3]int{253, 232, 232}, [3]int{180, 0, 0}, 11)
+}
 
+// certificateInfo prints the certificate's particulars: issuer, contract,
+// people, clock, audit head and the embedded evidence, whose hash is
+// printed as shown.
+func (r *report) certificateInfo(ev *Evidence, att *attachment, shown string, total ObjectsSummary) {
 	r.section("証明書情報", "Certificate")
 	r.kv("管理番号", "Certificate ID", ev.CertificateID)
 	r.kv("発行日時", "Issued", r.time(ev.Issued))
@@ -111,9 +132,14 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	r.kvHash("証跡 SHA-256", "Evidence SHA-256", shown)
 	r.kv("証跡", "Evidence bundle", fmt.Sprintf("%s (%s; JSON %s, %s; objects %s, %s)", att.name,
 		"zstd", humanBytes(att.size), "SHA-256 over the uncompressed JSON", thousands(total.Count), humanBytes(total.Bytes)))
+}
 
+// certificateTargets prints one block per erased target, with its object
+// count in the evidence from perTarget.
+func (r *report) certificateTargets(targets []Target, perTarget map[string]ObjectsSummary) {
+	f := r.f
 	r.section("消去対象", "Targets")
-	for i, t := range ev.Targets {
+	for i, t := range targets {
 		r.need(60)
 		f.SetFont(fontFamily, "", 10)
 		f.CellFormat(bodyW, 7, fmt.Sprintf("%d. %s  [%s]", i+1, t.Name, t.Kind), "", 1, "L", false, 0, "")
@@ -143,45 +169,51 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 		}
 		f.Ln(2)
 	}
+}
 
+// certificateAccounts prints the table of revoked special accounts and
+// credentials.
+func (r *report) certificateAccounts(accounts []Account) {
 	r.section("失効した特殊アカウント・認証情報", "Special accounts and credentials revoked (req 27)")
-	if len(ev.Accounts) == 0 {
+	if len(accounts) == 0 {
 		r.para("なし", "None")
-	} else {
-		rows := make([][]string, 0, len(ev.Accounts))
-		for _, a := range ev.Accounts {
-			res := resultLabel(a.Verification.Result)
-			if a.Exception != "" {
-				res += " / 例外 exception: " + a.Exception
-			}
-			rows = append(rows, []string{a.Kind, a.Name, a.Location, r.time(a.Revoked), res})
-		}
-		r.table([]string{"種別 Kind", "名前 Name", "場所 Location", "失効日時 Revoked", "検証 Verified"},
-			[]float64{30, 32, 32, 48, 38}, rows)
+		return
 	}
+	rows := make([][]string, 0, len(accounts))
+	for _, a := range accounts {
+		res := resultLabel(a.Verification.Result)
+		if a.Exception != "" {
+			res += " / 例外 exception: " + a.Exception
+		}
+		rows = append(rows, []string{a.Kind, a.Name, a.Location, r.time(a.Revoked), res})
+	}
+	r.table([]string{"種別 Kind", "名前 Name", "場所 Location", "失効日時 Revoked", "検証 Verified"},
+		[]float64{30, 32, 32, 48, 38}, rows)
+}
 
+// certificateAttestations prints the table of provider attestations and
+// third-party reports.
+func (r *report) certificateAttestations(attestations []Attestation) {
 	r.section("提供者の証明・第三者報告", "Provider attestations and third-party reports (req 24, 25)")
-	if len(ev.Attestations) == 0 {
+	if len(attestations) == 0 {
 		r.para("なし", "None")
-	} else {
-		rows := make([][]string, 0, len(ev.Attestations))
-		for _, a := range ev.Attestations {
-			rows = append(rows, []string{a.Title, a.Issuer, a.Date, a.Reference})
-		}
-		r.table([]string{"名称 Title", "発行者 Issuer", "日付 Date", "参照 Reference"}, []float64{70, 45, 25, 40}, rows)
+		return
 	}
+	rows := make([][]string, 0, len(attestations))
+	for _, a := range attestations {
+		rows = append(rows, []string{a.Title, a.Issuer, a.Date, a.Reference})
+	}
+	r.table([]string{"名称 Title", "発行者 Issuer", "日付 Date", "参照 Reference"}, []float64{70, 45, 25, 40}, rows)
+}
 
+// certificateReferences prints the standard references and how to check
+// the attached evidence.
+func (r *report) certificateReferences() {
 	r.section("参照規格", "Standard references")
 	r.para("NIST SP 800-88 Rev. 1/2 の分類: 暗号化消去 = Purge(鍵の破棄)、論理削除 = Clear、認証情報の失効 = アクセス手段の除去。",
 		"NIST SP 800-88 Rev. 1/2 categories: cryptographic erase = Purge (key destruction), logical deletion = Clear, credential revocation = removal of access.")
 	r.para("機械可読な証跡(JSON, zstd 圧縮)をこのPDFに添付しています。SHA-256 は圧縮前の JSON に対する値です。`steward verify` で署名と証跡を検証できます。",
 		"The machine-readable evidence (JSON, zstd-compressed) is attached to this PDF. The SHA-256 is over the uncompressed JSON. `steward verify` checks the signature and the evidence.")
-
-	att.sha = shown
-	if err := r.finish(w, att); err != nil {
-		return nil, err
-	}
-	return &Rendered{Kind: KindCertificate, ID: ev.CertificateID, DataSHA256: shown, Objects: total}, nil
 }
 
 func countsText(c Counts) string {

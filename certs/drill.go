@@ -186,21 +186,43 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	f.SetAuthor(opts.Issuer.Organisation, true)
 	r.title("復旧訓練報告書", "Restore Drill Report")
 
-	if probs := d.Problems(); len(probs) == 0 {
-		r.box([]string{"総合結果 Overall result: 合格 / passed"}, [3]int{230, 245, 230}, [3]int{0, 110, 0}, 12)
-	} else {
-		lines := []string{"総合結果 Overall result: 不合格 / failed"}
-		for i, p := range probs {
-			lines = append(lines, fmt.Sprintf("%d. %s", i+1, p))
-		}
-		r.box(lines, [3]int{253, 232, 232}, [3]int{180, 0, 0}, 11)
-	}
+	r.drillResult(d)
+	r.drillInfo(d, opts.Issuer, att.sha)
+	r.drillObjectives(d)
+	r.drillSteps(d)
+	r.drillChecks(d)
+	r.drillCleanup(d)
+	r.drillTrend(d)
 
+	if err := r.finish(w, att); err != nil {
+		return nil, err
+	}
+	return &Rendered{Kind: KindDrill, ID: d.DrillID, DataSHA256: att.sha}, nil
+}
+
+// drillResult prints the overall result box: green when the drill passed,
+// red with the list of problems otherwise.
+func (r *report) drillResult(d *DrillReport) {
+	probs := d.Problems()
+	if len(probs) == 0 {
+		r.box([]string{"総合結果 Overall result: 合格 / passed"}, [3]int{230, 245, 230}, [3]int{0, 110, 0}, 12)
+		return
+	}
+	lines := []string{"総合結果 Overall result: 不合格 / failed"}
+	for i, p := range probs {
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, p))
+	}
+	r.box(lines, [3]int{253, 232, 232}, [3]int{180, 0, 0}, 11)
+}
+
+// drillInfo prints the drill's particulars: who, what was restored from
+// where, when, and the hash of the embedded record.
+func (r *report) drillInfo(d *DrillReport, issuer Issuer, sha string) {
 	r.section("訓練情報", "Drill")
 	r.kv("訓練ID", "Drill ID", d.DrillID)
 	r.kv("契約番号", "Contract ID", d.Contract)
-	r.kv("発行者", "Issuer", opts.Issuer.Organisation)
-	r.kv("署名者", "Signer", opts.Issuer.Signer)
+	r.kv("発行者", "Issuer", issuer.Organisation)
+	r.kv("署名者", "Signer", issuer.Signer)
 	r.kv("手順書版", "Runbook version", d.RunbookVersion)
 	r.kv("契機", "Trigger", d.Trigger)
 	r.kv("参加者", "Participants", strings.Join(d.Participants, ", "))
@@ -212,29 +234,43 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	r.kv("スナップショット時刻", "Snapshot time", r.time(d.SnapshotTime))
 	r.kv("開始", "Started", r.time(d.Started))
 	r.kv("終了", "Finished", r.time(d.Finished))
-	r.kvHash("記録 SHA-256", "Record SHA-256", att.sha)
+	r.kvHash("記録 SHA-256", "Record SHA-256", sha)
+}
 
+// drillObjectives prints RTO and RPO against their targets, and the part
+// of the repository read.
+func (r *report) drillObjectives(d *DrillReport) {
 	r.section("目標復旧時間・目標復旧時点", "RTO and RPO")
 	r.table([]string{"指標 Objective", "実績 Actual", "目標 Target", "判定 Result"}, []float64{60, 40, 40, 40}, [][]string{
 		{"RTO (復元+検証 restore+verify)", minutes(d.RTO.Actual), minutes(d.RTO.Target), metLabel(d.RTO.Met())},
 		{"RPO (スナップショット経過 snapshot age)", hours(d.RPO.Actual), hours(d.RPO.Target), metLabel(d.RPO.Met())},
 	})
 	r.kv("読み取り範囲", "Read data subset", fmt.Sprintf("%d/%d (restic check --read-data-subset)", d.ReadDataSubset.K, d.ReadDataSubset.N))
+}
 
+// drillSteps prints the table of runbook steps, cleanup last.
+func (r *report) drillSteps(d *DrillReport) {
 	r.section("手順", "Steps")
 	rows := make([][]string, 0, len(d.Steps)+1)
 	for _, s := range append(append([]DrillStep(nil), d.Steps...), d.Cleanup) {
 		rows = append(rows, []string{s.Name, r.time(s.Started), r.time(s.Finished), resultLabel(s.Result), s.Detail})
 	}
 	r.table([]string{"手順 Step", "開始 Started", "終了 Finished", "結果 Result", "詳細 Detail"}, []float64{26, 49.5, 49.5, 20, 35}, rows)
+}
 
+// drillChecks prints the table of restored values against the manifest.
+func (r *report) drillChecks(d *DrillReport) {
 	r.section("検証", "Checks")
-	rows = rows[:0]
+	rows := make([][]string, 0, len(d.Checks))
 	for _, c := range d.Checks {
 		rows = append(rows, []string{c.Name, c.Expected, c.Actual, resultLabel(c.Result)})
 	}
 	r.table([]string{"検証項目 Check", "期待値 Expected", "実際 Actual", "結果 Result"}, []float64{50, 50, 50, 30}, rows)
+}
 
+// drillCleanup prints the cleanup's result and each deviation from the
+// runbook.
+func (r *report) drillCleanup(d *DrillReport) {
 	r.section("後片付け・逸脱", "Cleanup and deviations")
 	r.kv("後片付け", "Cleanup", resultLabel(d.Cleanup.Result)+" "+d.Cleanup.Detail)
 	if len(d.Deviations) == 0 {
@@ -243,7 +279,11 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	for _, dv := range d.Deviations {
 		r.kvColor("逸脱", "Deviation", dv, 180, 0, 0)
 	}
+}
 
+// drillTrend charts RTO and RPO over the earlier drills and this one,
+// each against its target.
+func (r *report) drillTrend(d *DrillReport) {
 	hist := append(append([]DrillPoint(nil), d.History...), DrillPoint{DrillID: d.DrillID, Time: d.Started, RTO: d.RTO.Actual, RPO: d.RPO.Actual, Result: d.Overall()})
 	r.need(110)
 	r.section("RTO・RPO の推移", "RTO and RPO over the last drills")
@@ -263,9 +303,4 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 		{name: "RPO 実績 actual", values: rpo, rgb: [3]int{20, 140, 80}},
 		flat("目標 target", d.RPO.Target.Hours(), len(hist), [3]int{200, 40, 40}),
 	}, 40)
-
-	if err := r.finish(w, att); err != nil {
-		return nil, err
-	}
-	return &Rendered{Kind: KindDrill, ID: d.DrillID, DataSHA256: att.sha}, nil
 }

@@ -170,14 +170,33 @@ func verifyFile(ctx context.Context, f *os.File, size int64, wantFP string, res 
 	checkData(rdr, res)
 }
 
+// checkSignature checks the report's one signature: what it covers, its
+// value, its signer certificate and, when wantFP is set, that the signer
+// is the expected one.
 func checkSignature(f *os.File, size int64, sig pdf.Value, wantFP string, res *VerifyResult) {
 	res.Signer = sig.Key("Name").Text()
 	res.Reason = sig.Key("Reason").Text()
 	res.Location = sig.Key("Location").Text()
+	if !checkCoverage(f, size, sig, res) {
+		return
+	}
+	cert := signerCertificate(sig, res)
+	if cert == nil {
+		return
+	}
+	checkSignatureValue(f, size, cert, res)
+	checkValidAtSigning(cert, res)
+	checkPinned(wantFP, res)
+}
+
+// checkCoverage checks that the signature's byte range covers the whole
+// document. It returns false when the byte range is malformed, and the
+// signature cannot be checked further.
+func checkCoverage(f *os.File, size int64, sig pdf.Value, res *VerifyResult) bool {
 	br := sig.Key("ByteRange")
 	if br.Len() != 4 {
 		res.fail("the signature's byte range is malformed")
-		return
+		return false
 	}
 	a, b, c, d := br.Index(0).Int64(), br.Index(1).Int64(), br.Index(2).Int64(), br.Index(3).Int64()
 	edge := make([]byte, 1)
@@ -194,20 +213,30 @@ func checkSignature(f *os.File, size int64, sig pdf.Value, wantFP string, res *V
 	} else {
 		res.pass("signature covers the whole document")
 	}
+	return true
+}
 
+// signerCertificate is the one signer certificate the signature value
+// names, recorded in res; nil (and a failed check) when there is none.
+func signerCertificate(sig pdf.Value, res *VerifyResult) *x509.Certificate {
 	p7, err := pkcs7.Parse([]byte(sig.Key("Contents").RawString()))
 	if err != nil {
 		res.fail("the signature value cannot be read: %v", err)
-		return
+		return nil
 	}
 	cert := p7.GetOnlySigner()
 	if cert == nil {
 		res.fail("the signature names no single signer certificate")
-		return
+		return nil
 	}
 	res.SignerSubject = cert.Subject.String()
 	res.SignerFingerprint = keys.Fingerprint(cert)
+	return cert
+}
 
+// checkSignatureValue checks the signature over the signed bytes, signed
+// by cert, and records its signing and timestamp times.
+func checkSignatureValue(f *os.File, size int64, cert *x509.Certificate, res *VerifyResult) {
 	vopts := verify.DefaultVerifyOptions()
 	// Steward's certificates are self-signed and pinned by fingerprint:
 	// the chain is the certificate itself. emailProtection stands in for
@@ -227,32 +256,42 @@ func checkSignature(f *os.File, size int64, sig pdf.Value, wantFP string, res *V
 	case !resp.Signers[0].ValidSignature:
 		res.fail("the signature is invalid")
 	default:
-		s := resp.Signers[0]
 		res.pass("signature is valid (SHA-256, signer " + res.SignerSubject + ")")
-		if s.SignatureTime != nil {
-			t := *s.SignatureTime
+		checkSigner(resp.Signers[0], cert, res)
+	}
+}
+
+// checkSigner records the times of a valid signature and checks its
+// timestamp and signer certificate as pdfsign found them.
+func checkSigner(s verify.Signer, cert *x509.Certificate, res *VerifyResult) {
+	if s.SignatureTime != nil {
+		t := *s.SignatureTime
+		res.SigningTime = &t
+	}
+	if s.TimeStamp != nil {
+		t := s.TimeStamp.Time
+		res.TimestampTime = &t
+		if res.SigningTime == nil {
 			res.SigningTime = &t
 		}
-		if s.TimeStamp != nil {
-			t := s.TimeStamp.Time
-			res.TimestampTime = &t
-			if res.SigningTime == nil {
-				res.SigningTime = &t
-			}
-			if len(s.TimeStamp.Certificates) > 0 {
-				res.TimestampAuthority = s.TimeStamp.Certificates[0].Subject.String()
-			}
-			res.pass("RFC 3161 timestamp matches the signature")
+		if len(s.TimeStamp.Certificates) > 0 {
+			res.TimestampAuthority = s.TimeStamp.Certificates[0].Subject.String()
 		}
-		if s.RevokedCertificate {
-			res.fail("the signer certificate is revoked")
-		}
-		for _, c := range s.Certificates {
-			if c.Certificate != nil && c.Certificate.Equal(cert) && c.VerifyError != "" {
-				res.fail("the signer certificate is not valid: %s", c.VerifyError)
-			}
+		res.pass("RFC 3161 timestamp matches the signature")
+	}
+	if s.RevokedCertificate {
+		res.fail("the signer certificate is revoked")
+	}
+	for _, c := range s.Certificates {
+		if c.Certificate != nil && c.Certificate.Equal(cert) && c.VerifyError != "" {
+			res.fail("the signer certificate is not valid: %s", c.VerifyError)
 		}
 	}
+}
+
+// checkValidAtSigning checks that cert was valid at the signing time (now
+// when the signature records none).
+func checkValidAtSigning(cert *x509.Certificate, res *VerifyResult) {
 	at := time.Now()
 	if res.SigningTime != nil {
 		at = *res.SigningTime
@@ -260,6 +299,11 @@ func checkSignature(f *os.File, size int64, sig pdf.Value, wantFP string, res *V
 	if at.Before(cert.NotBefore) || at.After(cert.NotAfter) {
 		res.fail("the signer certificate was not valid at signing time %s (valid %s to %s)", at.Format(time.RFC3339), cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
 	}
+}
+
+// checkPinned checks the signer against the expected fingerprint, or
+// warns that none was given.
+func checkPinned(wantFP string, res *VerifyResult) {
 	switch {
 	case wantFP == "":
 		res.Warnings = append(res.Warnings, "signer not pinned: compare the signer fingerprint with the one the provider gave you, or pass --cert or --fingerprint")

@@ -105,6 +105,40 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	if len(call.Args) > 0 {
 		command = call.Args[0]
 	}
+	timeout := r.timeout(call)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	env, removePasswords, err := r.environment(repo, call)
+	if err != nil {
+		return nil, fmt.Errorf("restic %s: %w", command, err)
+	}
+	defer removePasswords()
+
+	cmd := r.command(ctx, env, call)
+	stdout, stderr, err := start(cmd, call, command)
+	if err != nil {
+		return nil, err
+	}
+	if r.Started != nil {
+		r.Started(cmd.Process.Pid)
+	}
+	log := r.logger().With("command", command, "repository", repo.Name, "pid", cmd.Process.Pid)
+	log.Debug("restic started")
+
+	res, tail := readOutput(stdout, stderr, call, log)
+	waitErr := cmd.Wait()
+	log.Debug("restic finished", "err", waitErr)
+
+	if waitErr == nil {
+		return res, nil
+	}
+	return res, classify(ctx, command, timeout, waitErr, res, tail)
+}
+
+// timeout is the call's deadline: its own, else the runner's default,
+// else an hour.
+func (r *Runner) timeout(call Call) time.Duration {
 	timeout := call.Timeout
 	if timeout == 0 {
 		timeout = r.Timeout
@@ -112,35 +146,49 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	if timeout == 0 {
 		timeout = time.Hour
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	return timeout
+}
 
+// environment makes the tmp and cache dirs and builds restic's
+// environment, writing the password of repo (and of call.From) to a file
+// of its own. removePasswords deletes those files once restic is done.
+func (r *Runner) environment(repo *Repository, call Call) (env []string, removePasswords func(), err error) {
 	for _, d := range []string{r.TmpDir(), r.CacheDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("restic %s: %w", command, err)
+			return nil, nil, err
 		}
 	}
-	env := r.baseEnv()
+	env = r.baseEnv()
 	pwFile, err := r.writePassword(repo.Password)
 	if err != nil {
-		return nil, fmt.Errorf("restic %s: %w", command, err)
+		return nil, nil, err
 	}
-	defer os.Remove(pwFile)
+	removePasswords = func() { os.Remove(pwFile) }
 	env = append(env, "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+pwFile)
 	env = appendSecrets(env, repo.Env)
 	if call.From != nil {
 		fromFile, err := r.writePassword(call.From.Password)
 		if err != nil {
-			return nil, fmt.Errorf("restic %s: %w", command, err)
+			removePasswords()
+			return nil, nil, err
 		}
-		defer os.Remove(fromFile)
+		removePasswords = func() {
+			os.Remove(fromFile)
+			os.Remove(pwFile)
+		}
 		env = append(env, "RESTIC_FROM_REPOSITORY="+call.From.Location, "RESTIC_FROM_PASSWORD_FILE="+fromFile)
 		env = appendSecrets(env, call.From.Env)
 	}
 	if call.Progress > 0 {
 		env = append(env, fmt.Sprintf("RESTIC_PROGRESS_FPS=%g", call.Progress))
 	}
+	return env, removePasswords, nil
+}
 
+// command builds the restic command for call: JSON output, env as its
+// whole environment, the tmp dir as its working directory, and how it is
+// stopped on cancel or when Steward dies.
+func (r *Runner) command(ctx context.Context, env []string, call Call) *exec.Cmd {
 	args := append([]string{"--json"}, call.Args...)
 	cmd := exec.CommandContext(ctx, r.Bin, args...)
 	if call.Background {
@@ -169,14 +217,19 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	// or restic processes started earlier from that thread are
 	// interrupted mid-run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
+	return cmd
+}
 
-	stdout, err := cmd.StdoutPipe()
+// start starts cmd with pipes from its stdout and stderr, and feeds it
+// call.Stdin.
+func start(cmd *exec.Cmd, call Call, command string) (stdout, stderr io.ReadCloser, err error) {
+	stdout, err = cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	stderr, err = cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Stdin is copied by our own goroutine, not exec's: exec's Wait would
 	// wait for a copy blocked in call.Stdin.Read even after restic is gone.
@@ -185,11 +238,11 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		cmd.Stdin = f
 	} else if call.Stdin != nil {
 		if stdin, err = cmd.StdinPipe(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start restic %s: %w", command, err)
+		return nil, nil, fmt.Errorf("start restic %s: %w", command, err)
 	}
 	if stdin != nil {
 		go func() {
@@ -199,61 +252,84 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 			stdin.Close()
 		}()
 	}
-	if r.Started != nil {
-		r.Started(cmd.Process.Pid)
-	}
-	log := r.logger().With("command", command, "repository", repo.Name, "pid", cmd.Process.Pid)
-	log.Debug("restic started")
+	return stdout, stderr, nil
+}
 
+// stderrTail is what restic's stderr says about a failure besides its
+// "error" messages: the "exit_error" message and the last line of text.
+type stderrTail struct {
+	exitMsg  *Message
+	lastText string
+}
+
+// readOutput reads restic's stdout and stderr to their end, both at once.
+func readOutput(stdout, stderr io.Reader, call Call, log *slog.Logger) (*Result, stderrTail) {
 	res := &Result{}
-	var exitMsg *Message
-	var lastText string
+	var tail stderrTail
 	errDone := make(chan struct{})
 	go func() {
 		defer close(errDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
-		for sc.Scan() {
-			line := sc.Bytes()
-			m, ok := parseMessage(line)
-			switch {
-			case ok && m.MessageType == "exit_error":
-				exitMsg = &m
-			case ok && m.MessageType == "error":
-				res.Errors = append(res.Errors, m)
-			case len(bytes.TrimSpace(line)) > 0:
-				lastText = string(bytes.TrimSpace(line))
-				log.Debug("restic stderr", "line", lastText)
-			}
-		}
+		tail = readStderr(stderr, res, log)
 	}()
+	readStdout(stdout, call, res)
+	<-errDone
+	return res, tail
+}
+
+// readStderr collects restic's "error" messages into res.Errors and
+// returns its "exit_error" message and last line of text; text lines are
+// logged.
+func readStderr(stderr io.Reader, res *Result, log *slog.Logger) stderrTail {
+	var tail stderrTail
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		m, ok := parseMessage(line)
+		switch {
+		case ok && m.MessageType == "exit_error":
+			tail.exitMsg = &m
+		case ok && m.MessageType == "error":
+			res.Errors = append(res.Errors, m)
+		case len(bytes.TrimSpace(line)) > 0:
+			tail.lastText = string(bytes.TrimSpace(line))
+			log.Debug("restic stderr", "line", tail.lastText)
+		}
+	}
+	return tail
+}
+
+// readStdout copies restic's stdout to call.Stdout when set; otherwise it
+// passes each JSON message to call.OnMessage and keeps the last "summary"
+// in res.Summary.
+func readStdout(stdout io.Reader, call Call, res *Result) {
 	if call.Stdout != nil {
 		_, _ = io.Copy(call.Stdout, stdout)
-	} else {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-		for sc.Scan() {
-			m, ok := parseMessage(sc.Bytes())
-			if !ok {
-				continue
-			}
-			if m.MessageType == "summary" {
-				mm := m
-				res.Summary = &mm
-			}
-			if call.OnMessage != nil {
-				call.OnMessage(m)
-			}
+		return
+	}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		m, ok := parseMessage(sc.Bytes())
+		if !ok {
+			continue
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		if m.MessageType == "summary" {
+			mm := m
+			res.Summary = &mm
+		}
+		if call.OnMessage != nil {
+			call.OnMessage(m)
+		}
 	}
-	<-errDone
-	waitErr := cmd.Wait()
-	log.Debug("restic finished", "err", waitErr)
+	_, _ = io.Copy(io.Discard, stdout)
+}
 
-	if waitErr == nil {
-		return res, nil
-	}
+// classify makes the error of a call that failed (waitErr): its kind
+// comes from ctx (deadline or cancel) or else from restic's exit code, its
+// message from restic's exit_error, its last error message or its last
+// line of text.
+func classify(ctx context.Context, command string, timeout time.Duration, waitErr error, res *Result, tail stderrTail) *Error {
 	e := &Error{Command: command, Code: -1}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
@@ -269,15 +345,15 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		e.kind = kindForCode(e.Code)
 	}
 	switch {
-	case exitMsg != nil && exitMsg.Message != "":
-		e.Message = exitMsg.Message
+	case tail.exitMsg != nil && tail.exitMsg.Message != "":
+		e.Message = tail.exitMsg.Message
 	case len(res.Errors) > 0 && res.Errors[len(res.Errors)-1].Error != nil:
 		e.Message = res.Errors[len(res.Errors)-1].Error.Message
-	case lastText != "" && e.Message == "":
-		e.Message = lastText
+	case tail.lastText != "" && e.Message == "":
+		e.Message = tail.lastText
 	}
 	e.Message = strings.TrimPrefix(strings.TrimSpace(e.Message), "Fatal: ")
-	return res, e
+	return e
 }
 
 func parseMessage(line []byte) (Message, bool) {
