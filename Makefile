@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are what the README and CI run.
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test lint bench clean
 export GOTOOLCHAIN := go1.26.10
 
 setup:
@@ -13,6 +13,15 @@ demo:
 
 test:
 	./scripts/test.sh
+
+# The static checks of test.sh alone: gofmt, go vet and staticcheck (built
+# into ./bin by scripts/setup.sh).
+lint:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './.cache/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$out"; exit 1; fi
+	go vet ./...
+	@test -x bin/staticcheck || { echo "bin/staticcheck is missing: run ./scripts/setup.sh"; exit 1; }
+	./bin/staticcheck ./...
 
 # P1-P3 (backup, sizes as arguments: MiB FILES DBMB OBJECTS), P5 (drill
 # hashing against sha256sum) and P6 (a 1,000,000-object certificate).

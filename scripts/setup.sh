@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Steward's tests and demo need on a fresh Debian machine
 # with Go: Debian packages (as root, or through sudo), then restic,
-# versitygw and govulncheck built at pinned versions through the Go module
-# proxy into ./bin, and an offline copy of the Go vulnerability database.
+# versitygw, govulncheck and staticcheck built at pinned versions through
+# the Go module proxy into ./bin, and an offline copy of the Go
+# vulnerability database.
 # Safe to run again: what is already there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,10 @@ if [ "$(cat "$BIN/.govulncheck.version" 2>/dev/null)" != "$GOVULNCHECK_VERSION" 
   rm -f "$BIN/govulncheck"
   install_go_tool govulncheck golang.org/x/vuln/cmd/govulncheck "$GOVULNCHECK_VERSION" never -version
 fi
+if [ "$(cat "$BIN/.staticcheck.version" 2>/dev/null)" != "$STATICCHECK_VERSION" ] || [ ! -x "$BIN/staticcheck" ]; then
+  rm -f "$BIN/staticcheck"
+  install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION" never -version
+fi
 
 # The vulnerability database is served as a Go module; index it for
 # govulncheck's offline mode (-db file://…).
@@ -55,4 +60,4 @@ if [ "$(cat "$BIN/vulndb/.version" 2>/dev/null)" != "$VULNDB_VERSION" ]; then
   (cd "$dir" && GOFLAGS=-mod=mod go run ./cmd/indexdb -vulns "$dir/data/osv" -out "$BIN/vulndb")
   echo "$VULNDB_VERSION" > "$BIN/vulndb/.version"
 fi
-echo "setup: ready (restic $("$BIN/restic" version | awk '{print $2}'), versitygw $VERSITYGW_VERSION, govulncheck $GOVULNCHECK_VERSION)"
+echo "setup: ready (restic $("$BIN/restic" version | awk '{print $2}'), versitygw $VERSITYGW_VERSION, govulncheck $GOVULNCHECK_VERSION, staticcheck $STATICCHECK_VERSION)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up (idempotent), gofmt, go vet,
-# govulncheck against an offline copy of the Go vulnerability database, and
-# go test -race over every package (integration tests start real restic,
-# versitygw and PostgreSQL themselves).
+# staticcheck, govulncheck against an offline copy of the Go vulnerability
+# database, and go test -race over every package (integration tests start
+# real restic, versitygw and PostgreSQL themselves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/versions.sh
@@ -18,6 +18,9 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== staticcheck"
+./bin/staticcheck ./...
 
 echo "== govulncheck (req 16, 21)"
 ./bin/govulncheck -db "file://$PWD/bin/vulndb" ./...
