@@ -174,6 +174,15 @@ func (s *SQLite) PutManifest(ctx context.Context, m ManifestRow) error {
 	return nil
 }
 
+// DeleteManifest removes a snapshot's manifest and leaves its snapshot
+// row alone. Deleting a missing manifest is not an error.
+func (s *SQLite) DeleteManifest(ctx context.Context, snapshotID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ?`, snapshotID); err != nil {
+		return fmt.Errorf("catalog: delete manifest: %w", err)
+	}
+	return nil
+}
+
 // Manifest returns a snapshot's manifest, or ErrNotFound.
 func (s *SQLite) Manifest(ctx context.Context, snapshotID string) (ManifestRow, error) {
 	return s.manifest(ctx, `SELECT snapshot_id, source, kind, sha256, body FROM manifests WHERE snapshot_id = ?`, snapshotID)
