@@ -75,8 +75,12 @@ func (s *SQLite) RunsWithResult(ctx context.Context, repository, result string) 
 	return s.queryRuns(ctx, `WHERE repository = ? AND result = ? ORDER BY started`, repository, result)
 }
 
-// JobRuns returns a job's runs, newest first, at most limit.
+// JobRuns returns a job's runs, newest first, at most limit (all when
+// limit <= 0, as for Drills; SQLite's LIMIT 0 would return none).
 func (s *SQLite) JobRuns(ctx context.Context, job string, limit int) ([]RunRow, error) {
+	if limit <= 0 {
+		limit = -1
+	}
 	return s.queryRuns(ctx, `WHERE job = ? ORDER BY started DESC LIMIT ?`, job, limit)
 }
 
