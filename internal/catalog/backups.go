@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -75,8 +76,12 @@ func (s *SQLite) RunsWithResult(ctx context.Context, repository, result string) 
 	return s.queryRuns(ctx, `WHERE repository = ? AND result = ? ORDER BY started`, repository, result)
 }
 
-// JobRuns returns a job's runs, newest first, at most limit.
+// JobRuns returns a job's runs, newest first, at most limit (all when
+// limit <= 0, as for Drills; SQLite's LIMIT 0 would return none).
 func (s *SQLite) JobRuns(ctx context.Context, job string, limit int) ([]RunRow, error) {
+	if limit <= 0 {
+		limit = -1
+	}
 	return s.queryRuns(ctx, `WHERE job = ? ORDER BY started DESC LIMIT ?`, job, limit)
 }
 
@@ -174,6 +179,15 @@ func (s *SQLite) PutManifest(ctx context.Context, m ManifestRow) error {
 	return nil
 }
 
+// DeleteManifest removes a snapshot's manifest and leaves its snapshot
+// row alone. Deleting a missing manifest is not an error.
+func (s *SQLite) DeleteManifest(ctx context.Context, snapshotID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ?`, snapshotID); err != nil {
+		return fmt.Errorf("catalog: delete manifest: %w", err)
+	}
+	return nil
+}
+
 // Manifest returns a snapshot's manifest, or ErrNotFound.
 func (s *SQLite) Manifest(ctx context.Context, snapshotID string) (ManifestRow, error) {
 	return s.manifest(ctx, `SELECT snapshot_id, source, kind, sha256, body FROM manifests WHERE snapshot_id = ?`, snapshotID)
@@ -200,13 +214,16 @@ func (s *SQLite) manifest(ctx context.Context, q string, args ...any) (ManifestR
 }
 
 // RunsStartedBetween returns the runs whose start time (RFC 3339) lies in
-// [from, to), oldest first. Times are compared as instants, not as text.
+// [from, to), oldest first. Times are compared and ordered as instants,
+// not as text: start times written with different offsets (a zone's
+// daylight-saving change) still come in time order.
 func (s *SQLite) RunsStartedBetween(ctx context.Context, from, to time.Time) ([]RunRow, error) {
 	all, err := s.queryRuns(ctx, `ORDER BY started`)
 	if err != nil {
 		return nil, err
 	}
 	var out []RunRow
+	var starts []time.Time
 	for _, r := range all {
 		t, err := time.Parse(time.RFC3339Nano, r.Started)
 		if err != nil {
@@ -214,7 +231,22 @@ func (s *SQLite) RunsStartedBetween(ctx context.Context, from, to time.Time) ([]
 		}
 		if !t.Before(from) && t.Before(to) {
 			out = append(out, r)
+			starts = append(starts, t)
 		}
 	}
+	sort.Stable(byInstant{out, starts})
 	return out, nil
+}
+
+// byInstant sorts runs by their parsed start times.
+type byInstant struct {
+	runs   []RunRow
+	starts []time.Time
+}
+
+func (b byInstant) Len() int           { return len(b.runs) }
+func (b byInstant) Less(i, j int) bool { return b.starts[i].Before(b.starts[j]) }
+func (b byInstant) Swap(i, j int) {
+	b.runs[i], b.runs[j] = b.runs[j], b.runs[i]
+	b.starts[i], b.starts[j] = b.starts[j], b.starts[i]
 }

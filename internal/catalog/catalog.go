@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // AuditRecord is one audit-log record as stored. The audit package
@@ -19,32 +20,128 @@ type AuditRecord struct {
 	Hash     string            `json:"hash"`
 }
 
-// AuditStore keeps audit records in sequence.
+// AuditStore keeps audit records in sequence. Seq is a record's key: it
+// orders the log, and the newest record is the one with the highest Seq.
 type AuditStore interface {
 	// AppendAudit calls build with the newest record (nil for an empty log)
 	// inside one write transaction, stores the record build returns, then
-	// calls commit (e.g. to mirror it) before the transaction commits. No
-	// other writer can append between the read and the write.
+	// calls commit (e.g. to mirror it; nil for none) before the
+	// transaction commits. No other writer can append between the read and
+	// the write. If build or commit fails, or a record with the same Seq
+	// already exists, nothing is stored and the error is returned (build's
+	// and commit's errors unwrapped or wrapped, so errors.Is holds). On
+	// success it returns the stored record. Details round-trip, except that
+	// an empty map may read back as nil.
 	AppendAudit(ctx context.Context, build func(last *AuditRecord) (AuditRecord, error), commit func(AuditRecord) error) (AuditRecord, error)
-	// ScanAudit calls fn for every record in seq order.
+	// ScanAudit calls fn for every record in ascending Seq order (not
+	// insertion order). It stops at the first error fn returns and returns
+	// that error.
 	ScanAudit(ctx context.Context, fn func(AuditRecord) error) error
-	// LastAudit returns the newest record, or ErrNotFound.
+	// LastAudit returns the record with the highest Seq, or ErrNotFound for
+	// an empty log.
 	LastAudit(ctx context.Context) (AuditRecord, error)
 }
 
 // KV is a small key/value area for counters and markers (e.g. the next
 // read-data subset of a repository's drills).
 type KV interface {
+	// Get returns the value last Put under key, verbatim, or ErrNotFound.
 	Get(ctx context.Context, key string) (json.RawMessage, error)
+	// Put stores value under key, replacing any earlier value.
 	Put(ctx context.Context, key string, value json.RawMessage) error
 }
 
-// Store is everything Steward keeps. Capabilities add their record kinds
-// as they are built.
+// RunStore keeps backup runs (RunRow), keyed by ID.
+type RunStore interface {
+	// PutRun upserts a run by ID. A later Put updates SnapshotID, Finished,
+	// Result and Record; Job, Source, Repository and Started keep the
+	// values of the first Put. Started must be RFC 3339 (see
+	// RunsStartedBetween).
+	PutRun(ctx context.Context, r RunRow) error
+	// Run returns the run with this ID, or ErrNotFound.
+	Run(ctx context.Context, id string) (RunRow, error)
+	// RunsWithResult returns the runs into repository whose Result is
+	// result ("" for runs still marked as running), oldest first by
+	// Started.
+	RunsWithResult(ctx context.Context, repository, result string) ([]RunRow, error)
+	// JobRuns returns job's runs newest first by Started, at most limit of
+	// them (all of them when limit <= 0).
+	JobRuns(ctx context.Context, job string, limit int) ([]RunRow, error)
+	// RunsStartedBetween returns the runs whose Started, parsed as an
+	// RFC 3339 instant, lies in [from, to): from inclusive, to exclusive,
+	// whatever the offsets of the stored text and of from and to. The zero
+	// from selects every run before to. Runs come oldest first by instant.
+	// A stored Started that is not RFC 3339 is an error.
+	RunsStartedBetween(ctx context.Context, from, to time.Time) ([]RunRow, error)
+}
+
+// SnapshotStore keeps the snapshots Steward made, keyed by (Repository,
+// SnapshotID).
+type SnapshotStore interface {
+	// PutSnapshot upserts a snapshot by (Repository, SnapshotID). A later
+	// Put updates Record only; Job, Source and Time keep the values of the
+	// first Put.
+	PutSnapshot(ctx context.Context, r SnapshotRow) error
+	// Snapshot returns the snapshot snapshotID of repository, or
+	// ErrNotFound (also when the ID exists only in another repository).
+	Snapshot(ctx context.Context, repository, snapshotID string) (SnapshotRow, error)
+	// DeleteSnapshot removes the snapshot row of repository and the
+	// manifest stored under snapshotID (after retention forgot the
+	// snapshot). Deleting a row that does not exist is not an error.
+	DeleteSnapshot(ctx context.Context, repository, snapshotID string) error
+	// JobSnapshots returns job's snapshots in every repository, newest
+	// first by Time.
+	JobSnapshots(ctx context.Context, job string) ([]SnapshotRow, error)
+}
+
+// ManifestStore keeps snapshot manifests, keyed by SnapshotID alone
+// (snapshot IDs are unique across repositories).
+type ManifestStore interface {
+	// PutManifest upserts a manifest by SnapshotID. A later Put updates
+	// SHA256 and Body; Source and Kind keep the values of the first Put.
+	// Body is kept byte for byte and must not be nil.
+	PutManifest(ctx context.Context, m ManifestRow) error
+	// Manifest returns the manifest of snapshotID, or ErrNotFound.
+	Manifest(ctx context.Context, snapshotID string) (ManifestRow, error)
+	// LatestManifest returns the manifest of source among the snapshots
+	// that repository has rows for (SnapshotStore), taking the snapshot
+	// with the newest Time; ErrNotFound when there is none. A manifest
+	// whose snapshot has no row in repository is never returned.
+	LatestManifest(ctx context.Context, repository, source string) (ManifestRow, error)
+	// DeleteManifest removes the manifest of snapshotID and leaves any
+	// snapshot row alone. Deleting a manifest that does not exist is not
+	// an error.
+	DeleteManifest(ctx context.Context, snapshotID string) error
+}
+
+// DrillStore keeps restore drills (DrillRow), keyed by ID.
+type DrillStore interface {
+	// PutDrill upserts a drill by ID. A later Put updates Finished, Result
+	// and Record; Job and Started keep the values of the first Put.
+	PutDrill(ctx context.Context, r DrillRow) error
+	// Drill returns the drill with this ID, or ErrNotFound.
+	Drill(ctx context.Context, id string) (DrillRow, error)
+	// Drills returns drills newest first by Started, ties by descending ID,
+	// at most limit of them (all of them when limit <= 0).
+	Drills(ctx context.Context, limit int) ([]DrillRow, error)
+	// DrillsWithResult returns the drills whose Result is result ("" for
+	// drills still marked as running), oldest first by Started.
+	DrillsWithResult(ctx context.Context, result string) ([]DrillRow, error)
+}
+
+// Store is everything Steward keeps: the full contract of a catalog
+// implementation. storetest.Run is its conformance suite; every
+// implementation must pass it.
 type Store interface {
 	AuditStore
 	KV
-	// SchemaVersion is the newest migration applied.
+	RunStore
+	SnapshotStore
+	ManifestStore
+	DrillStore
+	// SchemaVersion is the newest migration applied (at least 1 once Create
+	// or Open returned).
 	SchemaVersion(ctx context.Context) (int, error)
+	// Close releases the store. Other methods fail after Close.
 	Close() error
 }

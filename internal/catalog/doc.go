@@ -3,4 +3,30 @@
 // log's records. The Store interface uses plain Go types only, so that a
 // PostgreSQL implementation (for redundant daemons) can sit beside the
 // SQLite one (the default, pure Go through modernc.org/sqlite, WAL mode).
+//
+// # Contract
+//
+// Store groups AuditStore, KV, RunStore, SnapshotStore, ManifestStore and
+// DrillStore; package storetest checks an implementation against it.
+// Conventions shared by all of them:
+//
+//   - A lookup of a row that does not exist returns an error matching
+//     ErrNotFound (errors.Is); a list that matches nothing returns an empty
+//     (possibly nil) slice and no error.
+//   - Put* methods upsert: the row's key identifies it, the first Put
+//     inserts it and later Puts update it in place (each method says which
+//     fields a later Put may change). Putting the same row twice is
+//     harmless.
+//   - Strings, including the time fields and the JSON in Record fields and
+//     KV values, are stored and returned verbatim (byte for byte). Time
+//     fields are RFC 3339 text as the caller formats it (clock.Layout:
+//     milliseconds and a numeric offset); the catalog does not reformat
+//     them. Orders "by Started" or "by Time" compare that text byte-wise,
+//     which is chronological while every value has the same layout and
+//     offset (a PostgreSQL implementation needs COLLATE "C" to match).
+//     Only RunsStartedBetween compares instants. Rows tied on the ordering
+//     text come back in an unspecified order unless the method says
+//     otherwise.
+//   - Every method is safe for concurrent use, also by several processes
+//     sharing the catalog.
 package catalog
