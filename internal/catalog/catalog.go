@@ -27,11 +27,13 @@ type AuditStore interface {
 	// inside one write transaction, stores the record build returns, then
 	// calls commit (e.g. to mirror it; nil for none) before the
 	// transaction commits. No other writer can append between the read and
-	// the write. If build or commit fails, or a record with the same Seq
-	// already exists, nothing is stored and the error is returned (build's
-	// and commit's errors unwrapped or wrapped, so errors.Is holds). On
-	// success it returns the stored record. Details round-trip, except that
-	// an empty map may read back as nil.
+	// the write. commit is called only once the record is stored, and not
+	// at all if build fails or storing fails (e.g. a record with the same
+	// Seq already exists). If build, storing or commit fails, nothing is
+	// stored and the error is returned (build's and commit's errors as
+	// they are or wrapped, so errors.Is holds). On success it returns the
+	// stored record. Details round-trip, except that an empty map may read
+	// back as nil.
 	AppendAudit(ctx context.Context, build func(last *AuditRecord) (AuditRecord, error), commit func(AuditRecord) error) (AuditRecord, error)
 	// ScanAudit calls fn for every record in ascending Seq order (not
 	// insertion order). It stops at the first error fn returns and returns
@@ -103,10 +105,11 @@ type ManifestStore interface {
 	PutManifest(ctx context.Context, m ManifestRow) error
 	// Manifest returns the manifest of snapshotID, or ErrNotFound.
 	Manifest(ctx context.Context, snapshotID string) (ManifestRow, error)
-	// LatestManifest returns the manifest of source among the snapshots
-	// that repository has rows for (SnapshotStore), taking the snapshot
-	// with the newest Time; ErrNotFound when there is none. A manifest
-	// whose snapshot has no row in repository is never returned.
+	// LatestManifest returns, among repository's snapshot rows
+	// (SnapshotStore) that have a manifest of source, the manifest of the
+	// one with the newest Time; ErrNotFound when there is none. Snapshots
+	// without a manifest are passed over, and a manifest whose snapshot
+	// has no row in repository is never returned.
 	LatestManifest(ctx context.Context, repository, source string) (ManifestRow, error)
 	// DeleteManifest removes the manifest of snapshotID and leaves any
 	// snapshot row alone. Deleting a manifest that does not exist is not

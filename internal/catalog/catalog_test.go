@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -47,6 +46,9 @@ func TestCreateOpenMigrate(t *testing.T) {
 	}
 }
 
+// TestAppendAuditIsSerialised appends through several connections, as
+// separate processes would; storetest checks one store shared by
+// goroutines.
 func TestAppendAuditIsSerialised(t *testing.T) {
 	ctx := context.Background()
 	_, path := newStore(t)
@@ -92,35 +94,5 @@ func TestAppendAuditIsSerialised(t *testing.T) {
 	})
 	if err != nil || n != 40 {
 		t.Fatalf("scanned %d: %v", n, err)
-	}
-}
-
-func TestAppendAuditRollsBackWhenCommitHookFails(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	_, err := s.AppendAudit(ctx, func(*AuditRecord) (AuditRecord, error) { return AuditRecord{Seq: 1}, nil },
-		func(AuditRecord) error { return errors.New("mirror full") })
-	if err == nil {
-		t.Fatal("append succeeded")
-	}
-	if _, err := s.LastAudit(ctx); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("record kept after failed hook: %v", err)
-	}
-}
-
-func TestKV(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	if _, err := s.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
-		t.Fatal(err)
-	}
-	for _, v := range []string{`1`, `{"a":2}`} {
-		if err := s.Put(ctx, "k", json.RawMessage(v)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.Get(ctx, "k")
-		if err != nil || string(got) != v {
-			t.Fatalf("get = %s, %v", got, err)
-		}
 	}
 }
