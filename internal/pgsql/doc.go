@@ -3,6 +3,12 @@
 // manifest (row count and content checksum) inside that snapshot, and
 // finds a pg_dump that can dump the server.
 //
+// It is also the only package that issues CREATE DATABASE, DROP DATABASE
+// and DROP ROLE (admin.go), for restores, drills' scratch databases and
+// erasure: CreateDatabase, DropDatabase, ListDatabases, DatabaseExists,
+// DatabaseEmpty, RoleExists and DropRole. They connect to the server's own
+// database (the config's database, e.g. postgres) with Connect.
+//
 // # Content checksum
 //
 // Each table's checksum is an order-independent multiset hash: for every
