@@ -6,9 +6,10 @@
 // the job's retention and records every run in the catalog and the audit
 // log (req 14).
 //
-//	e := backup.New(backup.Deps{Config: cfg, Keys: kr, Restic: runner, Catalog: store, Audit: log, Clock: clk})
-//	err := e.InitRepository(ctx, "tokyo")
-//	rep, err := e.Run(ctx, backup.RunOptions{Job: "nightly", Progress: func(ev backup.Event) { … }})
+//	repos := repo.New(repo.Deps{Config: cfg, Keys: kr, Restic: runner, Audit: log})
+//	err := repos.Init(ctx, "tokyo")  // repositories are created and opened by internal/repo
+//	e := backup.New(backup.Deps{Config: cfg, Keys: kr, Restic: runner, Catalog: store, Audit: log, Clock: clk, Repos: repos})
+//	rep, err := e.Run(ctx, backup.RunOptions{Job: "nightly", Progress: func(ev progress.Event) { … }})
 //	snaps, err := e.Snapshots(ctx, "nightly")
 //
 // # What a snapshot carries

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -225,5 +224,3 @@ func emit(opts RunOptions, ev Event) {
 func sourceErr(source string, err error) error {
 	return fmt.Errorf("source %q: %w: %w", source, ErrSourceFailed, err)
 }
-
-var errInterrupted = errors.New("interrupted")

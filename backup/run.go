@@ -41,7 +41,7 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Job: job.Name, Repository: job.Repository, Replicas: job.Replicas, DryRun: opts.DryRun}
+	jr := &jobRun{e: e, job: job, opts: opts, rep: &Report{Job: job.Name, Repository: job.Repository, Replicas: job.Replicas, DryRun: opts.DryRun}}
 	target := "job:" + job.Name
 	action := "backup.run"
 	if opts.DryRun {
@@ -50,158 +50,200 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	e.rec.Record(ctx, action, target, audit.ResultStarted, nil)
 	fail := func(err error) (*Report, error) {
 		e.rec.Record(ctx, action, target, audit.ResultFailed, map[string]string{"error": errText(err)})
-		return rep, err
+		return jr.rep, err
+	}
+	// 1. Resolve; 2. residency (req 2); 3. probes — before any byte is
+	// written.
+	for _, step := range []func(context.Context) error{jr.resolve, jr.checkResidency, jr.probe} {
+		if err := step(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if opts.DryRun {
+		for _, s := range jr.sources {
+			rec := e.newRecord(job, s, jr.primary, jr.rep.Residency, true)
+			rec.Result, rec.Finished = ResultChecked, rec.Started
+			jr.rep.Runs = append(jr.rep.Runs, *rec)
+		}
+		e.rec.Record(ctx, action, target, audit.ResultOK, nil)
+		return jr.rep, nil
 	}
 
-	// 1. Resolve repositories and sources: secrets, clients.
-	primary, err := e.repos.Resolve(job.Repository, false)
+	// 4. One writer per repository.
+	release, err := e.repos.Lock(ctx, append([]string{jr.primary.Name()}, job.Replicas...))
 	if err != nil {
 		return fail(err)
 	}
-	repos := []*repo.Repo{primary}
-	for _, name := range job.Replicas {
-		r, err := e.repos.Resolve(name, false)
-		if err != nil {
-			return fail(err)
-		}
-		repos = append(repos, r)
-	}
-	var sources []*source
-	for _, name := range job.Sources {
-		s, err := e.openSource(name)
-		if err != nil {
-			return fail(err)
-		}
-		sources = append(sources, s)
+	defer release()
+	if err := e.recover(ctx, jr.repos); err != nil {
+		return fail(err)
 	}
 
-	// 2. Residency (req 2), before any byte is written.
+	// 5. Each source, then its copies; 6. retention.
+	errs := jr.backupSources(ctx)
+	if ctx.Err() == nil {
+		errs = append(errs, jr.retention(ctx)...)
+	}
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
+	}
+	e.rec.Record(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(jr.sources))})
+	return jr.rep, nil
+}
+
+// jobRun is one Run of a job: its repositories and sources, resolved, and
+// the report being filled in.
+type jobRun struct {
+	e       *Engine
+	job     *config.Job
+	opts    RunOptions
+	rep     *Report
+	primary *repo.Repo
+	// repos is the primary, then the replicas.
+	repos   []*repo.Repo
+	sources []*source
+}
+
+func (jr *jobRun) emit(ev Event) {
+	ev.Time, ev.Job = jr.e.clock.Now(), jr.job.Name
+	emit(jr.opts, ev)
+}
+
+// resolve resolves repositories and sources: secrets, clients.
+func (jr *jobRun) resolve(context.Context) error {
+	e := jr.e
+	for _, name := range append([]string{jr.job.Repository}, jr.job.Replicas...) {
+		r, err := e.repos.Resolve(name, false)
+		if err != nil {
+			return err
+		}
+		jr.repos = append(jr.repos, r)
+	}
+	jr.primary = jr.repos[0]
+	for _, name := range jr.job.Sources {
+		s, err := e.openSource(name)
+		if err != nil {
+			return err
+		}
+		jr.sources = append(jr.sources, s)
+	}
+	return nil
+}
+
+// checkResidency checks every S3 repository and source (req 2). When any
+// is refused, each source's run is recorded as refused.
+func (jr *jobRun) checkResidency(ctx context.Context) error {
+	e := jr.e
 	var refused []error
-	for _, r := range repos {
+	for _, r := range jr.repos {
 		err := e.repos.CheckResidency(ctx, r)
-		rep.Residency = append(rep.Residency, r.Residency)
-		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Repository: r.Name(), Message: "residency: " + r.Residency.Answer})
+		jr.rep.Residency = append(jr.rep.Residency, r.Residency)
+		jr.emit(Event{Kind: EventCheck, Repository: r.Name(), Message: "residency: " + r.Residency.Answer})
 		if err != nil {
 			refused = append(refused, err)
 		}
 	}
-	for _, s := range sources {
+	for _, s := range jr.sources {
 		if s.s3 == nil {
 			continue
 		}
 		res, err := e.repos.CheckRegion(ctx, "source:"+s.Name(), repo.Field(e.cfg, "sources", s.Name())+".s3", s.s3)
 		s.residency = res
-		rep.Residency = append(rep.Residency, res)
-		emit(opts, Event{Time: e.clock.Now(), Kind: EventCheck, Job: job.Name, Source: s.Name(), Message: "residency: " + res.Answer})
+		jr.rep.Residency = append(jr.rep.Residency, res)
+		jr.emit(Event{Kind: EventCheck, Source: s.Name(), Message: "residency: " + res.Answer})
 		if err != nil {
 			refused = append(refused, err)
 		}
 	}
-	if len(refused) > 0 {
-		err := errors.Join(refused...)
-		for _, s := range sources {
-			rec := e.newRecord(job, s, primary, rep.Residency, opts.DryRun)
-			rec.Result, rec.Error, rec.Finished = ResultRefused, errText(err), rec.Started
-			rep.Runs = append(rep.Runs, *rec)
-			if !opts.DryRun {
-				_ = e.saveRun(ctx, rec)
-			}
-		}
-		return fail(err)
+	if len(refused) == 0 {
+		return nil
 	}
+	err := errors.Join(refused...)
+	for _, s := range jr.sources {
+		rec := e.newRecord(jr.job, s, jr.primary, jr.rep.Residency, jr.opts.DryRun)
+		rec.Result, rec.Error, rec.Finished = ResultRefused, errText(err), rec.Started
+		jr.rep.Runs = append(jr.rep.Runs, *rec)
+		if !jr.opts.DryRun {
+			_ = e.saveRun(ctx, rec)
+		}
+	}
+	return err
+}
 
-	// 3. Probe sources and repositories with short deadlines.
-	var probeErrs []error
-	for _, r := range repos {
+// probe unseals the repositories' passwords and probes sources and
+// repositories with short deadlines. When any fails, each source's run is
+// recorded as failed, with what stopped it.
+func (jr *jobRun) probe(ctx context.Context) error {
+	e := jr.e
+	for _, r := range jr.repos {
 		pw, err := e.repos.Password(r.Name())
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		r.Restic.Password = pw
 	}
+	var probeErrs, repoErrs []error
 	sourceErr := map[string]error{}
-	for _, s := range sources {
+	for _, s := range jr.sources {
 		if err := e.probeSource(ctx, s); err != nil {
 			probeErrs = append(probeErrs, err)
 			sourceErr[s.Name()] = err
 		}
 	}
-	var repoErrs []error
-	for _, r := range repos {
+	for _, r := range jr.repos {
 		if err := e.repos.Probe(ctx, r); err != nil {
 			probeErrs = append(probeErrs, err)
 			repoErrs = append(repoErrs, err)
 		}
 	}
-	if len(probeErrs) > 0 {
-		// Each source's run is recorded as failed, with what stopped it.
-		for _, s := range sources {
-			err := errors.Join(append([]error{sourceErr[s.Name()]}, repoErrs...)...)
-			if err == nil {
-				err = errors.New("not run: another source of the job failed its check")
-			}
-			rec := e.newRecord(job, s, primary, rep.Residency, opts.DryRun)
-			rec.Result, rec.Error, rec.Finished = ResultFailed, errText(err), e.now()
-			rep.Runs = append(rep.Runs, *rec)
-			if !opts.DryRun {
-				_ = e.saveRun(ctx, rec)
-			}
+	if len(probeErrs) == 0 {
+		return nil
+	}
+	for _, s := range jr.sources {
+		err := errors.Join(append([]error{sourceErr[s.Name()]}, repoErrs...)...)
+		if err == nil {
+			err = errors.New("not run: another source of the job failed its check")
 		}
-		return fail(errors.Join(probeErrs...))
-	}
-	if opts.DryRun {
-		for _, s := range sources {
-			rec := e.newRecord(job, s, primary, rep.Residency, true)
-			rec.Result, rec.Finished = ResultChecked, rec.Started
-			rep.Runs = append(rep.Runs, *rec)
+		rec := e.newRecord(jr.job, s, jr.primary, jr.rep.Residency, jr.opts.DryRun)
+		rec.Result, rec.Error, rec.Finished = ResultFailed, errText(err), e.now()
+		jr.rep.Runs = append(jr.rep.Runs, *rec)
+		if !jr.opts.DryRun {
+			_ = e.saveRun(ctx, rec)
 		}
-		e.rec.Record(ctx, action, target, audit.ResultOK, nil)
-		return rep, nil
 	}
+	return errors.Join(probeErrs...)
+}
 
-	// 4. One writer per repository.
-	names := []string{primary.Name()}
-	names = append(names, job.Replicas...)
-	release, err := e.repos.Lock(ctx, names)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	if err := e.recover(ctx, repos); err != nil {
-		return fail(err)
-	}
-
-	// 5. Each source, then its copies.
+// backupSources backs up each source, then copies it to the replicas.
+func (jr *jobRun) backupSources(ctx context.Context) []error {
 	var errs []error
-	for _, s := range sources {
-		rec := e.newRecord(job, s, primary, rep.Residency, false)
-		if err := e.runSource(ctx, rec, primary, repos[1:], s, opts); err != nil {
+	for _, s := range jr.sources {
+		rec := jr.e.newRecord(jr.job, s, jr.primary, jr.rep.Residency, false)
+		if err := jr.e.runSource(ctx, rec, jr.primary, jr.repos[1:], s, jr.opts); err != nil {
 			errs = append(errs, err)
 		}
-		rep.Runs = append(rep.Runs, *rec)
+		jr.rep.Runs = append(jr.rep.Runs, *rec)
 	}
+	return errs
+}
 
-	// 6. Retention, on the primary and every replica.
-	if ctx.Err() == nil {
-		for _, r := range repos {
-			line, err := e.applyRetention(ctx, r, job)
-			if err != nil {
-				err = fmt.Errorf("retention on repository %q: %w", r.Name(), err)
-				errs = append(errs, err)
-				emit(opts, Event{Time: e.clock.Now(), Kind: EventFailed, Job: job.Name, Repository: r.Name(), Error: errText(err)})
-				continue
-			}
-			if line != "" {
-				rep.Retention = append(rep.Retention, r.Name()+": "+line)
-				emit(opts, Event{Time: e.clock.Now(), Kind: EventRetention, Job: job.Name, Repository: r.Name(), Message: line})
-			}
+// retention applies the job's retention to the primary and every replica.
+func (jr *jobRun) retention(ctx context.Context) []error {
+	var errs []error
+	for _, r := range jr.repos {
+		line, err := jr.e.applyRetention(ctx, r, jr.job)
+		if err != nil {
+			err = fmt.Errorf("retention on repository %q: %w", r.Name(), err)
+			errs = append(errs, err)
+			jr.emit(Event{Kind: EventFailed, Repository: r.Name(), Error: errText(err)})
+			continue
+		}
+		if line != "" {
+			jr.rep.Retention = append(jr.rep.Retention, r.Name()+": "+line)
+			jr.emit(Event{Kind: EventRetention, Repository: r.Name(), Message: line})
 		}
 	}
-	if len(errs) > 0 {
-		return fail(errors.Join(errs...))
-	}
-	e.rec.Record(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(sources))})
-	return rep, nil
+	return errs
 }
 
 func (e *Engine) newRecord(job *config.Job, s *source, primary *repo.Repo, res []repo.Residency, dry bool) *RunRecord {

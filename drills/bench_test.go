@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"steward/backup"
+	"steward/internal/manifest"
 	"steward/restore"
 )
 
@@ -35,7 +35,7 @@ sources:
 jobs:
   - {name: j, sources: [files], repository: disk}
 `, src))
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := f.eng.Run(ctx, backupRunOptions("j")); err != nil {
@@ -64,7 +64,7 @@ jobs:
 		return time.Since(start)
 	}
 	// The drill hashes as the manifests it checks do (BLAKE3 since v2).
-	_, newHash := (&backup.Manifest{Format: backup.ManifestFormat}).FileHash()
+	_, newHash := (&manifest.Manifest{Format: manifest.Format}).FileHash()
 	drill := func() time.Duration {
 		start := time.Now()
 		got, err := hashTree(ctx, restored, 0, newHash)

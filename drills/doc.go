@@ -12,6 +12,8 @@
 // record says running, nobody holds its lock) and its leftovers are
 // removed by the next drill or by Cleanup, by their recorded names.
 //
-// Restores go through the restore package; manifests and repositories
-// through backup's exported API.
+// Restores go through the restore package; repositories through
+// internal/repo, manifests through internal/manifest (from the catalog, or
+// from the repository itself when the catalog has none), scratch buckets
+// and databases through internal/objstore and internal/pgsql.
 package drills

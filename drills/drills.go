@@ -213,110 +213,144 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 		Job: job.Name, Source: source, SourceKind: src.Kind(), Repository: job.Repository, SnapshotChoice: choice,
 		Started: d.now(), Steps: []Step{}, Checks: []Check{}, Deviations: []string{}, Scratch: []Scratch{},
 		ReadDataSubset: Subset{N: d.cfg.Drills.ReadDataSubsets}}
-	emit := func(ev Event) {
-		if opts.Progress != nil {
-			ev.Time, ev.DrillID, ev.Source = d.clock.Now(), rec.DrillID, source
-			opts.Progress(ev)
-		}
-	}
+	dr := &drillRun{d: d, rec: rec, src: src, job: job, choice: choice, opts: opts}
 	unlock, err := lockDrill(d.cfg.StateDir, rec.DrillID)
 	if err != nil {
 		rec.Steps = append(rec.Steps, Step{Name: StepChooseSnapshot, Started: rec.Started, Finished: d.now(), Result: ResultFailed, Detail: oneLine(err)})
-		return d.finish(ctx, rec, emit)
+		return d.finish(ctx, rec, dr.emit)
 	}
 	defer unlock()
 	d.save(ctx, rec)
-	target := "drill:" + rec.DrillID
-	d.rec.Record(ctx, "drill.run", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "trigger": trigger})
+	d.rec.Record(ctx, "drill.run", "drill:"+rec.DrillID, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "trigger": trigger})
 
-	step := func(name string, fn func(*Step) error) bool {
-		s := Step{Name: name, Started: d.now()}
-		err := fn(&s)
-		s.Finished = d.now()
-		switch {
-		case err != nil:
-			s.Result, s.Detail = ResultFailed, oneLine(err)
-		case s.Result == "":
-			s.Result = ResultPassed
-		}
-		rec.Steps = append(rec.Steps, s)
-		d.save(ctx, rec)
-		emit(Event{Kind: EventStep, Name: name, Result: s.Result, Detail: s.Detail})
-		return err == nil
-	}
-
-	// 1. Choose the snapshot.
-	var rs *restore.Resolved
-	var snap restore.Snapshot
-	ok := step(StepChooseSnapshot, func(s *Step) error {
-		var err error
-		if rs, err = d.rst.Resolve(ctx, job.Name, source); err != nil {
-			return err
-		}
-		rec.RepositoryResidency = rs.Residency.Answer
-		if snap, err = d.choose(ctx, rs, choice); err != nil {
-			return err
-		}
-		rec.SnapshotID, rec.SnapshotTime = snap.ID, snap.Time
-		rec.RPO = objective(rec.Started.Sub(snap.Time), d.cfg.Drills.RPOTarget.D())
-		s.Detail = fmt.Sprintf("%s: snapshot %s of %s", choice, short(snap.ID), d.clock.Format(snap.Time))
-		return nil
-	})
-
-	// 2. Load the backup-time manifest.
-	var m *manifest.Manifest
-	ok = ok && step(StepLoadManifest, func(s *Step) error {
-		var err error
-		m, err = d.manifest(ctx, rs, snap, rec)
-		if err == nil {
-			s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", rec.Manifest.Origin, m.Count, m.Bytes, rec.Manifest.SHA256)
-		}
-		return err
-	})
-
-	// 3. Restore into scratch; 4. verify against the manifest.
-	var sc *scratch
-	restored := ok && step(StepRestore, func(s *Step) error {
-		var err error
-		if sc, err = d.planScratch(ctx, rec, src); err != nil {
-			return err
-		}
-		d.save(ctx, rec) // scratch names are on record before anything is made
-		res, err := d.rst.RunSnapshot(ctx, rs, snap, restore.Options{Source: source, To: sc.target, Reason: "drill:" + rec.DrillID,
-			Progress: func(ev restore.Event) {
-				if ev.Kind == restore.EventStart && d.hookRestoring != nil {
-					d.hookRestoring()
-				}
-				emit(Event{Kind: EventProgress, Restore: &ev})
-			}})
-		if res != nil {
-			s.Detail = fmt.Sprintf("into %s %s: %d bytes", sc.target.Kind(), sc.item().Name, res.Bytes)
-		}
-		return err
-	})
-	verified := restored && step(StepVerify, func(s *Step) error {
-		checks, err := d.verify(ctx, sc, m)
-		for _, c := range checks {
-			rec.Checks = append(rec.Checks, c)
-			emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
-		}
-		if err != nil {
-			return err
-		}
-		bad := 0
-		for _, c := range checks {
-			if c.Result != ResultPassed {
-				bad++
-			}
-		}
-		s.Detail = fmt.Sprintf("%d checks, %d failed", len(checks), bad)
-		if bad > 0 {
-			return fmt.Errorf("%d of %d checks failed", bad, len(checks))
-		}
-		return nil
-	})
-
+	// 1. Choose the snapshot; 2. load its backup-time manifest;
+	// 3. restore it into scratch; 4. verify against the manifest.
+	verified := dr.step(ctx, StepChooseSnapshot, dr.chooseSnapshot) &&
+		dr.step(ctx, StepLoadManifest, dr.loadManifest) &&
+		dr.step(ctx, StepRestore, dr.restore) &&
+		dr.step(ctx, StepVerify, dr.verify)
 	// 5. RTO (start → restored and verified) and RPO against targets.
+	dr.objectives(verified)
+	// 6. Read a rotating subset of the repository.
+	if dr.rs != nil {
+		dr.step(ctx, StepReadData, dr.readData)
+	}
+	// 7. Remove the scratch copy and check by listing that it is gone.
+	dr.cleanup(ctx)
+	return d.finish(ctx, rec, dr.emit)
+}
+
+// drillRun is one drill of one source as it goes: its record, and what
+// each step found for the next.
+type drillRun struct {
+	d      *Driller
+	rec    *Record
+	src    *config.Source
+	job    *config.Job
+	choice string
+	opts   RunOptions
+	rs     *restore.Resolved
+	snap   restore.Snapshot
+	m      *manifest.Manifest
+	sc     *scratch
+}
+
+func (dr *drillRun) emit(ev Event) {
+	if dr.opts.Progress != nil {
+		ev.Time, ev.DrillID, ev.Source = dr.d.clock.Now(), dr.rec.DrillID, dr.src.Name
+		dr.opts.Progress(ev)
+	}
+}
+
+// step runs one step, records it (saving the record) and reports whether
+// it succeeded.
+func (dr *drillRun) step(ctx context.Context, name string, fn func(context.Context, *Step) error) bool {
+	s := Step{Name: name, Started: dr.d.now()}
+	err := fn(ctx, &s)
+	s.Finished = dr.d.now()
+	switch {
+	case err != nil:
+		s.Result, s.Detail = ResultFailed, oneLine(err)
+	case s.Result == "":
+		s.Result = ResultPassed
+	}
+	dr.rec.Steps = append(dr.rec.Steps, s)
+	dr.d.save(ctx, dr.rec)
+	dr.emit(Event{Kind: EventStep, Name: name, Result: s.Result, Detail: s.Detail})
+	return err == nil
+}
+
+func (dr *drillRun) chooseSnapshot(ctx context.Context, s *Step) error {
+	d, rec := dr.d, dr.rec
+	var err error
+	if dr.rs, err = d.rst.Resolve(ctx, dr.job.Name, dr.src.Name); err != nil {
+		return err
+	}
+	rec.RepositoryResidency = dr.rs.Residency.Answer
+	if dr.snap, err = d.choose(ctx, dr.rs, dr.choice); err != nil {
+		return err
+	}
+	rec.SnapshotID, rec.SnapshotTime = dr.snap.ID, dr.snap.Time
+	rec.RPO = objective(rec.Started.Sub(dr.snap.Time), d.cfg.Drills.RPOTarget.D())
+	s.Detail = fmt.Sprintf("%s: snapshot %s of %s", dr.choice, short(dr.snap.ID), d.clock.Format(dr.snap.Time))
+	return nil
+}
+
+func (dr *drillRun) loadManifest(ctx context.Context, s *Step) error {
+	var err error
+	dr.m, err = dr.d.manifest(ctx, dr.rs, dr.snap, dr.rec)
+	if err == nil {
+		s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", dr.rec.Manifest.Origin, dr.m.Count, dr.m.Bytes, dr.rec.Manifest.SHA256)
+	}
+	return err
+}
+
+func (dr *drillRun) restore(ctx context.Context, s *Step) error {
+	d, rec := dr.d, dr.rec
+	var err error
+	if dr.sc, err = d.planScratch(ctx, rec, dr.src); err != nil {
+		return err
+	}
+	d.save(ctx, rec) // scratch names are on record before anything is made
+	res, err := d.rst.RunSnapshot(ctx, dr.rs, dr.snap, restore.Options{Source: dr.src.Name, To: dr.sc.target, Reason: "drill:" + rec.DrillID,
+		Progress: func(ev restore.Event) {
+			if ev.Kind == restore.EventStart && d.hookRestoring != nil {
+				d.hookRestoring()
+			}
+			dr.emit(Event{Kind: EventProgress, Restore: &ev})
+		}})
+	if res != nil {
+		s.Detail = fmt.Sprintf("into %s %s: %d bytes", dr.sc.target.Kind(), dr.sc.item().Name, res.Bytes)
+	}
+	return err
+}
+
+func (dr *drillRun) verify(ctx context.Context, s *Step) error {
+	checks, err := dr.d.verify(ctx, dr.sc, dr.m)
+	for _, c := range checks {
+		dr.rec.Checks = append(dr.rec.Checks, c)
+		dr.emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
+	}
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, c := range checks {
+		if c.Result != ResultPassed {
+			bad++
+		}
+	}
+	s.Detail = fmt.Sprintf("%d checks, %d failed", len(checks), bad)
+	if bad > 0 {
+		return fmt.Errorf("%d of %d checks failed", bad, len(checks))
+	}
+	return nil
+}
+
+// objectives records RTO (met only when the data was restored and
+// verified) and RPO against their targets.
+func (dr *drillRun) objectives(verified bool) {
+	d, rec := dr.d, dr.rec
 	rtoCheck := Check{Name: "RTO (restore and verify)", Expected: "≤ " + d.cfg.Drills.RTOTarget.D().String(),
 		Actual: "not reached: the data was not restored and verified", Result: ResultFailed}
 	if verified {
@@ -329,23 +363,23 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 	if !rec.SnapshotTime.IsZero() {
 		rec.Checks = append(rec.Checks, objectiveCheck("RPO (snapshot age)", rec.RPO))
 	}
+}
 
-	// 6. Read a rotating subset of the repository.
-	if rs != nil {
-		step(StepReadData, func(s *Step) error {
-			c, err := d.readDataSubset(ctx, rs, rec)
-			rec.Checks = append(rec.Checks, c)
-			emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
-			s.Detail = "restic check --read-data-subset " + rec.ReadDataSubset.String()
-			return err
-		})
-	}
+func (dr *drillRun) readData(ctx context.Context, s *Step) error {
+	c, err := dr.d.readDataSubset(ctx, dr.rs, dr.rec)
+	dr.rec.Checks = append(dr.rec.Checks, c)
+	dr.emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
+	s.Detail = "restic check --read-data-subset " + dr.rec.ReadDataSubset.String()
+	return err
+}
 
-	// 7. Remove the scratch copy and check by listing that it is gone.
+// cleanup removes the scratch copy, even after a cancel, and checks by
+// listing that it is gone.
+func (dr *drillRun) cleanup(ctx context.Context) {
+	d, rec := dr.d, dr.rec
 	rec.Cleanup = Step{Name: StepCleanup, Started: d.now()}
-	if sc != nil {
-		it := d.removeScratch(context.WithoutCancel(ctx), &rec.Scratch[len(rec.Scratch)-1])
-		rec.Cleanup.Detail = it
+	if dr.sc != nil {
+		rec.Cleanup.Detail = d.removeScratch(context.WithoutCancel(ctx), &rec.Scratch[len(rec.Scratch)-1])
 	} else {
 		rec.Cleanup.Detail = "no scratch was made"
 	}
@@ -356,8 +390,8 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 			rec.Cleanup.Result = ResultFailed
 		}
 	}
-	if sc != nil {
-		c := Check{Name: "scratch gone (checked by listing)", Expected: "no " + sc.item().Kind + " " + sc.item().Name, Result: ResultPassed}
+	if dr.sc != nil {
+		c := Check{Name: "scratch gone (checked by listing)", Expected: "no " + dr.sc.item().Kind + " " + dr.sc.item().Name, Result: ResultPassed}
 		if rec.Cleanup.Result == ResultPassed {
 			c.Actual = "not listed"
 		} else {
@@ -365,8 +399,7 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 		}
 		rec.Checks = append(rec.Checks, c)
 	}
-	emit(Event{Kind: EventStep, Name: StepCleanup, Result: rec.Cleanup.Result, Detail: rec.Cleanup.Detail})
-	return d.finish(ctx, rec, emit)
+	dr.emit(Event{Kind: EventStep, Name: StepCleanup, Result: rec.Cleanup.Result, Detail: rec.Cleanup.Detail})
 }
 
 func objectiveCheck(name string, o Objective) Check {

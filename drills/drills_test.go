@@ -18,8 +18,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"steward/backup"
 	"steward/internal/errs"
+	"steward/internal/manifest"
 	"steward/internal/testenv"
 )
 
@@ -72,7 +72,7 @@ drills:
 `, files, pg.Port, pg.User, pgpw, s3YAML(t, dir, s3, "attachments"), subsets, pg.Port, pg.User, pgpw,
 		s3YAML(t, dir, s3, "scratch"))
 	f := newFixture(t, dir, body)
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.eng.Run(ctx, backupRunOptions("j")); err != nil {
@@ -106,7 +106,7 @@ func (w *world) noScratch(t *testing.T, ctx context.Context) {
 
 // editManifest rewrites the catalog's manifest of source's latest snapshot
 // until the (sub)test ends.
-func (w *world) editManifest(t *testing.T, ctx context.Context, source string, edit func(m *backup.Manifest)) {
+func (w *world) editManifest(t *testing.T, ctx context.Context, source string, edit func(m *manifest.Manifest)) {
 	t.Helper()
 	row, err := w.store.LatestManifest(ctx, "disk", source)
 	if err != nil {
@@ -117,7 +117,7 @@ func (w *world) editManifest(t *testing.T, ctx context.Context, source string, e
 		row.Body = orig
 		w.store.PutManifest(context.Background(), row)
 	})
-	var m backup.Manifest
+	var m manifest.Manifest
 	json.Unmarshal(row.Body, &m)
 	edit(&m)
 	row.Body, _ = json.Marshal(m)
@@ -177,13 +177,13 @@ func TestDrills(t *testing.T) {
 
 	t.Run("a manifest that disagrees fails and names it", func(t *testing.T) {
 		var file string
-		w.editManifest(t, ctx, "files", func(m *backup.Manifest) {
+		w.editManifest(t, ctx, "files", func(m *manifest.Manifest) {
 			m.Files[2].BLAKE3 = strings.Repeat("0", 64)
 			file = m.Files[2].Path
 		})
 		// The source lost a row before the backup, the manifest kept it.
-		w.editManifest(t, ctx, "db", func(m *backup.Manifest) { m.Tables[0].Rows++ })
-		w.editManifest(t, ctx, "bucket", func(m *backup.Manifest) { m.Objects[1].Size++ })
+		w.editManifest(t, ctx, "db", func(m *manifest.Manifest) { m.Tables[0].Rows++ })
+		w.editManifest(t, ctx, "bucket", func(m *manifest.Manifest) { m.Objects[1].Size++ })
 		recs, err := w.d.Run(ctx, RunOptions{Job: "j"})
 		if !errors.Is(err, ErrDrillFailed) || !errors.Is(err, errs.ErrVerificationFailed) {
 			t.Fatalf("drill: %v", err)
@@ -204,7 +204,7 @@ func TestDrills(t *testing.T) {
 	})
 
 	t.Run("a file in scratch that the manifest lacks fails", func(t *testing.T) {
-		w.editManifest(t, ctx, "files", func(m *backup.Manifest) { m.Files = m.Files[1:] })
+		w.editManifest(t, ctx, "files", func(m *manifest.Manifest) { m.Files = m.Files[1:] })
 		recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
 		if err == nil || !strings.Contains(strings.Join(recs[0].Problems, " "), "not in the manifest") {
 			t.Fatalf("%v %v", err, recs[0].Problems)
@@ -246,8 +246,8 @@ func TestDrills(t *testing.T) {
 		// Manifests written before v2 hash files with SHA-256: the drill
 		// hashes the restored files the same way, and still catches a
 		// wrong hash.
-		toV1 := func(m *backup.Manifest) {
-			m.Format = backup.ManifestFormatV1
+		toV1 := func(m *manifest.Manifest) {
+			m.Format = manifest.FormatV1
 			for i, f := range m.Files {
 				if f.BLAKE3 == "" {
 					continue
@@ -262,13 +262,13 @@ func TestDrills(t *testing.T) {
 		}
 		w.editManifest(t, ctx, "files", toV1)
 		recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
-		if err != nil || recs[0].Result != ResultPassed || recs[0].Manifest.Format != backup.ManifestFormatV1 {
+		if err != nil || recs[0].Result != ResultPassed || recs[0].Manifest.Format != manifest.FormatV1 {
 			t.Fatalf("v1 manifest: %v %+v", err, recs[0])
 		}
 		if !slices.ContainsFunc(recs[0].Checks, func(c Check) bool { return c.Name == "files: SHA-256" && c.Result == ResultPassed }) {
 			t.Fatalf("no passed SHA-256 check: %+v", recs[0].Checks)
 		}
-		w.editManifest(t, ctx, "files", func(m *backup.Manifest) { m.Files[0].SHA256 = strings.Repeat("0", 64) })
+		w.editManifest(t, ctx, "files", func(m *manifest.Manifest) { m.Files[0].SHA256 = strings.Repeat("0", 64) })
 		if recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"}); !errors.Is(err, ErrDrillFailed) || !strings.Contains(strings.Join(recs[0].Problems, " "), "SHA-256 differs") {
 			t.Fatalf("a wrong v1 hash: %v %v", err, recs[0].Problems)
 		}

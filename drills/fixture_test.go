@@ -9,6 +9,7 @@ import (
 	"steward/internal/audit"
 	"steward/internal/catalog"
 	"steward/internal/config"
+	"steward/internal/repo"
 	"steward/internal/testenv"
 )
 
@@ -16,6 +17,7 @@ type fixture struct {
 	dir   string
 	cfg   *config.Config
 	store *catalog.SQLite
+	repos *repo.Opener
 	eng   *backup.Engine
 	audit *audit.Log
 	d     *Driller
@@ -29,8 +31,10 @@ func newFixture(t testing.TB, dir, body string) *fixture {
 // openFixture opens (creating on first use) the state dir of cfg.
 func openFixture(t testing.TB, cfg *config.Config) *fixture {
 	st := testenv.OpenState(t, cfg)
-	eng := backup.New(backup.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, ProbeTimeout: 10 * time.Second})
-	return &fixture{dir: filepath.Dir(cfg.StateDir), cfg: cfg, store: st.Store, eng: eng, audit: st.Audit, d: New(Deps{Engine: eng, Store: st.Store, Audit: st.Audit, Clock: st.Clock})}
+	repos := repo.New(repo.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Audit: st.Audit, ProbeTimeout: 10 * time.Second})
+	eng := backup.New(backup.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, Repos: repos})
+	return &fixture{dir: filepath.Dir(cfg.StateDir), cfg: cfg, store: st.Store, repos: repos, eng: eng, audit: st.Audit,
+		d: New(Deps{Repos: repos, Store: st.Store, Audit: st.Audit, Clock: st.Clock})}
 }
 
 func secretRef(t testing.TB, dir, name, value string) string {

@@ -52,8 +52,8 @@ func helperMain(path string) int {
 	f := openFixture(&testing.T{}, cfg)
 	d := f.d
 	if p := os.Getenv(helperPgRestoreEnv); p != "" {
-		rst := restore.New(restore.Deps{Engine: f.eng, Audit: f.audit, PgRestore: p})
-		d = New(Deps{Engine: f.eng, Restorer: rst, Store: f.store, Audit: f.audit})
+		rst := restore.New(restore.Deps{Repos: f.repos, Audit: f.audit, PgRestore: p})
+		d = New(Deps{Repos: f.repos, Restorer: rst, Store: f.store, Audit: f.audit})
 	}
 	d.hookRestoring = func() { fmt.Println("restoring") }
 	_, err = d.Run(context.Background(), RunOptions{Job: "j", Source: os.Getenv(helperSourceEnv)})

@@ -42,7 +42,7 @@ drills:
   random_window: 1h
   read_data_subsets: 2
 `, s3YAML(t, dir, s3, "repo"), files))
-	if err := f.eng.InitRepository(ctx, "tokyo"); err != nil {
+	if err := f.repos.Init(ctx, "tokyo"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 4 {

@@ -8,5 +8,6 @@
 // Force is set, and the live source itself is refused unless IntoSource
 // is set together with a typed confirmation (the source's name). Every
 // restore is audited as an access to contract data (req 5, 14), with ids
-// and hashes only. Repositories are opened through backup's exported API.
+// and hashes only. Repositories are opened through internal/repo, buckets
+// and databases written through internal/objstore and internal/pgsql.
 package restore

@@ -7,6 +7,7 @@ import (
 	"steward/backup"
 	"steward/internal/catalog"
 	"steward/internal/config"
+	"steward/internal/repo"
 	"steward/internal/testenv"
 )
 
@@ -14,6 +15,7 @@ type fixture struct {
 	dir   string
 	cfg   *config.Config
 	store *catalog.SQLite
+	repos *repo.Opener
 	eng   *backup.Engine
 	r     *Restorer
 }
@@ -22,8 +24,9 @@ func newFixture(t *testing.T, dir, body string) *fixture {
 	t.Helper()
 	cfg := testenv.LoadConfig(t, dir, body)
 	st := testenv.OpenState(t, cfg)
-	eng := backup.New(backup.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, ProbeTimeout: 10 * time.Second})
-	return &fixture{dir: dir, cfg: cfg, store: st.Store, eng: eng, r: New(Deps{Engine: eng, Audit: st.Audit, Clock: st.Clock})}
+	repos := repo.New(repo.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Audit: st.Audit, ProbeTimeout: 10 * time.Second})
+	eng := backup.New(backup.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Catalog: st.Store, Audit: st.Audit, Clock: st.Clock, Repos: repos})
+	return &fixture{dir: dir, cfg: cfg, store: st.Store, repos: repos, eng: eng, r: New(Deps{Repos: repos, Audit: st.Audit, Clock: st.Clock})}
 }
 
 func secretRef(t *testing.T, dir, name, value string) string {

@@ -22,7 +22,7 @@ func on(server *config.PostgresSource, db string) *config.PostgresSource {
 	return &c
 }
 
-// adminDB is the database to connect to for CREATE/DROP DATABASE.
+// adminDB is the database to connect to when creating the target database.
 func adminDB(t Target) string {
 	if t.PostgresAdminDB != "" {
 		return t.PostgresAdminDB

@@ -58,7 +58,7 @@ jobs:
   - {name: j, sources: [files, db, bucket], repository: disk}
 `, files, pg.Port, pg.User, secretRef(t, dir, "pg", pg.Password), s3YAML(t, dir, s3, "attachments"))
 	f := newFixture(t, dir, body)
-	if err := f.eng.InitRepository(ctx, "disk"); err != nil {
+	if err := f.repos.Init(ctx, "disk"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.eng.Run(ctx, backupRunOptions("j")); err != nil {
@@ -127,7 +127,7 @@ jobs:
 	})
 
 	t.Run("bucket", func(t *testing.T) {
-		tgt, err := f.eng.ResolveS3("test", f.cfg.Sources[2].S3)
+		tgt, err := f.repos.S3Target("test", f.cfg.Sources[2].S3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,8 +159,8 @@ jobs:
 			got[k], _ = os.ReadFile(filepath.Join(out, k))
 		}
 		sameObjects(t, objects, got)
-		b, _ := OpenBucket(tgt)
-		if rm, err := b.Remove(ctx); err != nil || !rm.BucketRemoved || rm.Versions != 4 {
+		b, _ := objstore.New(tgt)
+		if rm, err := b.RemoveBucket(ctx, objstore.DeleteOptions{}); err != nil || !rm.BucketRemoved || rm.Versions != 4 {
 			t.Fatalf("remove: %+v %v", rm, err)
 		}
 	})

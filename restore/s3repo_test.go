@@ -32,7 +32,7 @@ sources:
 jobs:
   - {name: j, sources: [files], repository: tokyo}
 `, s3YAML(t, dir, s3, "repo"), files))
-	if err := f.eng.InitRepository(ctx, "tokyo"); err != nil {
+	if err := f.repos.Init(ctx, "tokyo"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.eng.Run(ctx, backupRunOptions("j")); err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"steward/backup"
 	"steward/certs"
+	"steward/internal/progress"
+	"steward/internal/repo"
 )
 
 // TestBackupCommands drives repo init, backup run (dry run, text, JSON),
@@ -43,7 +45,7 @@ jobs:
 		t.Fatalf("second repo init: %d %s", code, out)
 	}
 	code, out, errOut := stewardRun(t, dir, "", "backup", "run", "--job", "nightly", "--dry-run")
-	if code != 0 || !strings.Contains(out, "dry run, nothing written") || !strings.Contains(out, backup.LocalAttested) {
+	if code != 0 || !strings.Contains(out, "dry run, nothing written") || !strings.Contains(out, repo.LocalAttested) {
 		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = stewardRun(t, dir, "", "backup", "run", "--job", "nightly")
@@ -55,7 +57,7 @@ jobs:
 		t.Fatalf("backup run --json: %d\n%s%s", code, out, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var first backup.Event
+	var first progress.Event
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Job != "nightly" {
 		t.Fatalf("first JSON event %q: %v", lines[0], err)
 	}

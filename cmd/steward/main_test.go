@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"steward/app"
 	"steward/internal/clock"
 )
 
@@ -72,12 +73,12 @@ func TestInit(t *testing.T) {
 func TestInitJSONAndStatus(t *testing.T) {
 	dir := t.TempDir()
 	code, out, _ := stewardRun(t, dir, "", "--json", "--state-dir", "st", "init")
-	var res initResult
+	var res app.InitResult
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Fingerprint) != 64 || !res.Generated {
 		t.Fatalf("init --json: %d %s", code, out)
 	}
 	code, out, _ = stewardRun(t, dir, "", "--json", "--state-dir", "st", "status")
-	var st statusResult
+	var st app.StatusResult
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		t.Fatalf("status: %d %s", code, out)
 	}
@@ -260,7 +261,7 @@ func TestCertificateRenderAndVerify(t *testing.T) {
 		t.Fatalf("render result %v", res)
 	}
 	_, st, _ := stewardRun(t, dir, "", "--json", "status")
-	var status statusResult
+	var status app.StatusResult
 	json.Unmarshal([]byte(st), &status)
 	code, out, _ = stewardRun(t, t.TempDir(), "", "verify", "--fingerprint", status.Certificate, res["path"])
 	if code != 0 || !strings.Contains(out, "all checks passed") || !strings.Contains(out, "+09:00") {

@@ -1,5 +1,8 @@
-// Package archtest holds the test that keeps Steward's layers apart (the
-// depguard rule of STYLE.md, as a plain Go test so that it needs no linter):
-// shared machinery under internal/ never imports a capability, and a
-// capability imports another only where this file allows it.
+// Package archtest holds Steward's layering as tests, so that the picture
+// in docs/architecture.md cannot drift: the dependencies fan out from the
+// CLI (cmd/steward) to the builder (app), to the capabilities (backup,
+// restore, drills, erase, certs), to the shared machinery under internal/;
+// capabilities import each other only where the design allows (drills →
+// restore, erase → certs); only internal/objstore builds an S3 client and
+// only internal/pgsql creates or drops databases and roles.
 package archtest

@@ -1,7 +1,11 @@
 package archtest
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -10,62 +14,125 @@ const module = "steward"
 
 var capabilities = []string{"backup", "restore", "drills", "erase", "certs"}
 
-// allowed lists the capability → capability imports that the design
-// permits, all through exported APIs: restore opens repositories and reads
-// manifests through backup's; a drill restores through restore's and
-// checks against backup's manifests.
+// allowed lists the capability → capability imports the design permits:
+// a drill restores through restore's exported API, and erase renders its
+// certificate through certs. Everything else a capability needs is under
+// internal/.
 var allowed = map[string][]string{
-	"restore": {"backup"},
-	"drills":  {"restore", "backup"},
+	"drills": {"restore"},
+	"erase":  {"certs"},
 }
 
-func capabilityOf(pkg string) string {
-	rest, ok := strings.CutPrefix(pkg, module+"/")
+// pkg is one package of the module as `go list` sees it (tests excluded).
+type pkg struct {
+	path    string
+	dir     string
+	files   []string
+	imports []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{.Dir}}|{{join .GoFiles " "}}|{{join .Imports " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "|")
+		pkgs = append(pkgs, pkg{path: f[0], dir: f[1], files: strings.Fields(f[2]), imports: strings.Fields(f[3])})
+	}
+	if len(pkgs) < 15 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// layer names what a package is: "cmd", "app", a capability, "internal"
+// or "" (outside the module).
+func layer(path string) string {
+	rest, ok := strings.CutPrefix(path, module+"/")
 	if !ok {
 		return ""
 	}
 	top, _, _ := strings.Cut(rest, "/")
-	for _, c := range capabilities {
-		if top == c {
-			return c
-		}
+	switch {
+	case top == "cmd" || top == "app" || top == "internal":
+		return top
+	case slices.Contains(capabilities, top):
+		return top
 	}
-	return ""
+	return "other"
 }
 
+// TestLayers holds the fan: cmd → app → capabilities → internal. Nothing
+// under internal/ imports a capability or app; no capability imports app
+// or another capability beyond what allowed permits.
 func TestLayers(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
+	for _, p := range listPackages(t) {
+		from := layer(p.path)
+		for _, imp := range p.imports {
+			to := layer(imp)
+			switch {
+			case to == "" || to == "internal":
+			case from == "internal":
+				t.Errorf("%s imports %s: shared machinery under internal/ must not depend on %s", p.path, imp, to)
+			case to == "cmd":
+				t.Errorf("%s imports %s: nothing imports the CLI", p.path, imp)
+			case to == "app" && from != "cmd":
+				t.Errorf("%s imports %s: only cmd/ builds on app (the builder)", p.path, imp)
+			case slices.Contains(capabilities, from) && from != to && !slices.Contains(allowed[from], to):
+				t.Errorf("%s imports %s: capabilities stay separate (allowed: %v)", p.path, imp, allowed)
+			}
+		}
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < 10 {
-		t.Fatalf("go list found only %d packages", len(lines))
+}
+
+// fixtures are the packages that set up real servers for tests and may
+// talk to them directly, so that tests check Steward with code that is
+// not Steward's.
+var fixtures = []string{module + "/internal/testenv"}
+
+// TestOneS3Client: no package but internal/objstore builds a minio-go
+// client (one place for timeouts, retries and error classification).
+func TestOneS3Client(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.path == module+"/internal/objstore" || slices.Contains(fixtures, p.path) {
+			continue
+		}
+		for _, imp := range p.imports {
+			if strings.HasPrefix(imp, "github.com/minio/minio-go") {
+				t.Errorf("%s imports %s: S3 goes through internal/objstore", p.path, imp)
+			}
+		}
 	}
-	for _, line := range lines {
-		f := strings.Fields(line)
-		pkg, imports := f[0], f[1:]
-		from := capabilityOf(pkg)
-		for _, imp := range imports {
-			to := capabilityOf(imp)
-			if to == "" {
+}
+
+var databaseDDL = regexp.MustCompile(`(?i)\b(CREATE|DROP)\s+(DATABASE|ROLE|USER)\b`)
+
+// TestOnePlaceForDatabaseDDL: no package but internal/pgsql creates or
+// drops a database or a role.
+func TestOnePlaceForDatabaseDDL(t *testing.T) {
+	found := 0
+	for _, p := range listPackages(t) {
+		for _, f := range p.files {
+			b, err := os.ReadFile(filepath.Join(p.dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !databaseDDL.Match(b) {
 				continue
 			}
-			switch {
-			case strings.HasPrefix(pkg, module+"/internal/"):
-				t.Errorf("%s imports capability %s: shared machinery under internal/ must not depend on a capability", pkg, imp)
-			case from != "" && from != to && !contains(allowed[from], to):
-				t.Errorf("%s imports %s: capabilities stay separate (allowed: %v)", pkg, imp, allowed)
+			if p.path == module+"/internal/pgsql" {
+				found++
+				continue
+			}
+			if !slices.Contains(fixtures, p.path) {
+				t.Errorf("%s/%s issues CREATE/DROP DATABASE or ROLE: databases and roles are made and dropped in internal/pgsql", p.path, f)
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+	if found == 0 {
+		t.Error("internal/pgsql issues no CREATE/DROP DATABASE: the scan finds nothing, so it cannot hold")
 	}
-	return false
 }

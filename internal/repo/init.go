@@ -202,4 +202,3 @@ func (o *Opener) WithRetry(ctx context.Context, r *Repo, fn func() error) error 
 func (o *Opener) Snapshots(ctx context.Context, r *Repo, tags ...string) ([]resticx.Snapshot, error) {
 	return o.restic.Snapshots(ctx, r.Restic, tags...)
 }
-
