@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 
@@ -69,23 +67,10 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // requireArgs checks the number of positional arguments.
 func requireArgs(cmd *cli.Command, n int, usage string) error {
 	if cmd.Args().Len() != n {
 		return errs.Usage("%s takes %s (see `steward %s --help`)", cmd.FullName(), usage, cmd.FullName())
 	}
 	return nil
-}
-
-func absPath(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
 }

@@ -115,14 +115,25 @@ func (c *Client) BucketRegion(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", c.classify(err)
 	}
-	opts := minio.ListObjectsOptions{Prefix: c.t.Prefix, MaxKeys: 1}
-	for obj := range c.mc.ListObjects(ctx, c.t.Bucket, opts) {
-		if obj.Err != nil {
-			return "", c.classify(obj.Err)
-		}
-		break
+	if _, err := c.anyObject(ctx, minio.ListObjectsOptions{Prefix: c.t.Prefix, MaxKeys: 1}); err != nil {
+		return "", err
 	}
 	return region, nil
+}
+
+// anyObject reports whether a listing with opts finds anything, reading
+// at most its first entry; the listing stops when it returns.
+func (c *Client) anyObject(ctx context.Context, opts minio.ListObjectsOptions) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine
+	obj, ok := <-c.mc.ListObjects(ctx, c.t.Bucket, opts)
+	switch {
+	case !ok:
+		return false, nil
+	case obj.Err != nil:
+		return false, c.classify(obj.Err)
+	}
+	return true, nil
 }
 
 // classify turns a minio-go error into one of the package's sentinels,
@@ -195,13 +206,5 @@ func (c *Client) Open(ctx context.Context, key string) (io.ReadCloser, Object, e
 // HasObjects reports whether any object exists under prefix (e.g.
 // "locks/" of a restic repository).
 func (c *Client) HasObjects(ctx context.Context, prefix string) (bool, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for obj := range c.mc.ListObjects(ctx, c.t.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}) {
-		if obj.Err != nil {
-			return false, c.classify(obj.Err)
-		}
-		return true, nil
-	}
-	return false, nil
+	return c.anyObject(ctx, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1})
 }
