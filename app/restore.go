@@ -16,7 +16,9 @@ import (
 // database on the source's server, a bucket on the source's endpoint) or
 // the live source itself.
 type RestoreRequest struct {
-	Job, Source, Snapshot    string
+	Job, Source, Snapshot string
+	// Repository restores from a replica instead of the primary.
+	Repository               string
 	To, ToDatabase, ToBucket string
 	Force, IntoSource        bool
 	Confirm                  string
@@ -57,7 +59,7 @@ func (a *App) RestoreOptions(ctx context.Context, r *restore.Restorer, q Restore
 	if !ok {
 		return restore.Options{}, nil, errs.Usage("--source %q: job %q has sources %s", q.Source, job.Name, strings.Join(job.Sources, ", "))
 	}
-	ro := restore.Options{Job: job.Name, Source: src.Name, Snapshot: q.Snapshot, Force: q.Force, IntoSource: q.IntoSource, Confirm: q.Confirm}
+	ro := restore.Options{Job: job.Name, Source: src.Name, Snapshot: q.Snapshot, Repository: q.Repository, Force: q.Force, IntoSource: q.IntoSource, Confirm: q.Confirm}
 	switch {
 	case q.To != "":
 		abs, err := filepath.Abs(q.To)
@@ -96,5 +98,6 @@ func (a *App) RestoreOptions(ctx context.Context, r *restore.Restorer, q Restore
 // target or snapshot, an unknown job.
 func IsRestoreUsage(err error) bool {
 	return errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrIntoSource) || errors.Is(err, restore.ErrConfirmation) ||
-		errors.Is(err, restore.ErrBadTarget) || errors.Is(err, restore.ErrNoSnapshot) || errors.Is(err, config.ErrNoJob)
+		errors.Is(err, restore.ErrBadTarget) || errors.Is(err, restore.ErrNoSnapshot) || errors.Is(err, restore.ErrBadRepository) ||
+		errors.Is(err, config.ErrNoJob)
 }

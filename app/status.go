@@ -11,6 +11,7 @@ import (
 	"steward/internal/clock"
 	"steward/internal/config"
 	"steward/internal/keys"
+	"steward/internal/repo"
 	"steward/internal/resticx"
 	"steward/internal/state"
 )
@@ -36,9 +37,12 @@ type StatusResult struct {
 	Certificate  string           `json:"certificate_sha256,omitempty"`
 	CertNotAfter string           `json:"certificate_not_after,omitempty"`
 	Repositories []string         `json:"repositories"`
-	Sources      []string         `json:"sources"`
-	Jobs         []string         `json:"jobs"`
-	Warnings     []string         `json:"warnings"`
+	// Health is each repository's last verdict (check or drill) known to
+	// the catalog.
+	Health   []repo.Health `json:"repository_health,omitempty"`
+	Sources  []string      `json:"sources"`
+	Jobs     []string      `json:"jobs"`
+	Warnings []string      `json:"warnings"`
 }
 
 // Status reads the config and the state dir (which need not be
@@ -110,6 +114,21 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 	defer store.Close()
 	res.Initialised = true
 	res.Schema, _ = store.SchemaVersion(ctx)
+	book := repo.HealthBook{KV: store}
+	for _, r := range cfg.Repositories {
+		h, ok, err := book.Get(ctx, r.Name)
+		switch {
+		case err != nil:
+			res.Warnings = append(res.Warnings, err.Error())
+		case !ok:
+			res.Warnings = append(res.Warnings, fmt.Sprintf("repository %s has never been checked or drilled: run `steward repo check %s` or `steward drill run --repository %s`", r.Name, r.Name, r.Name))
+		default:
+			res.Health = append(res.Health, h)
+			if h.Failing() {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("repository %s is FAILING (%s): repair or replace it, then run `steward repo check %s`", r.Name, h, r.Name))
+			}
+		}
+	}
 	seq, hash, err := audit.New(store, dir.AuditMirror(), c).Head(ctx)
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err

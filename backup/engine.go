@@ -30,6 +30,8 @@ type Store interface {
 	DeleteSnapshot(ctx context.Context, repository, snapshotID string) error
 	PutManifest(ctx context.Context, m catalog.ManifestRow) error
 	LatestManifest(ctx context.Context, repository, source string) (catalog.ManifestRow, error)
+	// KV holds repositories' health verdicts (repo.HealthBook).
+	catalog.KV
 }
 
 // Deps is what the engine needs; the CLI's loader builds it.
@@ -178,6 +180,9 @@ type Report struct {
 	Runs       []RunRecord      `json:"runs"`
 	// Retention holds one line per repository retention was applied to.
 	Retention []string `json:"retention,omitempty"`
+	// Failing lists the job's repositories whose last check or drill
+	// failed: their copies are not trusted until a check passes again.
+	Failing []repo.Health `json:"failing_repositories,omitempty"`
 	DryRun    bool     `json:"dry_run,omitempty"`
 }
 

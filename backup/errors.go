@@ -25,4 +25,7 @@ var (
 	ErrSourceFailed = errors.New("backup of a source failed")
 	// ErrReplicaFailed wraps each replica copy that failed in a run.
 	ErrReplicaFailed = errors.New("copy to a replica failed")
+	// ErrRepositoryFailing wraps each of the job's repositories whose last
+	// check or drill failed.
+	ErrRepositoryFailing = errors.New("repository failed its last check or drill")
 )

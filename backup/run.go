@@ -79,11 +79,13 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		return fail(err)
 	}
 
-	// 5. Each source, then its copies; 6. retention.
+	// 5. Each source, then its copies; 6. retention; 7. the verdicts of
+	// the last checks and drills.
 	errs := jr.backupSources(ctx)
 	if ctx.Err() == nil {
 		errs = append(errs, jr.retention(ctx)...)
 	}
+	errs = append(errs, jr.health(ctx)...)
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
 	}
@@ -218,11 +220,38 @@ func (jr *jobRun) probe(ctx context.Context) error {
 func (jr *jobRun) backupSources(ctx context.Context) []error {
 	var errs []error
 	for _, s := range jr.sources {
+		if err := ctx.Err(); err != nil {
+			// Interrupted: the sources not started yet are not started.
+			return append(errs, err)
+		}
 		rec := jr.e.newRecord(jr.job, s, jr.primary, jr.rep.Residency, false)
 		if err := jr.e.runSource(ctx, rec, jr.primary, jr.repos[1:], s, jr.opts); err != nil {
 			errs = append(errs, err)
 		}
 		jr.rep.Runs = append(jr.rep.Runs, *rec)
+	}
+	return errs
+}
+
+// health reports the job's repositories whose last check or drill failed:
+// the run wrote into them, but nobody can count on restoring from them
+// until a check of them passes again.
+func (jr *jobRun) health(ctx context.Context) []error {
+	var errs []error
+	book := repo.HealthBook{KV: jr.e.store}
+	for _, r := range jr.repos {
+		h, ok, err := book.Get(ctx, r.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok || !h.Failing() {
+			continue
+		}
+		jr.rep.Failing = append(jr.rep.Failing, h)
+		err = fmt.Errorf("repository %q: %w (%s): repair or replace it, then run `steward repo check %s`", r.Name(), ErrRepositoryFailing, h, r.Name())
+		errs = append(errs, err)
+		jr.emit(Event{Kind: EventFailed, Repository: r.Name(), Error: errText(err)})
 	}
 	return errs
 }

@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -94,6 +95,10 @@ type RunOptions struct {
 	// Snapshot is "latest", "random" or a snapshot id ("" means the
 	// config's drills.snapshot).
 	Snapshot string
+	// Repository is the repository to drill: "" for the job's primary, or
+	// one of its replicas by name. A copy nobody drills is a copy nobody
+	// can trust.
+	Repository string
 	// Trigger is TriggerOperator (default) or TriggerSchedule.
 	Trigger      string
 	Participants []string
@@ -130,6 +135,9 @@ func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
 	job, err := d.cfg.FindJob(opts.Job)
 	if err != nil {
 		return nil, errs.AsUsage(err)
+	}
+	if r := opts.Repository; r != "" && r != job.Repository && !slices.Contains(job.Replicas, r) {
+		return nil, errs.Usage("--repository %q: job %q is kept in %s", r, job.Name, strings.Join(append([]string{job.Repository}, job.Replicas...), ", "))
 	}
 	sources := job.Sources
 	if opts.Source != "" {
@@ -170,7 +178,7 @@ func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
 		}
 		records = append(records, rec)
 		if rec.Result != ResultPassed {
-			failed = append(failed, fmt.Sprintf("drill %s (source %q): %s", rec.DrillID, rec.Source, strings.Join(rec.Problems, "; ")))
+			failed = append(failed, fmt.Sprintf("drill %s (source %q, repository %q): %s", rec.DrillID, rec.Source, rec.Repository, strings.Join(rec.Problems, "; ")))
 		}
 		if ctx.Err() != nil {
 			return records, ctx.Err()
@@ -210,7 +218,7 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 	src, _ := d.cfg.Source(source)
 	rec := &Record{Schema: Schema, DrillID: d.newID(), Contract: d.cfg.Contract.ID, RunbookVersion: RunbookVersion,
 		Trigger: trigger, Operator: audit.OSActor(), Participants: append([]string{}, opts.Participants...),
-		Job: job.Name, Source: source, SourceKind: src.Kind(), Repository: job.Repository, SnapshotChoice: choice,
+		Job: job.Name, Source: source, SourceKind: src.Kind(), Repository: cmp.Or(opts.Repository, job.Repository), SnapshotChoice: choice,
 		Started: d.now(), Steps: []Step{}, Checks: []Check{}, Deviations: []string{}, Scratch: []Scratch{},
 		ReadDataSubset: Subset{N: d.cfg.Drills.ReadDataSubsets}}
 	dr := &drillRun{d: d, rec: rec, src: src, job: job, choice: choice, opts: opts}
@@ -237,7 +245,9 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 	}
 	// 7. Remove the scratch copy and check by listing that it is gone.
 	dr.cleanup(ctx)
-	return d.finish(ctx, rec, dr.emit)
+	d.finish(ctx, rec, dr.emit)
+	dr.recordHealth(ctx)
+	return rec
 }
 
 // drillRun is one drill of one source as it goes: its record, and what
@@ -253,6 +263,36 @@ type drillRun struct {
 	snap   restore.Snapshot
 	m      *manifest.Manifest
 	sc     *scratch
+	// fault, when set, says how the repository's own data failed the
+	// drill (as opposed to scratch or config problems).
+	fault string
+}
+
+// recordHealth keeps the repository's verdict: a passed drill read and
+// verified its data; a drill the repository's data failed marks it
+// failing until a check or drill of it passes again.
+func (dr *drillRun) recordHealth(ctx context.Context) {
+	if dr.rs == nil {
+		return
+	}
+	h := repo.Health{Repository: dr.rec.Repository, Time: dr.d.clock.Format(dr.d.now()), By: "drill:" + dr.rec.DrillID}
+	switch {
+	case dr.rec.Result == ResultPassed:
+		h.Result, h.Detail = repo.HealthOK, "restored and verified snapshot "+short(dr.rec.SnapshotID)+", read-data subset "+dr.rec.ReadDataSubset.String()
+	case dr.fault != "":
+		h.Result, h.Detail = repo.HealthFailing, dr.fault
+	default:
+		return
+	}
+	if err := (repo.HealthBook{KV: dr.d.store}).Put(ctx, h); err != nil {
+		dr.d.log.Error("record repository health failed", "repository", h.Repository, "err", err)
+	}
+}
+
+// repositoryFault reports whether err came from restic reading the
+// repository (damaged data), not from Steward's side.
+func repositoryFault(err error) bool {
+	return errors.Is(err, resticx.ErrFailed) || errors.Is(err, resticx.ErrIncomplete)
 }
 
 func (dr *drillRun) emit(ev Event) {
@@ -283,7 +323,7 @@ func (dr *drillRun) step(ctx context.Context, name string, fn func(context.Conte
 func (dr *drillRun) chooseSnapshot(ctx context.Context, s *Step) error {
 	d, rec := dr.d, dr.rec
 	var err error
-	if dr.rs, err = d.rst.Resolve(ctx, dr.job.Name, dr.src.Name); err != nil {
+	if dr.rs, err = d.rst.ResolveIn(ctx, dr.job.Name, dr.src.Name, dr.opts.Repository); err != nil {
 		return err
 	}
 	rec.RepositoryResidency = dr.rs.Residency.Answer
@@ -299,6 +339,9 @@ func (dr *drillRun) chooseSnapshot(ctx context.Context, s *Step) error {
 func (dr *drillRun) loadManifest(ctx context.Context, s *Step) error {
 	var err error
 	dr.m, err = dr.d.manifest(ctx, dr.rs, dr.snap, dr.rec)
+	if repositoryFault(err) {
+		dr.fault = "reading the manifest failed: " + oneLine(err)
+	}
 	if err == nil {
 		s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", dr.rec.Manifest.Origin, dr.m.Count, dr.m.Bytes, dr.rec.Manifest.SHA256)
 	}
@@ -322,6 +365,9 @@ func (dr *drillRun) restore(ctx context.Context, s *Step) error {
 	if res != nil {
 		s.Detail = fmt.Sprintf("into %s %s: %d bytes", dr.sc.target.Kind(), dr.sc.item().Name, res.Bytes)
 	}
+	if repositoryFault(err) {
+		dr.fault = "the restore failed: " + oneLine(err)
+	}
 	return err
 }
 
@@ -342,6 +388,7 @@ func (dr *drillRun) verify(ctx context.Context, s *Step) error {
 	}
 	s.Detail = fmt.Sprintf("%d checks, %d failed", len(checks), bad)
 	if bad > 0 {
+		dr.fault = fmt.Sprintf("the restored data differs from the backup-time manifest (%d of %d checks failed)", bad, len(checks))
 		return fmt.Errorf("%d of %d checks failed", bad, len(checks))
 	}
 	return nil
@@ -367,6 +414,9 @@ func (dr *drillRun) objectives(verified bool) {
 
 func (dr *drillRun) readData(ctx context.Context, s *Step) error {
 	c, err := dr.d.readDataSubset(ctx, dr.rs, dr.rec)
+	if err != nil {
+		dr.fault = "restic check --read-data-subset " + dr.rec.ReadDataSubset.String() + " failed: " + oneLine(err)
+	}
 	dr.rec.Checks = append(dr.rec.Checks, c)
 	dr.emit(Event{Kind: EventCheck, Name: c.Name, Result: c.Result, Detail: c.Actual})
 	s.Detail = "restic check --read-data-subset " + dr.rec.ReadDataSubset.String()
@@ -488,26 +538,34 @@ func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snap resto
 // one per drill of the repository (kept in the catalog), so N drills read
 // every pack.
 func (d *Driller) readDataSubset(ctx context.Context, rs *restore.Resolved, rec *Record) (Check, error) {
+	sub, c, err := d.readSubset(ctx, rs.Repository)
+	rec.ReadDataSubset = sub
+	return c, err
+}
+
+// readSubset runs restic check --read-data-subset k/N on r, k advancing
+// by one per read of the repository (drills and checks share the count,
+// kept in the catalog), so N reads cover every pack.
+func (d *Driller) readSubset(ctx context.Context, r *resticx.Repository) (Subset, Check, error) {
 	n := d.cfg.Drills.ReadDataSubsets
 	if n < 1 {
 		n = 1
 	}
-	key := "drills.read_data_subset." + rs.Repository.Name
+	key := "drills.read_data_subset." + r.Name
 	last := 0
 	if raw, err := d.store.Get(ctx, key); err == nil {
 		_ = json.Unmarshal(raw, &last)
 	}
-	k := last%n + 1
-	rec.ReadDataSubset = Subset{K: k, N: n}
-	_ = d.store.Put(ctx, key, json.RawMessage(fmt.Sprint(k)))
-	c := Check{Name: "repository data read (restic check --read-data-subset " + rec.ReadDataSubset.String() + ")", Expected: "no errors"}
-	_, err := d.restic.Run(ctx, rs.Repository, resticx.Call{Args: []string{"check", "--read-data-subset", rec.ReadDataSubset.String()}, Timeout: d.cfg.Restic.Timeout.D()})
+	sub := Subset{K: last%n + 1, N: n}
+	_ = d.store.Put(ctx, key, json.RawMessage(fmt.Sprint(sub.K)))
+	c := Check{Name: "repository data read (restic check --read-data-subset " + sub.String() + ")", Expected: "no errors"}
+	_, err := d.restic.Run(ctx, r, resticx.Call{Args: []string{"check", "--read-data-subset", sub.String()}, Timeout: d.cfg.Restic.Timeout.D()})
 	if err != nil {
 		c.Actual, c.Result = oneLine(err), ResultFailed
-		return c, fmt.Errorf("repository %q: %w", rs.Repository.Name, err)
+		return sub, c, fmt.Errorf("repository %q: %w", r.Name, err)
 	}
 	c.Actual, c.Result = "no errors", ResultPassed
-	return c, nil
+	return sub, c, nil
 }
 
 // List returns the newest drills first (at most limit; all when 0).

@@ -15,6 +15,9 @@ var (
 	ErrNoSnapshot = errors.New("no such snapshot of the source")
 	// ErrBadTarget means the target does not suit the source's kind.
 	ErrBadTarget = errors.New("restore target does not suit the source")
+	// ErrBadRepository means the repository named is neither the job's
+	// primary nor one of its replicas.
+	ErrBadRepository = errors.New("not a repository of the job")
 	// ErrUnsafeName means an object key cannot be written as a file name
 	// (absolute, "..", or empty components).
 	ErrUnsafeName = errors.New("object key is not a safe file name")

@@ -113,6 +113,9 @@ type Options struct {
 	// Snapshot is "latest" (or "") or a snapshot id (a unique prefix is
 	// enough); it must be a data snapshot of that job's source.
 	Snapshot string
+	// Repository is the repository to restore from: "" for the job's
+	// primary, or the name of one of its replicas.
+	Repository string
 	// To is the target. With IntoSource it may be left empty: the live
 	// source is the target.
 	To Target
@@ -182,6 +185,12 @@ type Resolved struct {
 // Resolve finds the job and source and opens the job's primary
 // repository (residency-checked).
 func (r *Restorer) Resolve(ctx context.Context, jobName, sourceName string) (*Resolved, error) {
+	return r.ResolveIn(ctx, jobName, sourceName, "")
+}
+
+// ResolveIn is Resolve with the repository to read from: the job's
+// primary ("") or one of its replicas, by name.
+func (r *Restorer) ResolveIn(ctx context.Context, jobName, sourceName, repository string) (*Resolved, error) {
 	job, err := r.cfg.FindJob(jobName)
 	if err != nil {
 		return nil, err
@@ -199,7 +208,14 @@ func (r *Restorer) Resolve(ctx context.Context, jobName, sourceName string) (*Re
 	if !ok {
 		return nil, fmt.Errorf("no source named %q", sourceName)
 	}
-	rp, err := r.repos.Open(ctx, job.Repository)
+	if repository == "" {
+		repository = job.Repository
+	}
+	if repository != job.Repository && !slices.Contains(job.Replicas, repository) {
+		return nil, fmt.Errorf("%w: repository %q holds no copy of job %q (its repositories: %s)", ErrBadRepository, repository, job.Name,
+			strings.Join(append([]string{job.Repository}, job.Replicas...), ", "))
+	}
+	rp, err := r.repos.Open(ctx, repository)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +260,9 @@ func (r *Restorer) FindSnapshot(ctx context.Context, rs *Resolved, want string) 
 	}
 	var found []Snapshot
 	for _, s := range snaps {
-		if strings.HasPrefix(s.ID, want) {
+		// In a replica a copy has its own id; the primary's id (its
+		// original, as `steward snapshots` lists it) names it too.
+		if strings.HasPrefix(s.ID, want) || (s.Restic.Original != "" && strings.HasPrefix(s.Restic.Original, want)) {
 			found = append(found, s)
 		}
 	}
@@ -260,7 +278,7 @@ func (r *Restorer) FindSnapshot(ctx context.Context, rs *Resolved, want string) 
 
 // Run restores one snapshot of a job's source into opts.To.
 func (r *Restorer) Run(ctx context.Context, opts Options) (*Result, error) {
-	rs, err := r.Resolve(ctx, opts.Job, opts.Source)
+	rs, err := r.ResolveIn(ctx, opts.Job, opts.Source, opts.Repository)
 	if err != nil {
 		return nil, err
 	}

@@ -229,4 +229,7 @@ func printReport(out io.Writer, rep *backup.Report) {
 	for _, line := range rep.Retention {
 		fmt.Fprintf(out, "retention: %s\n", line)
 	}
+	for _, h := range rep.Failing {
+		fmt.Fprintf(out, "FAILING repository %s: %s\n", h.Repository, h)
+	}
 }

@@ -18,6 +18,7 @@ import (
 )
 
 type drillRunOptions struct {
+	Repository   string
 	Job          string
 	Source       string
 	Snapshot     string
@@ -43,10 +44,16 @@ table or object against the backup-time manifest independently of restic,
 read a rotating subset of the repository (restic check --read-data-subset
 k/N), measure RTO and RPO against their targets, remove the scratch copy and
 check by listing that it is gone. Leftovers of crashed drills are removed
-first. Exit code 3 when any step or check fails.`,
+first. Exit code 3 when any step or check fails.
+
+--repository NAME drills the copy held by one of the job's replicas: its
+manifest is read from that repository (or the catalog), its data subset is
+read there, and its verdict is kept: a replica that fails is shown as failing
+by status and every backup run until a check or drill of it passes.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "job", Usage: "the job `NAME` (may be left out when the config has one job)", Destination: &run.Job},
 				&cli.StringFlag{Name: "source", Usage: "drill only source `NAME`", Destination: &run.Source},
+				&cli.StringFlag{Name: "repository", Usage: "drill the copy in replica `NAME` instead of the job's primary repository", Destination: &run.Repository},
 				&cli.StringFlag{Name: "snapshot", Usage: "`latest`, random or a snapshot id (default: drills.snapshot)", Destination: &run.Snapshot},
 				&cli.StringSliceFlag{Name: "participant", Usage: "a `NAME` of someone taking part (repeat the flag)", Destination: &run.Participants},
 			},
@@ -91,7 +98,7 @@ func runDrillRun(ctx context.Context, opts drillRunOptions, g *globalOptions, ou
 	if err != nil {
 		return err
 	}
-	ro := drills.RunOptions{Job: opts.Job, Source: opts.Source, Snapshot: opts.Snapshot, Participants: opts.Participants, Trigger: drills.TriggerOperator}
+	ro := drills.RunOptions{Repository: opts.Repository, Job: opts.Job, Source: opts.Source, Snapshot: opts.Snapshot, Participants: opts.Participants, Trigger: drills.TriggerOperator}
 	switch {
 	case g.JSON:
 		enc := json.NewEncoder(out)

@@ -23,7 +23,7 @@ type repoUnlockOptions struct {
 func newRepoCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "repo",
-		Usage: "create restic repositories and remove stale locks",
+		Usage: "create, check and unlock restic repositories",
 		Commands: []*cli.Command{{
 			Name:      "init",
 			Usage:     "create repositories (all configured ones when no NAME is given)",
@@ -49,7 +49,7 @@ find a stale lock; the removal is recorded in the audit log.`,
 				}
 				return runRepoUnlock(ctx, repoUnlockOptions{Name: cmd.Args().First()}, g, g.stdout)
 			},
-		}},
+		}, newRepoCheckCommand(g)},
 	}
 }
 

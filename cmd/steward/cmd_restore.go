@@ -17,6 +17,7 @@ import (
 )
 
 type restoreOptions struct {
+	Repository string
 	Job        string
 	Source     string
 	Snapshot   string
@@ -33,7 +34,9 @@ func newRestoreCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "restore",
 		Usage: "restore a snapshot of a job's source into a directory, a database or a bucket",
-		Description: `restore brings back one source of a job from its primary repository:
+		Description: `restore brings back one source of a job from its primary repository
+(or, with --repository NAME, from one of its replicas; a snapshot id may then
+be the primary's id that ` + "`steward snapshots`" + ` lists, or the copy's own):
 a directory tree into --to DIR; a PostgreSQL database into --to-database NAME
 (created on the source's server; pg_restore of the server's major version);
 a bucket into --to-bucket NAME (created on the source's endpoint, in an
@@ -48,6 +51,7 @@ The procedure around it is in docs/runbook-restore.md.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "job", Usage: "the job `NAME` (may be left out when the config has one job)", Destination: &opts.Job},
 			&cli.StringFlag{Name: "source", Usage: "the source `NAME` (may be left out when the job has one source)", Destination: &opts.Source},
+			&cli.StringFlag{Name: "repository", Usage: "restore from replica `NAME` instead of the job's primary repository", Destination: &opts.Repository},
 			&cli.StringFlag{Name: "snapshot", Value: "latest", Usage: "`latest` or a snapshot id (see `steward snapshots`)", Destination: &opts.Snapshot},
 			&cli.StringFlag{Name: "to", Usage: "restore into directory `DIR` (directory and bucket sources)", Destination: &opts.To},
 			&cli.StringFlag{Name: "to-database", Usage: "restore into database `NAME` on the source's server", Destination: &opts.ToDatabase},
@@ -63,7 +67,7 @@ The procedure around it is in docs/runbook-restore.md.`,
 }
 
 func (o restoreOptions) request() app.RestoreRequest {
-	return app.RestoreRequest{Job: o.Job, Source: o.Source, Snapshot: o.Snapshot, To: o.To, ToDatabase: o.ToDatabase, ToBucket: o.ToBucket,
+	return app.RestoreRequest{Repository: o.Repository, Job: o.Job, Source: o.Source, Snapshot: o.Snapshot, To: o.To, ToDatabase: o.ToDatabase, ToBucket: o.ToBucket,
 		Force: o.Force, IntoSource: o.IntoSource, Confirm: o.Confirm}
 }
 

@@ -52,6 +52,9 @@ func runStatus(ctx context.Context, _ statusOptions, g *globalOptions, out io.Wr
 		row("signing cert", "SHA-256 "+res.Certificate+", valid until "+res.CertNotAfter)
 	}
 	row("repositories", joinOrNone(res.Repositories))
+	for _, h := range res.Health {
+		row("  "+h.Repository, h.String())
+	}
 	row("sources", joinOrNone(res.Sources))
 	row("jobs", joinOrNone(res.Jobs))
 	for _, w := range res.Warnings {
