@@ -183,7 +183,7 @@ type Report struct {
 	// Failing lists the job's repositories whose last check or drill
 	// failed: their copies are not trusted until a check passes again.
 	Failing []repo.Health `json:"failing_repositories,omitempty"`
-	DryRun    bool     `json:"dry_run,omitempty"`
+	DryRun  bool          `json:"dry_run,omitempty"`
 }
 
 // newID is a run id: the time in the configured zone and random bits.
