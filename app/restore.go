@@ -71,13 +71,9 @@ func (a *App) RestoreOptions(ctx context.Context, r *restore.Restorer, q Restore
 		if src.Postgres == nil {
 			return ro, nil, errs.Usage("--to-database: source %q is not a PostgreSQL database", src.Name)
 		}
-		live, err := r.SourceTarget(src)
-		if err != nil {
+		if ro.To, err = r.DatabaseTarget(src, q.ToDatabase); err != nil {
 			return ro, nil, err
 		}
-		db := *src.Postgres
-		db.Database = q.ToDatabase
-		ro.To = restore.Target{Postgres: &db, PostgresPassword: live.PostgresPassword, PostgresAdminDB: src.Postgres.Database}
 	case q.ToBucket != "":
 		if src.S3 == nil {
 			return ro, nil, errs.Usage("--to-bucket: source %q is not a bucket", src.Name)

@@ -13,6 +13,7 @@ import (
 	"steward/internal/keys"
 	"steward/internal/pgsql"
 	"steward/internal/progress"
+	"steward/internal/repo"
 )
 
 // on returns server's connection settings for database db.
@@ -63,6 +64,11 @@ func (r *Restorer) findPgRestore(ctx context.Context, db *config.PostgresSource,
 func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snapshot, to Target, res *Result, p *progress.Meter) error {
 	db := to.Postgres
 	if _, err := pgsql.CreateDatabase(ctx, on(db, adminDB(to)), to.PostgresPassword, db.Database); err != nil {
+		if pgsql.IsPermissionDenied(err) {
+			field := repo.Field(r.cfg, "sources", rs.Source.Name) + ".restore.postgres"
+			return fmt.Errorf("%w: role %q may not create database %q; name a role with CREATEDB in %s (user, password), or create the database yourself and restore into it with --force",
+				err, db.User, db.Database, field)
+		}
 		return err
 	}
 	bin, err := r.findPgRestore(ctx, db, to.PostgresPassword)

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -406,11 +407,7 @@ func (r *Restorer) SourceTarget(src *config.Source) (Target, error) {
 	case "path":
 		return Target{Dir: src.Path.Path}, nil
 	case "postgres":
-		pw, err := r.repos.PostgresPassword(field+".postgres", src.Postgres)
-		if err != nil {
-			return Target{}, err
-		}
-		return Target{Postgres: src.Postgres, PostgresPassword: pw}, nil
+		return r.DatabaseTarget(src, src.Postgres.Database)
 	default:
 		t, err := r.repos.S3Target(field+".s3", src.S3)
 		if err != nil {
@@ -418,6 +415,28 @@ func (r *Restorer) SourceTarget(src *config.Source) (Target, error) {
 		}
 		return Target{Bucket: &t}, nil
 	}
+}
+
+// DatabaseTarget is database name on a postgres source's server, logged
+// in as the source's restore role (sources[].restore.postgres) when one is
+// configured, else as its backup role.
+func (r *Restorer) DatabaseTarget(src *config.Source, name string) (Target, error) {
+	field := repo.Field(r.cfg, "sources", src.Name)
+	db := *src.Postgres
+	db.Database = name
+	admin := src.Postgres.Database
+	login := field + ".postgres"
+	if src.Restore != nil && src.Restore.Postgres != nil {
+		rp := src.Restore.Postgres
+		db.User, db.Password = rp.User, rp.Password
+		admin = cmp.Or(rp.Database, "postgres")
+		login = field + ".restore.postgres"
+	}
+	pw, err := r.repos.PostgresPassword(login, &db)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Postgres: &db, PostgresPassword: pw, PostgresAdminDB: admin}, nil
 }
 
 // checkTarget refuses the live source (unless IntoSource) and a non-empty

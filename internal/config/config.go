@@ -83,6 +83,27 @@ type Source struct {
 	Path     *PathSource     `yaml:"path"`
 	Postgres *PostgresSource `yaml:"postgres"`
 	S3       *S3Target       `yaml:"s3"`
+	// Restore names the credential restores of this source use where it
+	// differs from the backup one (a read-only backup role cannot create
+	// the database a restore goes into).
+	Restore *SourceRestore `yaml:"restore"`
+}
+
+// SourceRestore says who restores a source.
+type SourceRestore struct {
+	// Postgres is a login on the source's server that may create
+	// databases (CREATEDB): restores into a new database create and load
+	// it as this role.
+	Postgres *PostgresLogin `yaml:"postgres"`
+}
+
+// PostgresLogin is another login on a configured PostgreSQL server.
+type PostgresLogin struct {
+	User     string    `yaml:"user"`
+	Password SecretRef `yaml:"password"`
+	// Database is where to connect to create the target database
+	// (default: postgres).
+	Database string `yaml:"database"`
 }
 
 // PathSource is a directory tree.

@@ -71,6 +71,15 @@ func validate(c *collector, cfg *Config) {
 			n++
 			checkS3(c, cfg, p+".s3", s.S3)
 		}
+		if r := s.Restore; r != nil && r.Postgres != nil {
+			switch {
+			case s.Postgres == nil:
+				c.add(p+".restore.postgres", "only a postgres source is restored with a PostgreSQL login: remove it")
+			case r.Postgres.User == "":
+				c.add(p+".restore.postgres.user", "name the role that restores (it needs CREATEDB)")
+			}
+			checkSecret(c, p+".restore.postgres.password", r.Postgres.Password, false)
+		}
 		switch {
 		case n == 0:
 			c.add(p, "say what to back up: path: {path: …}, postgres: {database: …} or s3: {bucket: …}")

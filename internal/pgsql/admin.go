@@ -255,3 +255,11 @@ func disown(ctx context.Context, db *config.PostgresSource, pw keys.Secret, role
 	}
 	return nil
 }
+
+// IsPermissionDenied reports whether err is the server's "insufficient
+// privilege" (SQLSTATE 42501), e.g. a role without CREATEDB creating a
+// database.
+func IsPermissionDenied(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501"
+}
