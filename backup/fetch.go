@@ -181,7 +181,8 @@ func (f *fetched) write(tw *tar.Writer, buf []byte, m *Manifest, bytesRead *atom
 	if f.gone {
 		return nil
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f.obj.Key, Size: f.st.Size, Mode: 0o600, ModTime: f.st.LastModified, Format: tar.FormatPAX}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f.obj.Key, Size: f.st.Size, Mode: 0o600, ModTime: f.st.LastModified, Format: tar.FormatPAX,
+		PAXRecords: objstore.ArchiveRecords(f.st)}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}

@@ -1,11 +1,11 @@
 package restore
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"io"
 	"os"
-	"time"
 
 	"steward/internal/objstore"
 	"steward/internal/progress"
@@ -14,7 +14,7 @@ import (
 // restoreBucket streams the snapshot's tar archive (restic dump) into a
 // bucket (created when missing) or a directory.
 func (r *Restorer) restoreBucket(ctx context.Context, rs *Resolved, snap Snapshot, to Target, res *Result, p *progress.Meter) error {
-	var put func(key string, rd io.Reader, size int64, mtime time.Time) error
+	var put func(hdr *tar.Header, rd io.Reader) error
 	if to.Bucket != nil {
 		b, err := objstore.New(*to.Bucket)
 		if err != nil {
@@ -32,15 +32,17 @@ func (r *Restorer) restoreBucket(ctx context.Context, rs *Resolved, snap Snapsho
 		if _, err := r.repos.CheckRegion(ctx, "restore-target:"+to.Bucket.Bucket, "restore target", b); err != nil {
 			return err
 		}
-		put = func(key string, rd io.Reader, size int64, _ time.Time) error {
-			return b.Put(ctx, key, rd, size, objstore.PutOptions{})
+		put = func(hdr *tar.Header, rd io.Reader) error {
+			// Content type and user metadata travel in the archive's
+			// headers (objstore.ArchiveRecords).
+			return b.Put(ctx, hdr.Name, rd, hdr.Size, objstore.PutOptionsFromArchive(hdr.PAXRecords))
 		}
 	} else {
 		if err := os.MkdirAll(to.Dir, 0o700); err != nil {
 			return err
 		}
-		put = func(key string, rd io.Reader, _ int64, mtime time.Time) error {
-			return writeFile(to.Dir, key, rd, mtime)
+		put = func(hdr *tar.Header, rd io.Reader) error {
+			return writeFile(to.Dir, hdr.Name, rd, hdr.ModTime)
 		}
 	}
 	err := r.dump(ctx, rs, snap, func(in io.Reader) error {

@@ -156,7 +156,7 @@ func safeJoin(dir, key string) (string, error) {
 
 // untarTo writes each archive member into dir (or calls put for each when
 // put is set), and reports progress.
-func untar(in io.Reader, p *progress.Meter, res *Result, put func(key string, r io.Reader, size int64, mtime time.Time) error) error {
+func untar(in io.Reader, p *progress.Meter, res *Result, put func(hdr *tar.Header, r io.Reader) error) error {
 	cr := &countingReader{r: in}
 	tr := tar.NewReader(cr)
 	var files int64
@@ -171,7 +171,7 @@ func untar(in io.Reader, p *progress.Meter, res *Result, put func(key string, r 
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		if err := put(hdr.Name, tr, hdr.Size, hdr.ModTime); err != nil {
+		if err := put(hdr, tr); err != nil {
 			return err
 		}
 		files++

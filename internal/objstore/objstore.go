@@ -166,6 +166,10 @@ type Object struct {
 	Size         int64
 	ETag         string
 	LastModified time.Time
+	// ContentType and Metadata (the user metadata, x-amz-meta-* without
+	// the prefix) are known from Open, not from List.
+	ContentType string
+	Metadata    map[string]string
 }
 
 // List calls fn for every current object under the prefix, in key order,
@@ -200,7 +204,14 @@ func (c *Client) Open(ctx context.Context, key string) (io.ReadCloser, Object, e
 		}
 		return nil, Object{}, c.classify(err)
 	}
-	return body, Object{Key: key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified}, nil
+	o := Object{Key: key, Size: st.Size, ETag: st.ETag, LastModified: st.LastModified, ContentType: st.ContentType}
+	for k, v := range st.UserMetadata {
+		if o.Metadata == nil {
+			o.Metadata = map[string]string{}
+		}
+		o.Metadata[strings.ToLower(k)] = v
+	}
+	return body, o, nil
 }
 
 // HasObjects reports whether any object exists under prefix (e.g.
