@@ -13,9 +13,10 @@ import (
 )
 
 type verifyOptions struct {
-	File        string
-	CertFile    string
-	Fingerprint string
+	File          string
+	CertFile      string
+	Fingerprint   string
+	AllowSpecimen bool
 }
 
 func newVerifyCommand(g *globalOptions) *cli.Command {
@@ -28,12 +29,19 @@ func newVerifyCommand(g *globalOptions) *cli.Command {
 and covers the whole document, who signed it (pin the signer with --cert
 or --fingerprint, as given to you by the operator), and that the embedded
 evidence matches the SHA-256 printed on the document. It prints the
-signer, signing time (and TSA time), certificate id, contract, status and
-exceptions. It needs no state dir and changes nothing.
+signer, signing time (and TSA time), certificate id, contract, status,
+exceptions and the audit-log head the document carries. It needs no state
+dir and changes nothing.
+
+A document marked SPECIMEN / 見本 (what "steward certificate render" makes)
+certifies nothing: verify says so and exits 3, unless --allow-specimen is
+given, when it exits 0 and still says it is a specimen.
+
 Exit 0 only if every check holds, 3 otherwise.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cert", Usage: "expected signer certificate `FILE` (PEM)", Destination: &opts.CertFile},
 			&cli.StringFlag{Name: "fingerprint", Usage: "expected signer certificate SHA-256 `HEX`", Destination: &opts.Fingerprint},
+			&cli.BoolFlag{Name: "allow-specimen", Usage: "accept a SPECIMEN / 見本 as such (exit 0, still reported as a specimen)", Destination: &opts.AllowSpecimen},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := requireArgs(cmd, 1, "one PDF file"); err != nil {
@@ -49,7 +57,8 @@ func runVerify(ctx context.Context, opts verifyOptions, g *globalOptions, out io
 	if opts.CertFile != "" && opts.Fingerprint != "" {
 		return usageErr(fmt.Errorf("--cert and --fingerprint both pin the signer: give one"))
 	}
-	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint})
+	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint,
+		AllowSpecimen: opts.AllowSpecimen})
 	if res == nil {
 		return err
 	}
