@@ -5,30 +5,100 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
+	"steward/certs"
 	"steward/internal/audit"
 )
 
 // VerifyAudit checks the audit log's hash chain in the catalog and the
-// mirror and records that it did. The error wraps audit.ErrTampered when
-// the log does not verify (rep.Problem names the first bad record).
+// mirror, and that the log still holds every anchor: the highest head an
+// issued report carries (catalog) and every signed checkpoint (state dir,
+// outside the catalog; each checkpoint's signature is checked first). A
+// log that verifies gets a new signed checkpoint of its head. The check is
+// recorded. The error wraps audit.ErrTampered when the log does not verify
+// (rep.Problems names every problem).
 func (a *App) VerifyAudit(ctx context.Context) (audit.Report, error) {
-	rep, verr := a.Audit.Verify(ctx)
+	signer, serr := certs.NewSigner(a.Config.Signing, "", a.Clock)
+	anchors, probs, warnings, err := a.auditAnchors(ctx, signer, serr)
+	if err != nil {
+		return audit.Report{}, err
+	}
+	rep, verr := a.Audit.Verify(ctx, anchors...)
+	if rep.Problem == nil && verr != nil {
+		return rep, verr
+	}
+	rep.Add(probs...)
+	rep.Warnings = append(rep.Warnings, warnings...)
+	var cerr error
+	if rep.OK() && signer != nil {
+		rep.Checkpoint, cerr = audit.WriteCheckpoint(a.State.AuditCheckpoints(), rep.HeadSeq, rep.HeadHash, a.Clock.Format(a.Clock.Now()), signer.Certificate, signer.Key)
+		if cerr != nil {
+			cerr = fmt.Errorf("its signed checkpoint was not written: %w", cerr)
+		}
+	}
 	result := audit.ResultOK
-	details := map[string]string{"records": fmt.Sprint(rep.Records)}
+	details := map[string]string{"records": fmt.Sprint(rep.Records), "anchors": fmt.Sprint(rep.Anchors)}
 	if rep.Problem != nil {
 		result = audit.ResultFailed
 		details["first_bad_seq"] = fmt.Sprint(rep.Problem.Seq)
 		details["where"] = rep.Problem.Where
+		details["problems"] = fmt.Sprint(len(rep.Problems))
 	}
-	if rep.Problem == nil && verr != nil {
-		return rep, verr
+	if rep.Checkpoint != "" {
+		details["checkpoint"] = filepath.Base(rep.Checkpoint)
+	}
+	if cerr != nil {
+		details["checkpoint_error"] = cerr.Error()
 	}
 	if err := a.Record(ctx, "audit.verify", "audit-log", result, details); err != nil {
 		return rep, err
 	}
-	return rep, verr
+	if cerr != nil {
+		return rep, fmt.Errorf("the audit log verified, but %w", cerr)
+	}
+	return rep, rep.Err()
+}
+
+// auditAnchors gathers what the log must still hold: the report anchor
+// from the catalog and the checkpoints that carry a valid signature of
+// signer's certificate. Checkpoints that do not are returned as problems;
+// without a signer (serr says why) none can be checked, which is a
+// warning.
+func (a *App) auditAnchors(ctx context.Context, signer *certs.Signer, serr error) ([]audit.Anchor, []audit.Problem, []string, error) {
+	var anchors []audit.Anchor
+	var warnings []string
+	ra, err := audit.ReportAnchor(ctx, a.Catalog)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ra != nil {
+		anchors = append(anchors, *ra)
+	}
+	if signer == nil {
+		warnings = append(warnings, fmt.Sprintf("signed checkpoints in %s were neither checked nor written: %v", a.State.AuditCheckpoints(), serr))
+		return anchors, nil, warnings, nil
+	}
+	cps, probs, err := audit.ReadCheckpoints(a.State.AuditCheckpoints(), signer.Certificate)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return append(anchors, cps...), probs, warnings, nil
+}
+
+// writeCheckpoint signs a checkpoint of the log's current head with
+// signer's key. The error says that the checkpoint was not written.
+func (a *App) writeCheckpoint(ctx context.Context, signer *certs.Signer) (string, error) {
+	seq, hash, err := a.Audit.Head(ctx)
+	if err == nil {
+		var path string
+		path, err = audit.WriteCheckpoint(a.State.AuditCheckpoints(), seq, hash, a.Clock.Format(a.Clock.Now()), signer.Certificate, signer.Key)
+		if err == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("the signed audit checkpoint was not written: %w", err)
 }
 
 // ExportAudit writes the records whose time is in [since, until) as JSON

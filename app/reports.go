@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 
 	"steward/certs"
 	"steward/internal/audit"
@@ -38,7 +40,13 @@ type Written struct {
 }
 
 // WriteSignedReport renders, signs and writes r, and audits the outcome
-// (a failure too).
+// (a failure too). The report carries the audit-log head seen before it
+// was rendered (printed on every page, recorded in its signed Keywords);
+// once it is written, the catalog records that head as the report anchor
+// (audit.RaiseReportAnchor) and a signed checkpoint of the head after the
+// report's own audit record is written, so that `audit verify` detects a
+// log that later loses its tail. An error after the file was written says
+// so, and Written names the file.
 func (a *App) WriteSignedReport(ctx context.Context, r SignedReport) (Written, error) {
 	fail := func(err error) (Written, error) {
 		_ = a.Record(ctx, r.Action, r.Target, audit.ResultFailed, map[string]string{"error": err.Error()})
@@ -48,21 +56,35 @@ func (a *App) WriteSignedReport(ctx context.Context, r SignedReport) (Written, e
 	if err != nil {
 		return fail(err)
 	}
+	seq, hash, err := a.Audit.Head(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("audit-log head for the report: %w", err))
+	}
 	ropts := a.RenderOptions()
+	ropts.AuditHead = &certs.AuditHead{Seq: uint64(seq), Hash: hash}
 	path, sum, err := certs.WriteSigned(ctx, a.State.Reports(), r.File, func(w io.Writer) (*certs.Rendered, error) {
 		return r.Render(w, ropts)
 	}, signer)
 	if err != nil {
 		return fail(err)
 	}
-	details := map[string]string{"pdf_sha256": sum}
+	written := Written{Path: path, SHA256: sum}
+	details := map[string]string{"pdf_sha256": sum, "audit_seq": fmt.Sprint(seq), "audit_hash": hash}
 	for k, v := range r.Details {
 		details[k] = v
 	}
-	if err := a.Record(ctx, r.Action, r.Target, audit.ResultOK, details); err != nil {
-		return Written{}, err
+	anchor := audit.Anchor{Seq: seq, Hash: hash, Source: filepath.Base(path), Time: a.Clock.Format(a.Clock.Now())}
+	if err := audit.RaiseReportAnchor(ctx, a.Catalog, anchor); err != nil {
+		_ = a.Record(ctx, r.Action, r.Target, audit.ResultFailed, map[string]string{"pdf_sha256": sum, "error": "report anchor: " + err.Error()})
+		return written, fmt.Errorf("%s was signed, but the catalog did not record the audit head it carries: %w", path, err)
 	}
-	return Written{Path: path, SHA256: sum}, nil
+	if err := a.Record(ctx, r.Action, r.Target, audit.ResultOK, details); err != nil {
+		return written, fmt.Errorf("%s was signed: %w", path, err)
+	}
+	if _, err := a.writeCheckpoint(ctx, signer); err != nil {
+		return written, fmt.Errorf("%s was signed, but %w", path, err)
+	}
+	return written, nil
 }
 
 // stamp is a file-name-safe time for report names.

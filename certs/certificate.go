@@ -36,10 +36,26 @@ func resultLabel(r Result) string {
 	return "未実施 missing"
 }
 
-// RenderCertificate lays out the deletion certificate for ev and writes the
-// unsigned PDF to w, with the evidence bundle embedded (zstd) and its
-// SHA-256 printed. The object list is streamed: only counts are printed.
+// RenderCertificate lays out a SPECIMEN of the deletion certificate for
+// ev and writes the unsigned PDF to w, with the evidence bundle embedded
+// (zstd) and its SHA-256 printed. Every page is marked 見本 SPECIMEN (a
+// banner and a diagonal mark), the certification statement is replaced by
+// one that says the document certifies nothing, and the signed Keywords
+// record steward.specimen=yes, which Verify refuses unless asked to accept
+// specimens. A deletion certificate is issued only by erase, from its own
+// verified evidence, through IssueCertificate; any other evidence (a file
+// an operator hands to `steward certificate render`) yields a specimen.
 func RenderCertificate(w io.Writer, ev *Evidence, opts RenderOptions) (*Rendered, error) {
+	opts.Specimen = true
+	return renderCertificate(w, ev, opts, "")
+}
+
+// IssueCertificate lays out the deletion certificate itself (not a
+// specimen, unless opts.Specimen says so), as RenderCertificate does
+// otherwise. It is the seam for erase, the one package allowed to call it:
+// erase renders its certificate from the evidence it produced and verified
+// itself. No command renders operator-supplied evidence through it.
+func IssueCertificate(w io.Writer, ev *Evidence, opts RenderOptions) (*Rendered, error) {
 	return renderCertificate(w, ev, opts, "")
 }
 
@@ -69,13 +85,24 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 		return nil, err
 	}
 	f := r.f
-	f.SetTitle("データ消去証明書 Certificate of Data Deletion "+ev.CertificateID, true)
+	title := "データ消去証明書 Certificate of Data Deletion "
+	if opts.Specimen {
+		title = specimenText + ": " + title
+	}
+	f.SetTitle(title+ev.CertificateID, true)
 	f.SetSubject("Contract "+ev.Contract.ID, true)
 	f.SetAuthor(ev.Issuer.Organisation, true)
 
-	r.title("データ消去証明書", "Certificate of Data Deletion")
-	r.para("当社は、下記契約に係る全ての情報(バックアップ等による複製を含む)を下記の方法により消去したことを証明します。",
-		"We certify that all information relating to the contract below, including copies made by backups, was erased by the methods listed below.")
+	if opts.Specimen {
+		r.title("データ消去証明書(見本)", "Certificate of Data Deletion (SPECIMEN)")
+		r.box([]string{"見本 SPECIMEN: この文書は見本です。下記の証跡は erase が自ら実施・検証した消去の記録として発行されたものではなく、この文書はいかなる消去も証明しません。",
+			"This document is a specimen. The evidence below was not issued by erase as the record of an erasure it ran and verified itself; this document certifies no erasure."},
+			[3]int{253, 232, 232}, [3]int{180, 0, 0}, 10)
+	} else {
+		r.title("データ消去証明書", "Certificate of Data Deletion")
+		r.para("当社は、下記契約に係る全ての情報(バックアップ等による複製を含む)を下記の方法により消去したことを証明します。",
+			"We certify that all information relating to the contract below, including copies made by backups, was erased by the methods listed below.")
+	}
 	r.certificateStatus(ev)
 	r.certificateInfo(ev, att, shown, total)
 	r.certificateTargets(ev.Targets, perTarget)

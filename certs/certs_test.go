@@ -30,13 +30,13 @@ func reportCases() []reportCase {
 	return []reportCase{
 		{name: "certificate", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
 			ev, opts := fixtureEvidence(t, false), renderOptions(t)
-			return func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, opts) }
+			return func(w io.Writer) (*Rendered, error) { return IssueCertificate(w, ev, opts) }
 		}, want: []string{"データ消去証明書", "Certificate of Data Deletion", "K-2024-017", "DEL-2027-0001",
 			"primary-repo", "case-files", "consult", "restic cache", "+09:00", "Status: 消去完了 / Erased",
 			"steward-backup", "steward_backup", "ISMAP audit report", "EC-DISP-2031-0042", "NIST SP 800-88"}},
 		{name: "certificate-exceptions", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
 			ev, opts := fixtureEvidence(t, true), renderOptions(t)
-			return func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, opts) }
+			return func(w io.Writer) (*Rendered, error) { return IssueCertificate(w, ev, opts) }
 		}, want: []string{"データ消去証明書", "K-2024-017", "primary-repo", "case-files", "consult", "restic cache", "replica-osaka",
 			"+09:00", "Erased with exceptions", "例外 Exceptions (2)",
 			"replica-osaka (repository_local): replica disk mounted read-only; 2 pack files could not be deleted"}},
@@ -145,7 +145,7 @@ func TestCertificateStatus(t *testing.T) {
 func signedCertificate(t *testing.T, dir string, s *Signer, withExc bool) (string, []byte) {
 	t.Helper()
 	ev := fixtureEvidence(t, withExc)
-	unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderCertificate(w, ev, renderOptions(t)) })
+	unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return IssueCertificate(w, ev, renderOptions(t)) })
 	path := signBytes(t, dir, "cert.pdf", unsigned, s)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -208,7 +208,7 @@ func TestReplacedEvidenceIsDetected(t *testing.T) {
 	s, _ := testSigner(t, dir)
 	honest := fixtureEvidence(t, true)
 	var sink bytes.Buffer
-	orig, err := RenderCertificate(&sink, honest, renderOptions(t))
+	orig, err := IssueCertificate(&sink, honest, renderOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestTimestampAuthority(t *testing.T) {
 	srv.Close()
 	var buf bytes.Buffer
 	unsigned, _ := renderTo(t, func(w io.Writer) (*Rendered, error) {
-		return RenderCertificate(w, fixtureEvidence(t, false), renderOptions(t))
+		return IssueCertificate(w, fixtureEvidence(t, false), renderOptions(t))
 	})
 	err = Sign(context.Background(), bytes.NewReader(unsigned), int64(len(unsigned)), s, &buf)
 	if err == nil || !strings.Contains(err.Error(), "signing.tsa_url") {

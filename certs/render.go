@@ -47,6 +47,14 @@ type RenderOptions struct {
 	// TempDir holds the compressed data while a report is laid out;
 	// os.TempDir() when empty.
 	TempDir string
+	// AuditHead is the audit-log head the report saw when it was made
+	// (app.WriteSignedReport sets it). It is printed in every page's
+	// footer and recorded in the signed Keywords; nil prints nothing.
+	AuditHead *AuditHead
+	// Specimen marks every page SPECIMEN / 見本 and records
+	// steward.specimen=yes in the signed Keywords. RenderCertificate
+	// always sets it.
+	Specimen bool
 }
 
 // Rendered describes a rendered, not yet signed, report.
@@ -67,6 +75,9 @@ type report struct {
 	kind   string
 	id     string
 	issued time.Time
+	// head and specimen are RenderOptions.AuditHead and .Specimen.
+	head     *AuditHead
+	specimen bool
 	// valueSize overrides the font size of kv values when not zero.
 	valueSize float64
 }
@@ -81,6 +92,9 @@ const (
 )
 
 func newReport(kind, id string, issued time.Time, opts RenderOptions) (*report, error) {
+	if err := validHead(opts.AuditHead); err != nil {
+		return nil, err
+	}
 	loc := opts.Location
 	if loc == nil {
 		var err error
@@ -104,7 +118,7 @@ func newReport(kind, id string, issued time.Time, opts RenderOptions) (*report, 
 	if f.Err() {
 		return nil, fmt.Errorf("load report font %s: %v (use IPAex Gothic from fonts-ipaexfont-gothic)", fontPath, f.Error())
 	}
-	r := &report{f: f, zone: clock.New(loc, nil), kind: kind, id: id, issued: issued}
+	r := &report{f: f, zone: clock.New(loc, nil), kind: kind, id: id, issued: issued, head: opts.AuditHead, specimen: opts.Specimen}
 	f.SetMargins(margin, margin, margin)
 	f.SetAutoPageBreak(true, 20)
 	// fpdf writes dates without an offset: give them in UTC.
@@ -114,6 +128,7 @@ func newReport(kind, id string, issued time.Time, opts RenderOptions) (*report, 
 	f.SetProducer("Steward", false)
 	f.AliasNbPages("{nb}")
 	f.SetFooterFunc(r.footer)
+	f.SetHeaderFunc(r.specimenBanner)
 	f.SetFont(fontFamily, "", 9)
 	f.AddPage()
 	return r, nil
@@ -135,6 +150,8 @@ func (r *report) footer() {
 	f.SetTextColor(80, 80, 80)
 	f.CellFormat(bodyW-25, 6, fmt.Sprintf("管理番号 ID: %s    発行日時 Issued: %s", r.id, r.time(r.issued)), "", 0, "L", false, 0, "")
 	f.CellFormat(25, 6, fmt.Sprintf("%d / {nb}", f.PageNo()), "", 0, "R", false, 0, "")
+	r.footerAuditHead()
+	r.specimenMark()
 	f.SetTextColor(0, 0, 0)
 	f.SetFont(fontFamily, "", 9)
 }
@@ -460,7 +477,7 @@ var trailerRE = regexp.MustCompile(`trailer\s*<<\s*/Size (\d+)\s*/Root (\d+) 0 R
 // would deflate and copy it several times) and a catalog naming it.
 func (r *report) finish(w io.Writer, att *attachment) error {
 	f := r.f
-	f.SetKeywords(keywords(r.kind, r.id, att.sha), true)
+	f.SetKeywords(keywords(r.kind, r.id, att.sha)+r.moreKeywords(), true)
 	var base bytes.Buffer
 	if err := f.Output(&base); err != nil {
 		return fmt.Errorf("render %s: %w", r.kind, err)

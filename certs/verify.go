@@ -19,6 +19,7 @@ import (
 	"github.com/digitorus/pkcs7"
 	"github.com/klauspost/compress/zstd"
 
+	"steward/internal/audit"
 	"steward/internal/keys"
 )
 
@@ -31,6 +32,13 @@ type VerifyOptions struct {
 	// Fingerprint is the signer certificate's expected SHA-256
 	// fingerprint in hex (colons and case are ignored).
 	Fingerprint string
+	// AllowSpecimen accepts a specimen (見本) as such: it is then reported
+	// as a specimen with a warning instead of failing verification.
+	AllowSpecimen bool
+	// AuditLog is an export of the audit log (`steward audit export`)
+	// that must hold, in one intact chain, the audit head the report
+	// carries (and a deletion certificate's evidence head).
+	AuditLog string
 }
 
 // VerifyResult is what Verify found. Failed lists every check that did not
@@ -57,11 +65,21 @@ type VerifyResult struct {
 	DataSHA256    string `json:"data_sha256"`
 	ClaimedSHA256 string `json:"claimed_sha256"`
 
-	Contract   string         `json:"contract,omitempty"`
-	Status     string         `json:"status,omitempty"`
-	Exceptions []string       `json:"exceptions,omitempty"`
-	AuditHead  *AuditHead     `json:"audit_head,omitempty"`
-	Objects    ObjectsSummary `json:"objects"`
+	// Specimen is set for a document marked SPECIMEN / 見本 (or a
+	// deletion certificate that does not say it is not one): it certifies
+	// nothing.
+	Specimen bool `json:"specimen"`
+
+	Contract   string   `json:"contract,omitempty"`
+	Status     string   `json:"status,omitempty"`
+	Exceptions []string `json:"exceptions,omitempty"`
+	// AuditHead is a deletion certificate's evidence head: the audit log
+	// after the erasure.
+	AuditHead *AuditHead `json:"audit_head,omitempty"`
+	// ReportAuditHead is the audit-log head the report saw when it was
+	// made (nil for reports made before Steward recorded it).
+	ReportAuditHead *AuditHead     `json:"report_audit_head,omitempty"`
+	Objects         ObjectsSummary `json:"objects"`
 
 	Checks   []string `json:"checks"`
 	Failed   []string `json:"failed"`
@@ -80,13 +98,22 @@ func (r *VerifyResult) fail(format string, a ...any) {
 // Verify checks the signed report at path: one signature, valid, covering
 // the whole file; the signer certificate (and, when opts pin one, that it
 // is that certificate); the embedded data's SHA-256 against the hash the
-// report records; and the data's id against the report's. It returns the
+// report records; the data's id against the report's; that the report is
+// not a specimen (unless opts allow one); and, with opts.AuditLog, that the
+// export holds the audit head the report carries. It returns the
 // result and, when a check failed, an error wrapping ErrVerificationFailed.
 // Other errors (unreadable file, bad options) are returned as they are.
 func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult, error) {
 	want, err := expectedFingerprint(opts)
 	if err != nil {
 		return nil, err
+	}
+	var export *os.File
+	if opts.AuditLog != "" {
+		if export, err = os.Open(opts.AuditLog); err != nil {
+			return nil, fmt.Errorf("--audit-log: %w", err)
+		}
+		defer export.Close()
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -106,6 +133,10 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 		}()
 		verifyFile(ctx, f, st.Size(), want, res)
 	}()
+	checkSpecimen(opts.AllowSpecimen, res)
+	if export != nil {
+		checkAuditLog(export, res)
+	}
 	if !res.OK() {
 		return res, fmt.Errorf("%s: %w: %s", path, ErrVerificationFailed, strings.Join(res.Failed, "; "))
 	}
@@ -166,6 +197,12 @@ func verifyFile(ctx context.Context, f *os.File, size int64, wantFP string, res 
 	if res.Kind == "" || res.ClaimedSHA256 == "" {
 		res.fail("the PDF records no Steward report kind or data hash: it is not a Steward report")
 		return
+	}
+	res.Specimen = isSpecimen(res.Kind, kw)
+	if head, err := keywordHead(kw); err != nil {
+		res.fail("the report's audit-log head cannot be read: %v", err)
+	} else {
+		res.ReportAuditHead = head
 	}
 	checkData(rdr, res)
 }
@@ -400,6 +437,9 @@ func (r *VerifyResult) String() string {
 		}
 	}
 	line("file", r.File)
+	if r.Specimen {
+		line("SPECIMEN", "見本: this document is a specimen and certifies nothing")
+	}
 	line("kind", r.Kind)
 	line("id", r.ID)
 	line("contract", r.Contract)
@@ -417,8 +457,11 @@ func (r *VerifyResult) String() string {
 		line("timestamp (TSA)", r.TimestampTime.Format(time.RFC3339)+" "+r.TimestampAuthority)
 	}
 	line("data sha-256", r.DataSHA256)
+	if r.ReportAuditHead != nil {
+		line("audit head", fmt.Sprintf("seq %d %s (when the report was made)", r.ReportAuditHead.Seq, r.ReportAuditHead.Hash))
+	}
 	if r.AuditHead != nil {
-		line("audit head", fmt.Sprintf("seq %d %s", r.AuditHead.Seq, r.AuditHead.Hash))
+		line("evidence head", fmt.Sprintf("seq %d %s (after the erasure, as the evidence records it)", r.AuditHead.Seq, r.AuditHead.Hash))
 	}
 	for _, c := range r.Checks {
 		line("ok", c)
@@ -429,10 +472,73 @@ func (r *VerifyResult) String() string {
 	for _, f := range r.Failed {
 		line("FAILED", f)
 	}
-	if r.OK() {
+	if r.OK() && r.Specimen {
+		b.WriteString("result:            all checks passed, and it is a SPECIMEN / 見本: it certifies nothing\n")
+	} else if r.OK() {
 		b.WriteString("result:            all checks passed\n")
 	} else {
 		fmt.Fprintf(&b, "result:            %d check(s) failed\n", len(r.Failed))
 	}
 	return b.String()
+}
+
+// checkSpecimen fails a specimen, or, when specimens are allowed, warns
+// that it is one.
+func checkSpecimen(allow bool, res *VerifyResult) {
+	if !res.Specimen {
+		return
+	}
+	what := "this document is marked SPECIMEN / 見本"
+	if res.Kind == KindCertificate {
+		what = "this deletion certificate is a SPECIMEN / 見本: it was not issued by erase from its own verified evidence"
+	}
+	if allow {
+		res.Warnings = append(res.Warnings, what+"; it certifies nothing")
+		return
+	}
+	res.fail("%s, so it certifies nothing (pass --allow-specimen to check it as a specimen)", what)
+}
+
+// checkAuditLog checks that the export holds, in one intact chain, the
+// audit head the report carries and, for a deletion certificate issued by
+// erase, the evidence's head.
+func checkAuditLog(export io.Reader, res *VerifyResult) {
+	type head struct {
+		what string
+		h    *AuditHead
+	}
+	heads := []head{{"the report's audit-log head", res.ReportAuditHead}}
+	if res.Kind == KindCertificate && res.AuditHead != nil {
+		if res.Specimen {
+			res.Warnings = append(res.Warnings, "the specimen's evidence head is not checked against the audit log: a specimen's evidence is not Steward's")
+		} else {
+			heads = append(heads, head{"the evidence's audit-log head", res.AuditHead})
+		}
+	}
+	var want []int64
+	for _, h := range heads {
+		if h.h != nil {
+			want = append(want, int64(h.h.Seq))
+		}
+	}
+	ec, err := audit.CheckExport(export, want...)
+	if err != nil {
+		res.fail("the audit-log export cannot be read: %v", err)
+		return
+	}
+	if ec.Problem != "" {
+		res.fail("the audit-log export is not an intact chain: %s", ec.Problem)
+		return
+	}
+	for _, h := range heads {
+		if h.h == nil {
+			res.fail("%s is not recorded (a report made before Steward recorded it): it cannot be checked against the audit log", h.what)
+			continue
+		}
+		if err := ec.Holds(int64(h.h.Seq), h.h.Hash); err != nil {
+			res.fail("%s (seq %d) is not in the audit-log export: %v", h.what, h.h.Seq, err)
+			continue
+		}
+		res.pass(fmt.Sprintf("%s (seq %d) is in the audit-log export's chain (seq %d to %d)", h.what, h.h.Seq, ec.First, ec.Last))
+	}
 }

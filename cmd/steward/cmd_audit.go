@@ -28,11 +28,24 @@ func newAuditCommand(g *globalOptions) *cli.Command {
 		Commands: []*cli.Command{
 			{
 				Name:  "verify",
-				Usage: "check every record's hash chain in the catalog and the mirror",
+				Usage: "check the hash chain in the catalog and the mirror, and that the log still holds its anchors",
 				Description: `verify recomputes every record's hash, checks that each record points at
 the one before it, and that the catalog and the JSON-lines mirror
 (<state_dir>/audit.jsonl) hold the same records. It names the first bad
-record. Exit 0 when the log verifies, 3 when it does not.`,
+record.
+
+A chain verifies even when its last records were removed from both, or when
+it was rewritten and every hash recomputed; so verify also checks that the
+log still holds its anchors:
+  - the highest audit-log head that a signed report Steward issued carries
+    (every report records the head it saw; the catalog keeps the highest);
+  - every signed checkpoint in <state_dir>/audit-checkpoints/, outside the
+    catalog: each checkpoint's signature (by the signing key) is checked,
+    and the log must still hold its (seq, hash).
+It names each missing range and rewritten record, and the anchor that shows
+it. When the log verifies, it writes a new signed checkpoint of its head
+(so do signed reports).
+Exit 0 when the log verifies, 3 when it does not.`,
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					return runAuditVerify(ctx, auditVerifyOptions{}, g, g.stdout)
 				},
@@ -71,12 +84,26 @@ func runAuditVerify(ctx context.Context, _ auditVerifyOptions, g *globalOptions,
 		}
 		return verr
 	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
 	if rep.Problem != nil {
-		fmt.Fprintf(out, "audit log does NOT verify: first bad record is seq %d in the %s: %s\n", rep.Problem.Seq, rep.Problem.Where, rep.Problem.Reason)
+		fmt.Fprintf(out, "audit log does NOT verify: %d problem(s)\n", len(rep.Problems))
+		for _, p := range rep.Problems {
+			switch p.Where {
+			case "catalog", "mirror":
+				fmt.Fprintf(out, "- first bad record is seq %d in the %s: %s\n", p.Seq, p.Where, p.Reason)
+			default:
+				fmt.Fprintf(out, "- %s: %s\n", p.Where, p.Reason)
+			}
+		}
 		return verr
 	}
-	fmt.Fprintf(out, "audit log OK: %d records, head seq %d, hash %s\n", rep.Records, rep.HeadSeq, rep.HeadHash)
-	return nil
+	fmt.Fprintf(out, "audit log OK: %d records, head seq %d, hash %s; %d anchor(s) held\n", rep.Records, rep.HeadSeq, rep.HeadHash, rep.Anchors)
+	if rep.Checkpoint != "" {
+		fmt.Fprintf(out, "signed checkpoint: %s\n", rep.Checkpoint)
+	}
+	return verr
 }
 
 func runAuditExport(ctx context.Context, opts auditExportOptions, g *globalOptions, out io.Writer) error {

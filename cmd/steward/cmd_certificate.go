@@ -18,16 +18,22 @@ type certificateRenderOptions struct {
 func newCertificateCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "certificate",
-		Usage: "render and sign deletion certificates",
+		Usage: "render SPECIMENS (見本) of the deletion certificate",
 		Commands: []*cli.Command{{
 			Name:      "render",
-			Usage:     "render a signed deletion certificate (PDF) from an evidence bundle",
+			Usage:     "render a signed SPECIMEN (見本) of the deletion certificate from an evidence bundle",
 			ArgsUsage: "EVIDENCE.json",
-			Description: `render reads an erasure evidence bundle (JSON; schema in docs/evidence.md),
-renders the Japanese/English deletion certificate with the evidence embedded,
-signs it with the configured signing certificate (and TSA, if configured),
-writes it to <state_dir>/reports/ and prints its path and SHA-256.
-The status reads "Erased with exceptions" whenever any target has one.`,
+			Description: `render makes a SPECIMEN (見本), never a deletion certificate: a deletion
+certificate is issued only by erase (to come), from the evidence it produced
+and verified itself. render reads an erasure evidence bundle (JSON; schema in
+docs/evidence.md), lays out the Japanese/English certificate with the
+evidence embedded, marks every page "見本 SPECIMEN" (a banner and a diagonal
+mark) and replaces the certification statement with one that says the
+document certifies nothing. It signs it with the configured signing
+certificate (and TSA, if configured); the signed metadata records
+steward.specimen=yes, so "steward verify" reports it as a specimen and exits
+3 unless --allow-specimen is given. The PDF goes to <state_dir>/reports/;
+its path and SHA-256 are printed.`,
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if err := requireArgs(cmd, 1, "one evidence file"); err != nil {
 					return err
@@ -36,6 +42,15 @@ The status reads "Erased with exceptions" whenever any target has one.`,
 			},
 		}},
 	}
+}
+
+// certificateRenderResult is what --json prints.
+type certificateRenderResult struct {
+	Path          string `json:"path"`
+	SHA256        string `json:"sha256"`
+	CertificateID string `json:"certificate_id"`
+	Status        string `json:"status"`
+	Specimen      bool   `json:"specimen"`
 }
 
 func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g *globalOptions, out io.Writer) error {
@@ -47,14 +62,13 @@ func runCertificateRender(ctx context.Context, opts certificateRenderOptions, g 
 	if err != nil {
 		return errs.Usage("evidence %s: %v", opts.Evidence, err)
 	}
-	w, err := a.CertificatePDF(ctx, ev)
+	w, err := a.SpecimenCertificatePDF(ctx, ev)
 	if err != nil {
 		return err
 	}
-	path, sum := w.Path, w.SHA256
 	if g.JSON {
-		return printJSON(out, map[string]string{"path": path, "sha256": sum, "certificate_id": ev.CertificateID, "status": ev.Status()})
+		return printJSON(out, certificateRenderResult{Path: w.Path, SHA256: w.SHA256, CertificateID: ev.CertificateID, Status: ev.Status(), Specimen: true})
 	}
-	fmt.Fprintf(out, "%s\nSHA-256 %s\nstatus: %s\n", path, sum, ev.Status())
+	fmt.Fprintf(out, "%s\nSHA-256 %s\nSPECIMEN / 見本: not a deletion certificate; it certifies nothing\nstatus (of the specimen's evidence): %s\n", w.Path, w.SHA256, ev.Status())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -13,9 +14,11 @@ import (
 )
 
 type verifyOptions struct {
-	File        string
-	CertFile    string
-	Fingerprint string
+	File          string
+	CertFile      string
+	Fingerprint   string
+	AllowSpecimen bool
+	AuditLog      string
 }
 
 func newVerifyCommand(g *globalOptions) *cli.Command {
@@ -28,12 +31,25 @@ func newVerifyCommand(g *globalOptions) *cli.Command {
 and covers the whole document, who signed it (pin the signer with --cert
 or --fingerprint, as given to you by the operator), and that the embedded
 evidence matches the SHA-256 printed on the document. It prints the
-signer, signing time (and TSA time), certificate id, contract, status and
-exceptions. It needs no state dir and changes nothing.
+signer, signing time (and TSA time), certificate id, contract, status,
+exceptions and the audit-log head the document carries. It needs no state
+dir and changes nothing.
+
+A document marked SPECIMEN / 見本 (what "steward certificate render" makes)
+certifies nothing: verify says so and exits 3, unless --allow-specimen is
+given, when it exits 0 and still says it is a specimen.
+
+With --audit-log EXPORT (a file from "steward audit export" that covers the
+document's date), verify also checks that the export is one intact hash
+chain and holds the audit-log head the document carries, with the same
+hash: a log that lost its tail or was rewritten after the document was
+made fails this check.
 Exit 0 only if every check holds, 3 otherwise.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cert", Usage: "expected signer certificate `FILE` (PEM)", Destination: &opts.CertFile},
 			&cli.StringFlag{Name: "fingerprint", Usage: "expected signer certificate SHA-256 `HEX`", Destination: &opts.Fingerprint},
+			&cli.BoolFlag{Name: "allow-specimen", Usage: "accept a SPECIMEN / 見本 as such (exit 0, still reported as a specimen)", Destination: &opts.AllowSpecimen},
+			&cli.StringFlag{Name: "audit-log", Usage: "check the document's audit-log head against `EXPORT` (from steward audit export)", Destination: &opts.AuditLog},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := requireArgs(cmd, 1, "one PDF file"); err != nil {
@@ -49,7 +65,13 @@ func runVerify(ctx context.Context, opts verifyOptions, g *globalOptions, out io
 	if opts.CertFile != "" && opts.Fingerprint != "" {
 		return usageErr(fmt.Errorf("--cert and --fingerprint both pin the signer: give one"))
 	}
-	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint})
+	if opts.AuditLog != "" {
+		if _, err := os.Stat(opts.AuditLog); err != nil {
+			return usageErr(fmt.Errorf("--audit-log: %w (give a file written by steward audit export)", err))
+		}
+	}
+	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint,
+		AllowSpecimen: opts.AllowSpecimen, AuditLog: opts.AuditLog})
 	if res == nil {
 		return err
 	}

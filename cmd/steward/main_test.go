@@ -249,37 +249,6 @@ func TestSecretSeal(t *testing.T) {
 	}
 }
 
-func TestCertificateRenderAndVerify(t *testing.T) {
-	dir := initDemo(t)
-	evidence := filepath.Join(repoRoot(t), "examples", "evidence.json")
-	code, out, e := stewardRun(t, dir, "", "--json", "certificate", "render", evidence)
-	var res map[string]string
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
-		t.Fatalf("render: %d %s %s", code, out, e)
-	}
-	if res["status"] != "Erased with exceptions" || !strings.HasPrefix(res["path"], filepath.Join(dir, "steward-state", "reports")) || !strings.HasSuffix(res["path"], ".pdf") {
-		t.Fatalf("render result %v", res)
-	}
-	_, st, _ := stewardRun(t, dir, "", "--json", "status")
-	var status app.StatusResult
-	json.Unmarshal([]byte(st), &status)
-	code, out, _ = stewardRun(t, t.TempDir(), "", "verify", "--fingerprint", status.Certificate, res["path"])
-	if code != 0 || !strings.Contains(out, "all checks passed") || !strings.Contains(out, "+09:00") {
-		t.Fatalf("verify: %d\n%s", code, out)
-	}
-	code, _, _ = stewardRun(t, t.TempDir(), "", "verify", "--fingerprint", strings.Repeat("ab", 32), res["path"])
-	if code != exitVerify {
-		t.Fatalf("wrong fingerprint: exit %d", code)
-	}
-	pdf := mustRead(t, res["path"])
-	pdf[len(pdf)/2] ^= 0xff
-	bad := filepath.Join(t.TempDir(), "bad.pdf")
-	os.WriteFile(bad, pdf, 0o600)
-	if code, out, _ = stewardRun(t, t.TempDir(), "", "verify", bad); code != exitVerify {
-		t.Fatalf("flipped byte: exit %d\n%s", code, out)
-	}
-}
-
 func TestExitCodeMapping(t *testing.T) {
 	_ = clock.System
 	ctx, cancel := context.WithCancel(context.Background())

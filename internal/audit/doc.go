@@ -4,4 +4,11 @@
 // in the catalog and are mirrored as JSON lines in the state dir; Verify
 // checks both and that they agree. Details never hold secrets or contract
 // content: names of files and objects appear only through HashName.
+//
+// A chain verifies even when its tail was removed from both, or when it
+// was rewritten with every hash recomputed. Anchors close that hole: the
+// highest head a signed report carries (ReportAnchor, in the catalog) and
+// signed checkpoints of the head kept outside the catalog (WriteCheckpoint,
+// ReadCheckpoints). Verify checks that the log still holds each anchor;
+// CheckExport checks that an export holds a given head.
 package audit

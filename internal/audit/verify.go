@@ -9,23 +9,65 @@ import (
 
 // Problem says where the log first stops verifying.
 type Problem struct {
-	// Where is "catalog" or "mirror".
+	// Where is "catalog" or "mirror" (the chain), or the kind of anchor
+	// the log no longer holds: "report anchor" or "checkpoint".
 	Where string `json:"where"`
-	// Seq is the first bad record's seq (its position when unreadable).
+	// Seq is the first bad record's seq (its position when unreadable; the
+	// first missing or rewritten seq for an anchor).
 	Seq    int64  `json:"seq"`
 	Reason string `json:"reason"`
 }
 
 // Report is the outcome of Verify.
 type Report struct {
-	Records  int64    `json:"records"`
-	HeadSeq  int64    `json:"head_seq"`
-	HeadHash string   `json:"head_hash"`
-	Problem  *Problem `json:"problem,omitempty"`
+	Records  int64  `json:"records"`
+	HeadSeq  int64  `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
+	// Anchors is how many anchors (report anchor, checkpoints) were
+	// checked against the log.
+	Anchors int `json:"anchors"`
+	// Problem is the first of Problems.
+	Problem *Problem `json:"problem,omitempty"`
+	// Problems lists every problem found: at most one in the chain, then
+	// what the anchors show.
+	Problems []Problem `json:"problems,omitempty"`
+	// Checkpoint is the signed checkpoint written after the log verified.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// Warnings are what could not be checked, and why.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OK reports a log that verified.
 func (r Report) OK() bool { return r.Problem == nil }
+
+// Add records problems; the first one recorded is Problem.
+func (r *Report) Add(ps ...Problem) {
+	r.Problems = append(r.Problems, ps...)
+	if r.Problem == nil && len(r.Problems) > 0 {
+		p := r.Problems[0]
+		r.Problem = &p
+	}
+}
+
+// Err is nil for a log that verified, else an error wrapping ErrTampered
+// that names the first problem.
+func (r Report) Err() error {
+	if r.Problem == nil {
+		return nil
+	}
+	p := r.Problem
+	var err error
+	switch p.Where {
+	case "catalog", "mirror":
+		err = fmt.Errorf("%w: %s record %d: %s", ErrTampered, p.Where, p.Seq, p.Reason)
+	default:
+		err = fmt.Errorf("%w: %s", ErrTampered, p.Reason)
+	}
+	if n := len(r.Problems) - 1; n > 0 {
+		err = fmt.Errorf("%w (and %d more problem(s))", err, n)
+	}
+	return err
+}
 
 // chain checks records one by one.
 type chain struct {
@@ -53,10 +95,13 @@ func (c *chain) add(where string, r Record) {
 	}
 }
 
-// Verify checks the catalog's chain, the mirror's chain, and that the two
-// hold the same records. The first problem found is reported; the error
-// wraps ErrTampered when the log does not verify.
-func (l *Log) Verify(ctx context.Context) (Report, error) {
+// Verify checks the catalog's chain, the mirror's chain, that the two hold
+// the same records and, once they do, that the log still holds every
+// anchor: a removed tail or a consistently rewritten chain verifies as a
+// chain but not against the anchors. Every problem is reported (the chain's
+// first, then the anchors'); the error wraps ErrTampered when the log does
+// not verify.
+func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 	var db chain
 	var dbRecs []Record
 	err := l.store.ScanAudit(ctx, func(r Record) error {
@@ -69,8 +114,8 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	}
 	rep := Report{Records: db.n, HeadSeq: db.head.Seq, HeadHash: db.head.Hash}
 	if db.bad != nil {
-		rep.Problem = db.bad
-		return rep, fmt.Errorf("%w: catalog record %d: %s", ErrTampered, db.bad.Seq, db.bad.Reason)
+		rep.Add(*db.bad)
+		return rep, rep.Err()
 	}
 
 	var mir chain
@@ -92,20 +137,21 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	})
 	if errors.Is(err, os.ErrNotExist) {
 		if db.n > 0 {
-			rep.Problem = &Problem{"mirror", 1, "the mirror file " + l.mirror + " is missing"}
+			rep.Add(Problem{"mirror", 1, "the mirror file " + l.mirror + " is missing"})
 		}
 	} else if err != nil {
 		return rep, fmt.Errorf("read audit mirror: %w", err)
 	}
 	if rep.Problem == nil && mir.bad != nil {
-		rep.Problem = mir.bad
+		rep.Add(*mir.bad)
 	}
 	if rep.Problem == nil && mir.n != db.n {
 		seq := min(mir.n, db.n) + 1
-		rep.Problem = &Problem{"mirror", seq, fmt.Sprintf("the mirror holds %d records and the catalog %d: records from seq %d were removed from one of them", mir.n, db.n, seq)}
+		rep.Add(Problem{"mirror", seq, fmt.Sprintf("the mirror holds %d records and the catalog %d: records from seq %d were removed from one of them", mir.n, db.n, seq)})
 	}
-	if rep.Problem != nil {
-		return rep, fmt.Errorf("%w: %s record %d: %s", ErrTampered, rep.Problem.Where, rep.Problem.Seq, rep.Problem.Reason)
+	if rep.Problem == nil {
+		rep.Anchors = len(anchors)
+		rep.Add(checkAnchors(dbRecs, anchors)...)
 	}
-	return rep, nil
+	return rep, rep.Err()
 }

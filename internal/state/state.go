@@ -36,6 +36,11 @@ func (d Dir) Catalog() string { return d.join("catalog.db") }
 // AuditMirror is the audit log's JSON-lines mirror.
 func (d Dir) AuditMirror() string { return d.join("audit.jsonl") }
 
+// AuditCheckpoints is the folder of signed checkpoints of the audit log's
+// head, kept outside the catalog so that a log rewritten in the catalog
+// and the mirror alike still disagrees with them.
+func (d Dir) AuditCheckpoints() string { return d.join("audit-checkpoints") }
+
 // Keys is the folder of the master key, the signing key and the sealed
 // repository passwords.
 func (d Dir) Keys() string { return d.join("keys") }
