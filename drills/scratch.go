@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -307,7 +308,94 @@ func (d *Driller) Cleanup(ctx context.Context) (*CleanupReport, error) {
 		}
 		d.rec.Record(ctx, "drill.cleanup", "drill:"+rec.DrillID, res, map[string]string{"scratch": fmt.Sprint(len(lines)), "job": rec.Job, "source": rec.Source})
 	}
+	errs = append(errs, d.sweepScratch(ctx, rep)...)
 	return rep, errors.Join(errs...)
+}
+
+// sweepScratch looks, whatever the drills' records say, in every place
+// drills restore to — the scratch dir, the scratch server's databases, the
+// scratch endpoint's buckets — for anything named like a drill's scratch
+// (drill-<id>, steward_drill_<id>, <bucket>-<id>) whose drill is not
+// running, removes it and checks by listing that it is gone. A drill whose
+// cleanup failed, or one killed before its record named its scratch,
+// leaves nothing behind for long: contract data must not outlive a drill.
+func (d *Driller) sweepScratch(ctx context.Context, rep *CleanupReport) []error {
+	var errs []error
+	found, err := d.findScratch(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, it := range found {
+		if slices.ContainsFunc(rep.Removed, func(s Scratch) bool { return s.Kind == it.Kind && s.Name == it.Name && s.Gone }) {
+			continue // removed above, by its record
+		}
+		if running(d.cfg.StateDir, it.Drill) {
+			continue
+		}
+		d.removeScratch(ctx, &it)
+		rep.Removed = append(rep.Removed, it)
+		res := audit.ResultOK
+		if !it.Gone {
+			res = audit.ResultFailed
+			errs = append(errs, fmt.Errorf("drill %s: %s %s: %s", it.Drill, it.Kind, it.Name, it.Detail))
+		}
+		d.rec.Record(ctx, "drill.cleanup", "drill:"+it.Drill, res, map[string]string{"found": it.Kind, "gone": fmt.Sprint(it.Gone)})
+	}
+	return errs
+}
+
+// drillID is the form of a drill id (see Driller.newID): only names that
+// end in one are taken for scratch.
+var drillID = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$`)
+
+// findScratch lists every scratch copy that exists now, by its name.
+func (d *Driller) findScratch(ctx context.Context) ([]Scratch, error) {
+	var found []Scratch
+	var errs []error
+	ents, err := os.ReadDir(d.cfg.Drills.Scratch.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("drills.scratch.dir: %w", err))
+	}
+	for _, e := range ents {
+		if id, ok := strings.CutPrefix(e.Name(), DirPrefix); ok && e.IsDir() && drillID.MatchString(id) {
+			found = append(found, Scratch{Kind: ScratchDir, Name: filepath.Join(d.cfg.Drills.Scratch.Dir, e.Name()), Drill: id})
+		}
+	}
+	if d.cfg.Drills.Scratch.Postgres != nil {
+		pg, pw, err := d.scratchPostgres()
+		var names []string
+		if err == nil {
+			names, err = pgsql.ListDatabases(ctx, pg, pw, DatabasePrefix)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drills.scratch.postgres: list scratch databases: %w", err))
+		}
+		for _, n := range names {
+			id := strings.ReplaceAll(strings.TrimPrefix(n, DatabasePrefix), "_", "-")
+			if !drillID.MatchString(id) {
+				continue
+			}
+			found = append(found, Scratch{Kind: ScratchDatabase, Name: n, Location: fmt.Sprintf("%s:%d", pg.Host, pg.Port), Drill: id})
+		}
+	}
+	if s3 := d.cfg.Drills.Scratch.S3; s3 != nil {
+		prefix := s3.Bucket + "-"
+		c, err := d.scratchBucket(prefix)
+		var names []string
+		if err == nil {
+			names, err = c.ListBuckets(ctx, prefix)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drills.scratch.s3: list scratch buckets: %w", err))
+		}
+		for _, n := range names {
+			if !drillID.MatchString(strings.TrimPrefix(n, prefix)) {
+				continue
+			}
+			found = append(found, Scratch{Kind: ScratchBucket, Name: n, Location: c.Target().Host, Drill: strings.TrimPrefix(n, prefix)})
+		}
+	}
+	return found, errors.Join(errs...)
 }
 
 // cleanupLeftovers runs Cleanup before a drill and reports each removal.
