@@ -10,7 +10,7 @@ func TestEveryPathIsUnderTheStateDir(t *testing.T) {
 	d := Dir("/srv/steward")
 	paths := []string{d.Catalog(), d.AuditMirror(), d.Keys(), d.MasterKey(), d.SigningCertificate(), d.SigningKey(),
 		d.SealedPasswords(), d.SealedPassword("tokyo"), d.Locks(), d.RepositoryLock("tokyo"), d.DrillLock("20260401-x"),
-		d.Tmp(), d.ResticCache(), d.Reports(), d.LocalRepository("local"), d.Scratch()}
+		d.Tmp(), d.ResticCache(), d.Reports(), d.LocalRepository("local"), d.Scratch(), d.AuditCheckpoints()}
 	seen := map[string]bool{}
 	for _, p := range paths {
 		rel, err := filepath.Rel(d.Root(), p)
