@@ -474,14 +474,10 @@ func (r *Restorer) checkTarget(ctx context.Context, src *config.Source, to Targe
 func isSource(src *config.Source, to Target) bool {
 	switch {
 	case src.Path != nil && to.Dir != "":
-		a, _ := filepath.Abs(src.Path.Path)
-		b, _ := filepath.Abs(to.Dir)
-		rel, err := filepath.Rel(a, b)
-		if err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-			return true // the source or inside it
-		}
-		rel, err = filepath.Rel(b, a)
-		return err == nil && !strings.HasPrefix(rel, "..") // a parent of the source
+		// Compared as the kernel resolves them: a symlink to the source
+		// (or into it, or to a parent of it) is the source.
+		a, b := resolvePath(src.Path.Path), resolvePath(to.Dir)
+		return within(a, b) || within(b, a)
 	case src.Postgres != nil && to.Postgres != nil:
 		p, q := src.Postgres, to.Postgres
 		return p.Database == q.Database && p.Port == q.Port && sameHost(p.Host, q.Host)
@@ -490,6 +486,32 @@ func isSource(src *config.Source, to Target) bool {
 		return src.S3.Bucket == to.Bucket.Bucket && host == to.Bucket.Host
 	}
 	return false
+}
+
+// within reports whether path p is dir or below it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// resolvePath is p made absolute with every symlink resolved; the part of
+// p that does not exist yet (a new restore target) is kept as written
+// below its deepest existing, resolved ancestor.
+func resolvePath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }
 
 func sameHost(a, b string) bool {
