@@ -41,6 +41,10 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.cfg.CheckActive(e.clock.Now(), e.clock.Location(), "backups"); err != nil {
+		e.rec.Record(ctx, "backup.run", "job:"+job.Name, audit.ResultDenied, map[string]string{"error": errText(err)})
+		return nil, err
+	}
 	jr := &jobRun{e: e, job: job, opts: opts, rep: &Report{Job: job.Name, Repository: job.Repository, Replicas: job.Replicas, DryRun: opts.DryRun}}
 	target := "job:" + job.Name
 	action := "backup.run"

@@ -136,6 +136,10 @@ func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
 	if err != nil {
 		return nil, errs.AsUsage(err)
 	}
+	if err := d.cfg.CheckActive(d.clock.Now(), d.clock.Location(), "drills"); err != nil {
+		d.rec.Record(ctx, "drill.run", "job:"+job.Name, audit.ResultDenied, map[string]string{"error": oneLine(err)})
+		return nil, err
+	}
 	if r := opts.Repository; r != "" && r != job.Repository && !slices.Contains(job.Replicas, r) {
 		return nil, errs.Usage("--repository %q: job %q is kept in %s", r, job.Name, strings.Join(append([]string{job.Repository}, job.Replicas...), ", "))
 	}

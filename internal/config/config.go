@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Config is the whole config file. Every section is validated, even those
@@ -269,6 +270,20 @@ func (c *Config) Job(name string) (*Job, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ErrContractEnded means the contract's end date has passed: its data is
+// to be erased, not backed up or drilled any more (req 23).
+var ErrContractEnded = errors.New("the contract has ended")
+
+// CheckActive refuses work on a contract whose end date (the whole last
+// day, in loc) is before now; what names the work ("backups", "drills").
+func (c *Config) CheckActive(now time.Time, loc *time.Location, what string) error {
+	if c.Contract.EndDate.IsZero() || now.Before(c.Contract.EndDate.End(loc)) {
+		return nil
+	}
+	return fmt.Errorf("%w: contract %s ended on %s, so %s stop: its data, every backup and every replica are to be erased and the deletion certified (req 23); see docs/requirements.md",
+		ErrContractEnded, c.Contract.ID, c.Contract.EndDate, what)
 }
 
 // ErrNoJob means the config has no job of that name.
