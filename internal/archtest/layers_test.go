@@ -108,7 +108,9 @@ func TestOneS3Client(t *testing.T) {
 	}
 }
 
-var databaseDDL = regexp.MustCompile(`(?i)\b(CREATE|DROP)\s+(DATABASE|ROLE|USER)\b`)
+// databaseDDL is the SQL (upper case, as Steward writes SQL), not prose
+// such as an error message that says a role may not create a database.
+var databaseDDL = regexp.MustCompile(`\b(CREATE|DROP)\s+(DATABASE|ROLE|USER)\b`)
 
 // TestOnePlaceForDatabaseDDL: no package but internal/pgsql creates or
 // drops a database or a role.
