@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,8 +75,7 @@ func runBackupRun(ctx context.Context, opts backupRunOptions, g *globalOptions, 
 	var onEvent func(progress.Event)
 	switch {
 	case g.JSON:
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
+		enc := newJSONEncoder(out)
 		onEvent = func(ev progress.Event) { _ = enc.Encode(ev) }
 	case isTerminal(out):
 		bars := &bars{w: out}

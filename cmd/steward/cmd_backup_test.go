@@ -61,7 +61,7 @@ jobs:
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Job != "nightly" {
 		t.Fatalf("first JSON event %q: %v", lines[0], err)
 	}
-	if !strings.Contains(out, `"kind": "report"`) {
+	if !strings.Contains(out, `"kind":"report"`) {
 		t.Fatalf("no report in JSON output:\n%s", out)
 	}
 	code, out, _ = stewardRun(t, dir, "", "--json", "snapshots", "--job", "nightly")
