@@ -41,9 +41,12 @@ type forgetGroup struct {
 }
 
 // applyRetention applies the job's keep policy to its data snapshots in r
-// and forgets, with them, the manifest snapshots of the same runs, then
-// prunes. A manifest snapshot that a kept data snapshot names in its tag
-// manifest:<id> (an unchanged source reused it) is kept. It returns a line for the report ("" when the job keeps all).
+// and forgets, with them, the manifest snapshots that only they used, then
+// prunes. A data snapshot's manifest snapshot is its run's companion (the
+// manifest snapshot with the same run:<id>) or, when an unchanged source
+// reused an earlier manifest, the one its tag manifest:<id> names. Every
+// kept data snapshot keeps its manifest snapshot either way. It returns a
+// line for the report ("" when the job keeps all).
 func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.Job) (string, error) {
 	flags := keepFlags(job.Retention)
 	if len(flags) == 0 {
@@ -63,24 +66,15 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.J
 	if err := json.Unmarshal(buf.Bytes(), &groups); err != nil {
 		return "", fmt.Errorf("restic forget: unexpected output: %w", err)
 	}
-	// A data snapshot's manifest is the companion of its run, or the one
-	// its tag manifest:<id> names (an unchanged source reused it). Forget
-	// those of the forgotten snapshots unless a kept snapshot names them.
-	runs := map[string]bool{}
-	dropRefs, keepRefs := map[string]bool{}, map[string]bool{}
+	var kept, dropped manifestRefs
 	var ids []string
 	for _, g := range groups {
 		for _, s := range g.Keep {
-			if ref := s.TagValue(TagManifestRef); ref != "" {
-				keepRefs[ref] = true
-			}
+			kept.add(s)
 		}
 		for _, s := range g.Remove {
 			ids = append(ids, s.ID)
-			runs[s.TagValue("run:")] = true
-			if ref := s.TagValue(TagManifestRef); ref != "" {
-				dropRefs[ref] = true
-			}
+			dropped.add(s)
 		}
 	}
 	if len(ids) == 0 {
@@ -92,13 +86,7 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.J
 		return "", err
 	}
 	for _, s := range manifests {
-		// Tags name snapshots by their id in the primary repository; in a
-		// replica that is the copy's original.
-		id := s.ID
-		if s.Original != "" {
-			id = s.Original
-		}
-		if (runs[s.TagValue("run:")] || dropRefs[id]) && !keepRefs[id] {
+		if dropped.uses(s) && !kept.uses(s) {
 			ids = append(ids, s.ID)
 		}
 	}
@@ -117,4 +105,34 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.J
 		}
 	}
 	return fmt.Sprintf("forgot %d snapshot(s) and pruned", data), nil
+}
+
+// manifestRefs are the manifest snapshots a set of data snapshots use: by
+// run (the companion carries the data snapshot's run:<id>) and by id (tag
+// manifest:<id>).
+type manifestRefs struct {
+	runs, ids map[string]bool
+}
+
+func (m *manifestRefs) add(data resticx.Snapshot) {
+	if m.runs == nil {
+		m.runs, m.ids = map[string]bool{}, map[string]bool{}
+	}
+	if run := data.TagValue("run:"); run != "" {
+		m.runs[run] = true
+	}
+	if ref := data.TagValue(TagManifestRef); ref != "" {
+		m.ids[ref] = true
+	}
+}
+
+// uses reports whether manifest snapshot s is one of them. Tags name
+// snapshots by their id in the primary repository; in a replica that is
+// the copy's original.
+func (m *manifestRefs) uses(s resticx.Snapshot) bool {
+	id := s.ID
+	if s.Original != "" {
+		id = s.Original
+	}
+	return m.runs[s.TagValue("run:")] || m.ids[id]
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"steward/internal/audit"
+	"steward/internal/errs"
 	"steward/internal/keys"
 )
 
@@ -148,14 +149,14 @@ func expectedFingerprint(opts VerifyOptions) (string, error) {
 	if opts.CertFile != "" {
 		c, err := keys.LoadCertificate(opts.CertFile)
 		if err != nil {
-			return "", fmt.Errorf("--cert: %w", err)
+			return "", errs.AsUsage(fmt.Errorf("--cert: %w", err))
 		}
 		want = keys.Fingerprint(c)
 	}
 	if opts.Fingerprint != "" {
 		fp := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(opts.Fingerprint))
 		if b, err := hex.DecodeString(fp); err != nil || len(b) != sha256.Size {
-			return "", errors.New("--fingerprint: want the certificate's SHA-256 fingerprint, 64 hex digits")
+			return "", errs.Usage("--fingerprint: want the certificate's SHA-256 fingerprint, 64 hex digits")
 		}
 		if want != "" && want != fp {
 			return "", errors.New("--cert and --fingerprint name different certificates: give one")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +40,12 @@ the job's retention. --dry-run does the checks and writes nothing.
 
 On a terminal a progress bar per source is drawn; with --json every event is
 printed as one JSON line, then the report. The exit code is non-zero if any
-source, copy or retention failed; each failure is named.`,
+source, copy or retention failed; each failure is named.
+
+FILES (JSON "files") in the report counts, for a directory source, the
+regular files restic backed up: symlinks, directories and special files are
+not counted. For a bucket source it counts the objects; a database source
+is one file, its dump.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "job", Usage: "the job `NAME` (may be left out when the config has one job)", Destination: &opts.Job},
 				&cli.BoolFlag{Name: "dry-run", Usage: "check everything, write nothing", Destination: &opts.DryRun},
@@ -76,8 +80,7 @@ func runBackupRun(ctx context.Context, opts backupRunOptions, g *globalOptions, 
 	var onEvent func(progress.Event)
 	switch {
 	case g.JSON:
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
+		enc := newJSONEncoder(out)
 		onEvent = func(ev progress.Event) { _ = enc.Encode(ev) }
 	case isTerminal(out):
 		bars := &bars{w: out}

@@ -61,7 +61,7 @@ jobs:
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Job != "nightly" {
 		t.Fatalf("first JSON event %q: %v", lines[0], err)
 	}
-	if !strings.Contains(out, `"kind": "report"`) {
+	if !strings.Contains(out, `"kind":"report"`) {
 		t.Fatalf("no report in JSON output:\n%s", out)
 	}
 	code, out, _ = stewardRun(t, dir, "", "--json", "snapshots", "--job", "nightly")
@@ -124,5 +124,63 @@ func testCapacityReport(t *testing.T, dir string) {
 	}
 	if code, _, _ := stewardRun(t, dir, "", "report", "capacity", "--month", "April"); code != exitUsage {
 		t.Fatalf("bad --month: exit %d", code)
+	}
+}
+
+// TestFilesCountSaysWhatItCounts: the FILES of the backup report and of
+// `steward snapshots` is one number, restic's count of regular files, and
+// both commands' help say so: a tree of two regular files, a symlink, an
+// empty directory and a subdirectory has 2 files in both.
+func TestFilesCountSaysWhatItCounts(t *testing.T) {
+	for _, args := range [][]string{{"snapshots", "--help"}, {"backup", "run", "--help"}} {
+		code, out, _ := stewardRun(t, t.TempDir(), "", args...)
+		text := strings.ToLower(strings.Join(strings.Fields(out), " "))
+		if code != 0 || !strings.Contains(text, `files (json "files")`) || !strings.Contains(text, "regular files") ||
+			!strings.Contains(text, "symlinks, directories and special files are not counted") {
+			t.Errorf("%v does not say what FILES counts:\n%s", args, out)
+		}
+	}
+
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(filepath.Join(data, "sub"), 0o755)
+	os.MkdirAll(filepath.Join(data, "empty"), 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	os.WriteFile(filepath.Join(data, "sub", "b.txt"), []byte("world"), 0o644)
+	if err := os.Symlink("a.txt", filepath.Join(data, "link")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := stewardRun(t, dir, "", "--json", "backup", "run")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var rep struct{ Report backup.Report }
+	if code != 0 || json.Unmarshal([]byte(lines[len(lines)-1]), &rep) != nil || len(rep.Report.Runs) != 1 {
+		t.Fatalf("backup run: %d\n%s%s", code, out, errOut)
+	}
+	if n := rep.Report.Runs[0].Files; n != 2 {
+		t.Errorf("backup report: %d files, want 2 (the regular files)", n)
+	}
+	code, out, _ = stewardRun(t, dir, "", "--json", "snapshots")
+	var lists []backup.SnapshotList
+	if code != 0 || json.Unmarshal([]byte(out), &lists) != nil || len(lists) != 1 || len(lists[0].Snapshots) != 1 {
+		t.Fatalf("snapshots: %d %s", code, out)
+	}
+	if n := lists[0].Snapshots[0].Files; n != 2 {
+		t.Errorf("snapshots: %d files, want 2 (the regular files)", n)
 	}
 }

@@ -69,6 +69,13 @@ func runRepoInit(ctx context.Context, opts repoInitOptions, g *globalOptions, ou
 			return errs.Usage("repo init: no repository named %q in the config", n)
 		}
 	}
+	// Every repository's credentials resolve before any is created, so
+	// that a missing secret (exit 2) means that nothing was changed.
+	for _, n := range names {
+		if _, err := repos.Resolve(n, false); err != nil {
+			return err
+		}
+	}
 	type result struct {
 		Repository string `json:"repository"`
 		Result     string `json:"result"`

@@ -26,7 +26,9 @@ func newSnapshotsCommand(g *globalOptions) *cli.Command {
 		Name:  "snapshots",
 		Usage: "list a job's snapshots with the replicas that hold them",
 		Description: `snapshots asks the job's primary repository for its snapshots and each
-replica for its copies. Times are in the contract's time zone.`,
+replica for its copies. Times are in the contract's time zone.
+
+` + filesColumnSnapshots,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "job", Usage: "the job `NAME` (all jobs when left out)", Destination: &opts.Job},
 		},
@@ -35,6 +37,12 @@ replica for its copies. Times are in the contract's time zone.`,
 		},
 	}
 }
+
+// filesColumnSnapshots says what the FILES column (JSON "files") counts.
+const filesColumnSnapshots = `FILES (JSON "files") is restic's count of the regular files in the
+snapshot: symlinks, directories and special files are not counted. A
+database or bucket source is stored as one file (the dump, the archive):
+its FILES is 1.`
 
 func runSnapshots(ctx context.Context, opts snapshotsOptions, g *globalOptions, out io.Writer) error {
 	eng, e, err := newEngine(ctx, g)

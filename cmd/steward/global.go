@@ -60,11 +60,17 @@ func (g *globalOptions) open(ctx context.Context) (*app.App, error) {
 	return a, nil
 }
 
-func printJSON(w io.Writer, v any) error {
+// printJSON writes v as one line of JSON: --json output is one JSON value
+// per line (JSON Lines), so that a script can read events and the report
+// that follows them line by line.
+func printJSON(w io.Writer, v any) error { return newJSONEncoder(w).Encode(v) }
+
+// newJSONEncoder is the encoder of every --json line: compact, one value
+// per Encode, "<" and "&" left as they are.
+func newJSONEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return enc
 }
 
 // requireArgs checks the number of positional arguments.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +40,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func reportError(g *globalOptions, err error, code int) {
 	if g.JSON {
-		_ = json.NewEncoder(g.stderr).Encode(map[string]any{"error": err.Error(), "exit_code": code})
+		_ = newJSONEncoder(g.stderr).Encode(map[string]any{"error": err.Error(), "exit_code": code})
 		return
 	}
 	fmt.Fprintf(g.stderr, "steward: %v\n", err)
@@ -73,7 +72,7 @@ Every command that changes anything is recorded in the audit log.
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config `FILE`", Sources: cli.EnvVars("STEWARD_CONFIG"), Destination: &g.ConfigPath},
 			&cli.StringFlag{Name: "state-dir", Usage: "use `DIR` as the state dir instead of the config's state_dir", Sources: cli.EnvVars("STEWARD_STATE_DIR"), Destination: &g.StateDir},
-			&cli.BoolFlag{Name: "json", Usage: "machine-readable output (JSON) for scripts", Destination: &g.JSON},
+			&cli.BoolFlag{Name: "json", Usage: "machine-readable output for scripts: one JSON value per line", Destination: &g.JSON},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)", Sources: cli.EnvVars("STEWARD_LOG_LEVEL"), Destination: &g.LogLevel},
 		},
 		Commands: []*cli.Command{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,5 +268,55 @@ func TestJSONFlagAnywhere(t *testing.T) {
 		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
 			t.Errorf("%v: exit %d, not JSON: %s", args, code, out)
 		}
+	}
+}
+
+// TestBadInputExitsUsage: a secret reference to an environment variable
+// that is not set, and a --fingerprint that is not a SHA-256, are the
+// operator's input to fix: exit 2, with a message that names the field
+// (or flag) and says what to do.
+func TestBadInputExitsUsage(t *testing.T) {
+	dir := t.TempDir()
+	const unset = "STEWARD_TEST_NEVER_SET_ACCESS_KEY"
+	os.Unsetenv(unset)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+  - name: tokyo
+    s3: {endpoint: "127.0.0.1:1", bucket: steward-test, region: ap-northeast-1, access_key: "env:%s", secret_key: "env:%s"}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk, replicas: [tokyo]}
+`, filepath.Join(repoRoot(t), "bin", "restic"), unset, unset, dir)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	if code, out, errOut := stewardRun(t, dir, "", "init"); code != 0 {
+		t.Fatalf("init: %d %s%s", code, out, errOut)
+	}
+	for _, args := range [][]string{{"repo", "init", "tokyo"}, {"repo", "init"}, {"backup", "run", "--dry-run"}} {
+		code, _, errOut := stewardRun(t, dir, "", args...)
+		if code != exitUsage || !strings.Contains(errOut, "repositories[1].s3.access_key") || !strings.Contains(errOut, "export "+unset) {
+			t.Errorf("%v with %s unset: exit %d, want %d naming the field and saying to export it:\n%s", args, unset, code, exitUsage, errOut)
+		}
+	}
+	// Exit 2 means nothing was changed: `repo init` of every repository
+	// created none of them.
+	if code, out, errOut := stewardRun(t, dir, "", "repo", "init", "disk"); code != 0 || out != "disk: created\n" {
+		t.Errorf("repo init disk after the refused repo init: %d %q %s", code, out, errOut)
+	}
+
+	pdf := filepath.Join(dir, "report.pdf")
+	os.WriteFile(pdf, []byte("%PDF-1.7\n"), 0o600)
+	for _, fp := range []string{"not-hex", strings.Repeat("ab", 31), strings.Repeat("zz", 32)} {
+		code, _, errOut := stewardRun(t, dir, "", "verify", "--fingerprint", fp, pdf)
+		if code != exitUsage || !strings.Contains(errOut, "--fingerprint") || !strings.Contains(errOut, "64 hex digits") {
+			t.Errorf("--fingerprint %q: exit %d, want %d naming the flag:\n%s", fp, code, exitUsage, errOut)
+		}
+	}
+	code, _, errOut := stewardRun(t, dir, "", "verify", "--cert", filepath.Join(dir, "no-such.crt"), pdf)
+	if code != exitUsage || !strings.Contains(errOut, "--cert") {
+		t.Errorf("--cert of a missing file: exit %d, want %d naming the flag:\n%s", code, exitUsage, errOut)
 	}
 }

@@ -196,3 +196,38 @@ func TestSecretRefString(t *testing.T) {
 		t.Errorf("inline secret shown: %s", got)
 	}
 }
+
+// TestOneProblemReportedOnce: a value that does not decode (or a misspelt
+// key) is reported where it is, once: validation does not report the
+// field again as missing, nor the fields under it. A field that is
+// really missing is still reported, and so is every problem of a key
+// that is present beside a misspelt copy of it.
+func TestOneProblemReportedOnce(t *testing.T) {
+	tests := []struct {
+		name, text, path, frag string
+	}{
+		{"date not YYYY-MM-DD", strings.Replace(base, "2099-01-01", "31/03/2099", 1), "contract.end_date", "YYYY-MM-DD"},
+		{"no such day", strings.Replace(base, "2099-01-01", "2099-02-30", 1), "contract.end_date", "2099-02-30"},
+		{"date is a section", strings.Replace(base, "2099-01-01", "{year: 2099}", 1), "contract.end_date", "single value"},
+		{"misspelt key", strings.Replace(base, "end_date:", "end_dat:", 1), "contract.end_dat", `did you mean "end_date"?`},
+		{"contract is a list", strings.Replace(base, "contract: {id: C1, customer: City, service: Svc, end_date: 2099-01-01}", "contract: [C1]", 1), "contract", "section of keys"},
+		{"sources is one value", strings.Replace(base, "sources: [s1]", "sources: s1", 1), "jobs[0].sources", "list"},
+		{"misspelt sources", strings.Replace(base, "    sources: [s1]", "    source: [s1]", 1), "jobs[0].source", `did you mean "sources"?`},
+		{"missing end_date", strings.Replace(base, ", end_date: 2099-01-01", "", 1), "contract.end_date", "give the contract's last day"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := problemsOf(t, tt.text)
+			if len(ps) != 1 || !hasProblem(ps, tt.path, tt.frag) {
+				t.Fatalf("want exactly one problem, at %s containing %q; got %d:\n%v", tt.path, tt.frag, len(ps), ps)
+			}
+		})
+	}
+	// A misspelt key whose intended key is present as well hides no
+	// problem of the intended one.
+	text := strings.Replace(base, "local: {path: /tmp/r1}", "object_lock: 1d", 1) + "repositoriez: 1\n"
+	ps := problemsOf(t, text)
+	if len(ps) != 2 || !hasProblem(ps, "repositoriez", `did you mean "repositories"?`) || !hasProblem(ps, "repositories[0]", "give the repository a location") {
+		t.Fatalf("want the misspelt key and the repository without a location, got:\n%v", ps)
+	}
+}

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -55,7 +56,7 @@ func LoadDefault(baseDir string, ov ...Overrides) (*Config, error) {
 // Parse decodes and validates config text. Relative paths are resolved
 // against baseDir; path is recorded as the config's origin.
 func Parse(data []byte, baseDir, path string, ov ...Overrides) (*Config, error) {
-	c := &collector{lines: map[string]int{}}
+	c := newCollector()
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -85,6 +86,7 @@ func Parse(data []byte, baseDir, path string, ov ...Overrides) (*Config, error) 
 		}
 	}
 	cfg.applyDefaults(baseDir)
+	c.startValidation()
 	validate(c, cfg)
 	if len(c.problems) > 0 {
 		return cfg, c.problems
@@ -131,6 +133,7 @@ func walk(c *collector, n *yaml.Node, t reflect.Type, path string) {
 		}
 		fields := yamlFields(t)
 		seen := map[string]bool{}
+		var meant []string
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sub := join(path, k.Value)
@@ -142,10 +145,23 @@ func walk(c *collector, n *yaml.Node, t reflect.Type, path string) {
 			seen[k.Value] = true
 			ft, ok := fields[k.Value]
 			if !ok {
-				c.add(sub, "unknown key %q: %s", k.Value, suggest(k.Value, fields))
+				name := closest(k.Value, fields)
+				if name != "" {
+					c.add(sub, "unknown key %q: did you mean %q?", k.Value, name)
+					meant = append(meant, name)
+				} else {
+					c.add(sub, "unknown key %q: valid keys here are %s", k.Value, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+				}
 				continue
 			}
 			walk(c, v, ft, sub)
+		}
+		// A misspelt key leaves the one it was meant to be unset: that is
+		// the problem already reported, not a second one.
+		for _, name := range meant {
+			if !seen[name] {
+				c.unread[join(path, name)] = true
+			}
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -181,19 +197,16 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return m
 }
 
-func suggest(key string, fields map[string]reflect.Type) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+// closest is the field name key was probably meant to be ("" if none is
+// close).
+func closest(key string, fields map[string]reflect.Type) string {
 	norm := strings.ToLower(strings.ReplaceAll(key, "-", "_"))
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(fields)) {
 		if n == norm || distance(n, norm) <= 2 {
-			return fmt.Sprintf("did you mean %q?", n)
+			return n
 		}
 	}
-	return "valid keys here are " + strings.Join(names, ", ")
+	return ""
 }
 
 func kindName(k yaml.Kind) string {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"strings"
 )
 
@@ -35,26 +36,73 @@ func (ps Problems) Error() string {
 	return b.String()
 }
 
+// collector gathers the problems of one config: first those of its text
+// (walk: unknown keys, values that do not decode), then those of its
+// meaning (validate).
 type collector struct {
 	lines    map[string]int
 	problems Problems
+	// unread holds the paths whose values could not be read: those walk
+	// reported, and the key a misspelt one was probably meant to be. What
+	// validation finds at or below them (a required field "missing") is
+	// the same problem again, so it is not reported.
+	unread map[string]bool
+	// validating is set once walk is done.
+	validating bool
+}
+
+func newCollector() *collector {
+	return &collector{lines: map[string]int{}, unread: map[string]bool{}}
 }
 
 func (c *collector) add(path, format string, args ...any) {
+	if c.validating && c.isUnread(path) {
+		return
+	}
 	c.problems = append(c.problems, Problem{Path: path, Line: c.line(path), Message: fmt.Sprintf(format, args...)})
+}
+
+// startValidation marks the paths walk reported as unread; from now on
+// problems at or below them are dropped.
+func (c *collector) startValidation() {
+	for _, p := range c.problems {
+		c.unread[p.Path] = true
+	}
+	c.validating = true
+}
+
+func (c *collector) isUnread(path string) bool {
+	for p := range pathAndParents(path) {
+		if c.unread[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // line finds the closest line known for path or one of its parents.
 func (c *collector) line(path string) int {
-	for p := path; p != ""; {
+	for p := range pathAndParents(path) {
 		if l, ok := c.lines[p]; ok {
 			return l
 		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
 	}
 	return 0
+}
+
+// pathAndParents yields path, then each of its parents: "jobs[0].sources",
+// "jobs[0]", "jobs".
+func pathAndParents(path string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for p := path; p != ""; {
+			if !yield(p) {
+				return
+			}
+			i := strings.LastIndexAny(p, ".[")
+			if i < 0 {
+				return
+			}
+			p = p[:i]
+		}
+	}
 }

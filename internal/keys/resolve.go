@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"steward/internal/errs"
 )
 
 // PurposeConfig is the purpose a secret sealed for the config file is
@@ -17,6 +19,10 @@ const PurposeConfig = "config-secret" // = config.SealedPurpose (what `steward s
 // sealed by Steward's master key. field names the config field, e.g.
 // "sources[2].s3.secret_key"; errors name the field and the reference's
 // location, never the value. kr may be nil when no sealed value is used.
+// A reference that points at nothing (an unset variable, a missing or
+// empty file) or is not a reference is the config's fault: a usage error
+// (exit 2). A file that cannot be read, or a sealed value that cannot be
+// opened, is not.
 func Resolve(kr *Keyring, field, ref string) (Secret, error) {
 	scheme, rest, _ := strings.Cut(ref, ":")
 	switch scheme {
@@ -24,20 +30,20 @@ func Resolve(kr *Keyring, field, ref string) (Secret, error) {
 		b, err := os.ReadFile(rest)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("%s: secret file %s does not exist: create it (mode 0600) or change the reference", field, rest)
+				return nil, errs.Usage("%s: secret file %s does not exist: create it (mode 0600) or change the reference", field, rest)
 			}
 			return nil, fmt.Errorf("%s: read secret file %s: %w", field, rest, err)
 		}
 		b = bytes.TrimSuffix(b, []byte("\n"))
 		b = bytes.TrimSuffix(b, []byte("\r"))
 		if len(b) == 0 {
-			return nil, fmt.Errorf("%s: secret file %s is empty", field, rest)
+			return nil, errs.Usage("%s: secret file %s is empty: write the secret into it, or change the reference", field, rest)
 		}
 		return Secret(b), nil
 	case "env":
 		v, ok := os.LookupEnv(rest)
 		if !ok || v == "" {
-			return nil, fmt.Errorf("%s: environment variable %s is not set: export it before running steward, or change the reference", field, rest)
+			return nil, errs.Usage("%s: environment variable %s is not set: export %s before running steward, or change the reference", field, rest, rest)
 		}
 		return Secret(v), nil
 	case "sealed":
@@ -50,7 +56,7 @@ func Resolve(kr *Keyring, field, ref string) (Secret, error) {
 		}
 		return s, nil
 	case "":
-		return nil, fmt.Errorf("%s: no secret reference given: use file:/path, env:VARIABLE or a sealed value", field)
+		return nil, errs.Usage("%s: no secret reference given: use file:/path, env:VARIABLE or a sealed value", field)
 	}
-	return nil, fmt.Errorf("%s: secrets are never written inline: use file:/path, env:VARIABLE or a sealed value", field)
+	return nil, errs.Usage("%s: secrets are never written inline: use file:/path, env:VARIABLE or a sealed value", field)
 }
