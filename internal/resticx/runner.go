@@ -109,14 +109,14 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	env, removePasswords, err := r.environment(repo, call)
+	env, files, closeFiles, err := r.environment(repo, call)
 	if err != nil {
 		return nil, fmt.Errorf("restic %s: %w", command, err)
 	}
-	defer removePasswords()
-
 	cmd := r.command(ctx, env, call)
+	cmd.ExtraFiles = files
 	stdout, stderr, err := start(cmd, call, command)
+	closeFiles() // restic has its own copies now
 	if err != nil {
 		return nil, err
 	}
@@ -150,39 +150,68 @@ func (r *Runner) timeout(call Call) time.Duration {
 }
 
 // environment makes the tmp and cache dirs and builds restic's
-// environment, writing the password of repo (and of call.From) to a file
-// of its own. removePasswords deletes those files once restic is done.
-func (r *Runner) environment(repo *Repository, call Call) (env []string, removePasswords func(), err error) {
+// environment. The password of repo (and of call.From) reaches restic
+// through a pipe it inherits (RESTIC_PASSWORD_FILE=/dev/fd/N): the
+// password is written into the pipe and its write end closed before restic
+// starts, so nothing holds it on disk, in argv or in the environment, even
+// if Steward is killed. files are restic's extra files (fd 3, 4); closeFiles
+// closes Steward's copies once restic has started, or on failure.
+func (r *Runner) environment(repo *Repository, call Call) (env []string, files []*os.File, closeFiles func(), err error) {
 	for _, d := range []string{r.TmpDir(), r.CacheDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+	}
+	closeFiles = func() {
+		for _, f := range files {
+			f.Close()
 		}
 	}
 	env = r.baseEnv()
-	pwFile, err := r.writePassword(repo.Password)
+	pw, err := passwordPipe(repo.Password)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	removePasswords = func() { os.Remove(pwFile) }
-	env = append(env, "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+pwFile)
+	files = append(files, pw)
+	env = append(env, "RESTIC_REPOSITORY="+repo.Location, fmt.Sprintf("RESTIC_PASSWORD_FILE=/dev/fd/%d", 2+len(files)))
 	env = appendSecrets(env, repo.Env)
 	if call.From != nil {
-		fromFile, err := r.writePassword(call.From.Password)
+		from, err := passwordPipe(call.From.Password)
 		if err != nil {
-			removePasswords()
-			return nil, nil, err
+			closeFiles()
+			return nil, nil, nil, err
 		}
-		removePasswords = func() {
-			os.Remove(fromFile)
-			os.Remove(pwFile)
-		}
-		env = append(env, "RESTIC_FROM_REPOSITORY="+call.From.Location, "RESTIC_FROM_PASSWORD_FILE="+fromFile)
+		files = append(files, from)
+		env = append(env, "RESTIC_FROM_REPOSITORY="+call.From.Location, fmt.Sprintf("RESTIC_FROM_PASSWORD_FILE=/dev/fd/%d", 2+len(files)))
 		env = appendSecrets(env, call.From.Env)
 	}
 	if call.Progress > 0 {
 		env = append(env, fmt.Sprintf("RESTIC_PROGRESS_FPS=%g", call.Progress))
 	}
-	return env, removePasswords, nil
+	return env, files, closeFiles, nil
+}
+
+// passwordPipe returns the read end of a pipe that holds pw and then ends.
+// A password is far smaller than a pipe's buffer, so the write never
+// blocks.
+func passwordPipe(pw keys.Secret) (*os.File, error) {
+	if len(pw) == 0 {
+		return nil, errors.New("no repository password: the repository's sealed password is missing; was it created with `steward repo init`?")
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("password pipe: %w", err)
+	}
+	if _, err := wr.Write(pw.Reveal()); err != nil {
+		rd.Close()
+		wr.Close()
+		return nil, fmt.Errorf("password pipe: %w", err)
+	}
+	if err := wr.Close(); err != nil {
+		rd.Close()
+		return nil, fmt.Errorf("password pipe: %w", err)
+	}
+	return rd, nil
 }
 
 // command builds the restic command for call: JSON output, env as its
@@ -390,32 +419,6 @@ func appendSecrets(env []string, secrets map[string]keys.Secret) []string {
 		env = append(env, k+"="+string(v.Reveal()))
 	}
 	return env
-}
-
-// writePassword writes the password to a new 0600 file in the tmp dir.
-func (r *Runner) writePassword(pw keys.Secret) (string, error) {
-	if len(pw) == 0 {
-		return "", errors.New("no repository password: the repository's sealed password is missing; was it created with `steward repo init`?")
-	}
-	f, err := os.CreateTemp(r.TmpDir(), "restic-pw-*")
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if _, err := f.Write(pw.Reveal()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
 }
 
 func (r *Runner) logger() *slog.Logger {

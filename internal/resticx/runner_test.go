@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -158,9 +159,22 @@ func TestPasswordNeverInArgv(t *testing.T) {
 	if bytes.Contains(environ, []byte(pw)) {
 		t.Fatal("repository password in the environment (it must go through RESTIC_PASSWORD_FILE)")
 	}
-	if !bytes.Contains(environ, []byte("RESTIC_PASSWORD_FILE=")) {
-		t.Fatal("no RESTIC_PASSWORD_FILE")
+	if !bytes.Contains(environ, []byte("RESTIC_PASSWORD_FILE=/dev/fd/3")) {
+		t.Fatalf("the password does not come through an inherited descriptor: %q", environ)
 	}
+	// It is a pipe, and no file in the state dir holds the password while
+	// restic runs (so none can survive a kill -9 of Steward).
+	if link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/3"); err != nil || !strings.HasPrefix(link, "pipe:") {
+		t.Fatalf("restic's fd 3 is %q (%v), want a pipe", link, err)
+	}
+	filepath.WalkDir(r.StateDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(pw)) {
+				t.Errorf("the password is on disk in %s", p)
+			}
+		}
+		return nil
+	})
 	pw2.Write([]byte("data"))
 	pw2.Close()
 	if err := <-done; err != nil {
