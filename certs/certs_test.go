@@ -443,7 +443,75 @@ func TestEvidenceJSONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDrillOverall(t *testing.T) {
+// TestDrillReportRefusesContradiction: a report says what its record
+// says, so a report that says passed while anything in it failed (or
+// without the targets it was judged against) is refused, not rendered.
+func TestDrillReportRefusesContradiction(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(d *DrillReport)
+		want   string
+	}{
+		{"RTO not met", func(d *DrillReport) { d.RTO.Actual, d.RTO.Met = 2*time.Hour, false }, "RTO 2h0m0s over target 1h0m0s"},
+		{"RTO not reached", func(d *DrillReport) { d.RTO.Measured = false }, "RTO"},
+		{"RPO not met", func(d *DrillReport) { d.RPO.Met = false }, "RPO 5h0m0s over target 24h0m0s"},
+		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, "check rows cases failed"},
+		{"step interrupted", func(d *DrillReport) { d.Steps[2].Result = ResultInterrupted }, "step check 3/12 interrupted"},
+		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, "cleanup failed"},
+		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, "restored to the wrong scratch bucket"},
+		{"failures", func(d *DrillReport) { d.Failures = []string{"check files failed"} }, "check files failed"},
+		{"no targets", func(d *DrillReport) { d.RTO.Target, d.RPO.Target = 0, 0 }, "set drills.rto_target and drills.rpo_target"},
+		{"no result", func(d *DrillReport) { d.Result = "" }, `result ""`},
+		{"unknown result", func(d *DrillReport) { d.Result = "ok" }, `result "ok"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtureDrill(t)
+			tt.modify(d)
+			_, err := RenderDrillReport(io.Discard, d, renderOptions(t))
+			if !errors.Is(err, ErrInvalidEvidence) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrInvalidEvidence naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFailedDrillReportVerifies: a failed drill's signed report says
+// failed with the record's problems, in the PDF and in what Verify reads
+// back from its embedded record.
+func TestFailedDrillReportVerifies(t *testing.T) {
+	d := fixtureDrill(t)
+	d.Cleanup.Result, d.Cleanup.Detail = ResultFailed, "scratch database still listed"
+	d.Result = ResultFailed
+	d.Failures = []string{"cleanup failed: scratch database still listed"}
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	path, _, err := WriteSigned(context.Background(), dir, "drill.pdf", func(w io.Writer) (*Rendered, error) {
+		return RenderDrillReport(w, d, renderOptions(t))
+	}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := normalise(pdftotext(t, path))
+	for _, want := range []string{"総合結果 Overall result: 不合格 / failed", "1. cleanup failed: scratch database still listed",
+		"逸脱 / Deviation cleanup failed: scratch database still listed", "RTO (復元+検証 restore+verify) 18.0 min 60.0 min 達成 met"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("a failed drill's report lacks %q:\n%s", want, text)
+		}
+	}
+	res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, res)
+	}
+	if res.Status != "failed" || strings.Join(res.Exceptions, "|") != strings.Join(d.Failures, "|") {
+		t.Fatalf("Verify reads status %q, exceptions %q; want failed, %q", res.Status, res.Exceptions, d.Failures)
+	}
+}
+
+// TestDrillOverallOfOlderReports: a report rendered before reports carried
+// the record's result (Verify reads them from the PDF) is judged as it was
+// then.
+func TestDrillOverallOfOlderReports(t *testing.T) {
 	tests := []struct {
 		name   string
 		modify func(d *DrillReport)
@@ -451,32 +519,17 @@ func TestDrillOverall(t *testing.T) {
 	}{
 		{"all passed", func(*DrillReport) {}, ResultPassed},
 		{"RTO missed", func(d *DrillReport) { d.RTO.Actual = 2 * time.Hour }, ResultFailed},
-		{"RPO missed", func(d *DrillReport) { d.RPO.Actual = 30 * time.Hour }, ResultFailed},
 		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, ResultFailed},
-		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, ResultFailed},
-		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, ResultFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := fixtureDrill(t)
+			d.Result, d.RTO, d.RPO = "", Objective{Actual: d.RTO.Actual, Target: d.RTO.Target}, Objective{Actual: d.RPO.Actual, Target: d.RPO.Target}
 			tt.modify(d)
 			if got := d.Overall(); got != tt.want {
 				t.Fatalf("Overall = %s, want %s (%q)", got, tt.want, d.Problems())
 			}
 		})
-	}
-	d := fixtureDrill(t)
-	d.Cleanup.Result = ResultFailed
-	var buf bytes.Buffer
-	if _, err := RenderDrillReport(&buf, d, renderOptions(t)); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "drill.pdf")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if text := normalise(pdftotext(t, path)); !strings.Contains(text, "不合格 / failed") || !strings.Contains(text, "cleanup failed") {
-		t.Fatalf("a failed drill's report does not say so:\n%s", text)
 	}
 }
 

@@ -114,8 +114,9 @@ func fixtureDrill(t *testing.T) *DrillReport {
 			{Name: "rows cases", Expected: "18,204", Actual: "18,204", Result: ResultPassed},
 			{Name: "checksum cases", Expected: "9c1e…41d0", Actual: "9c1e…41d0", Result: ResultPassed},
 		},
-		RTO:            Objective{Actual: 18 * time.Minute, Target: 60 * time.Minute},
-		RPO:            Objective{Actual: 5 * time.Hour, Target: 24 * time.Hour},
+		RTO:            Objective{Actual: 18 * time.Minute, Target: 60 * time.Minute, Measured: true, Met: true},
+		RPO:            Objective{Actual: 5 * time.Hour, Target: 24 * time.Hour, Measured: true, Met: true},
+		Result:         ResultPassed,
 		ReadDataSubset: Subset{K: 3, N: 12},
 		Cleanup:        DrillStep{Name: "cleanup", Started: day(15).Add(22 * time.Minute), Finished: day(15).Add(23 * time.Minute), Result: ResultPassed, Detail: "scratch database dropped"},
 		History: []DrillPoint{
