@@ -2,7 +2,8 @@ package app
 
 import (
 	"context"
-	"fmt"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"steward/backup"
 	"steward/certs"
@@ -65,7 +66,7 @@ func (a *App) CapacityReport(ctx context.Context, month string) (*certs.Capacity
 // CapacityReportPDF renders rep as a signed PDF.
 func (a *App) CapacityReportPDF(ctx context.Context, rep *certs.CapacityReport) (Written, error) {
 	return a.WriteSignedReport(ctx, SignedReport{
-		File:   fmt.Sprintf("capacity-%s-%s.pdf", rep.Month, a.stamp()),
+		File:   a.reportFile("capacity-" + rep.Month),
 		Reason: "Capacity and performance report / 容量・性能報告書",
 		Action: "report.capacity", Target: "month:" + rep.Month,
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
@@ -80,4 +81,13 @@ func volumePoints(v []backup.DayVolume) []certs.VolumePoint {
 		out = append(out, certs.VolumePoint{Date: p.Date, Bytes: p.Bytes})
 	}
 	return out
+}
+
+// reportFile is a report's file name: prefix, the time to the second and
+// a short random suffix, so that two reports made in the same second get
+// two files (a report is never overwritten: WriteSigned refuses).
+func (a *App) reportFile(prefix string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + a.stamp() + "-" + hex.EncodeToString(b[:]) + ".pdf"
 }

@@ -36,7 +36,7 @@ func (a *App) DrillReportPDF(ctx context.Context, id string) (Written, *certs.Dr
 	}
 	rep := DrillReport(rec, hist)
 	w, err := a.WriteSignedReport(ctx, SignedReport{
-		File:   fmt.Sprintf("drill-%s-%s.pdf", rec.DrillID, a.stamp()),
+		File:   a.reportFile("drill-" + rec.DrillID),
 		Reason: "Restore drill report / 復旧訓練報告書",
 		Action: "drill.report", Target: "drill:" + rec.DrillID,
 		Details: map[string]string{"result": rec.Result},
