@@ -12,8 +12,10 @@ import (
 )
 
 // CapacityReport gathers month's figures (YYYY-MM; "" for the current
-// month) from the catalog: per source its data volume and backup runs, per
-// repository the data added and snapshots, and the drills' RTO trend.
+// month): per source its data volume and backup runs (from the catalog),
+// per repository what it holds now (read from it with restic) and the
+// data the month's backups added (from the catalog), and the drills' RTO
+// trend.
 func (a *App) CapacityReport(ctx context.Context, month string) (*certs.CapacityReport, error) {
 	eng, err := a.Backup(ctx)
 	if err != nil {
@@ -58,7 +60,11 @@ func (a *App) CapacityReport(ctx context.Context, month string) (*certs.Capacity
 		rep.Sources = append(rep.Sources, sc)
 	}
 	for _, r := range capa.Repositories {
-		rep.Repositories = append(rep.Repositories, certs.RepositoryCapacity{Name: r.Name, Location: r.Kind, Region: r.Region, Snapshots: r.Snapshots, Volume: volumePoints(r.Volume)})
+		rc := certs.RepositoryCapacity{Name: r.Name, Location: r.Kind, Region: r.Region, Roles: r.Roles, Unreadable: r.Unreadable, Added: volumePoints(r.Added)}
+		if s := r.Stored; s != nil {
+			rc.Stored = &certs.StoredNow{At: s.At, Snapshots: s.Snapshots, DataSnapshots: s.Data, Bytes: s.Bytes, UncompressedBytes: s.Uncompressed}
+		}
+		rep.Repositories = append(rep.Repositories, rc)
 	}
 	return rep, nil
 }

@@ -548,3 +548,60 @@ func TestSizeUnitAndAxisLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestCapacityReportUnhappyPaths: a repository that could not be read at
+// report time says so (never 0 snapshots, 0 bytes), and a failed drill is
+// marked on the RTO trend and given no RTO in the table.
+func TestCapacityReportUnhappyPaths(t *testing.T) {
+	c := fixtureCapacity(t)
+	c.Repositories[1].Stored = nil
+	c.Repositories[1].Unreadable = `repository "replica-osaka": dial tcp 10.0.0.9:443: connection refused`
+	pdf, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderCapacityReport(w, c, renderOptions(t)) })
+	path := filepath.Join(t.TempDir(), "capacity.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := pdftotext(t, path)
+	rows := map[string]string{}
+	for _, l := range strings.Split(text, "\n") {
+		if name, _, ok := strings.Cut(l, " "); ok && rows[name] == "" {
+			rows[name] = l
+		}
+	}
+	if r := rows["replica-osaka"]; strings.Count(r, "読み取り不可") != 2 || strings.Contains(r, "0 (data 0)") {
+		t.Errorf("unreadable repository's row %q: want 読み取り不可 for size and snapshots", r)
+	}
+	if r := rows["primary-repo"]; !strings.Contains(r, "2.0 GiB") || !strings.Contains(r, "124 (data 62)") || !strings.Contains(r, "+0.27") {
+		t.Errorf("readable repository's row %q: want 2.0 GiB, 124 (data 62) and +0.27 added", r)
+	}
+	norm := normalise(text)
+	// A wrapped value has its label beside its middle line.
+	if !strings.Contains(norm, "読み取り不可 / Unreadable") {
+		t.Errorf("capacity report does not list the unreadable repository:\n%s", text)
+	}
+	norm = strings.ReplaceAll(norm, "読み取り不可 / Unreadable ", "")
+	for _, want := range []string{"replica-osaka: " + c.Repositories[1].Unreadable,
+		"1 failed or interrupted drill(s) are not on the lines"} {
+		if !strings.Contains(norm, want) {
+			t.Errorf("capacity report lacks %q:\n%s", want, text)
+		}
+	}
+	if r := rows["DRILL-2027-01-08"]; !strings.Contains(r, "—") || strings.Contains(r, "0.1 min") || strings.Contains(r, "4.0 s") || !strings.Contains(r, "不合格 failed") {
+		t.Errorf("failed drill's row %q: want no RTO, failed", r)
+	}
+}
+
+// TestSplitTrend: only passed drills have a figure on the trend; each
+// other drill is a mark, counted.
+func TestSplitTrend(t *testing.T) {
+	points := []DrillPoint{{RTO: time.Minute, Result: ResultPassed}, {RTO: 4 * time.Second, Result: ResultFailed},
+		{RTO: 3 * time.Minute, Result: ResultInterrupted}, {RTO: 2 * time.Minute, Result: ResultPassed}}
+	tr := splitTrend(points, func(p DrillPoint) float64 { return p.RTO.Minutes() })
+	isNaN := func(v float64) bool { return v != v }
+	if tr.passed[0] != 1 || !isNaN(tr.passed[1]) || !isNaN(tr.passed[2]) || tr.passed[3] != 2 {
+		t.Errorf("plotted %v: want 1, NaN, NaN, 2", tr.passed)
+	}
+	if !isNaN(tr.failed[0]) || tr.failed[1] != 0 || tr.failed[2] != 0 || !isNaN(tr.failed[3]) || tr.nFailed != 2 {
+		t.Errorf("marked %v (%d): want NaN, 0, 0, NaN (2)", tr.failed, tr.nFailed)
+	}
+}
