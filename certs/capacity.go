@@ -141,6 +141,7 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	r.keepText = true
 	f := r.f
 	f.SetTitle("容量・性能報告書 Capacity and Performance Report "+c.Month, true)
 	f.SetSubject("Contract "+c.Contract, true)

@@ -605,3 +605,68 @@ func TestSplitTrend(t *testing.T) {
 		t.Errorf("marked %v (%d): want NaN, 0, 0, NaN (2)", tr.failed, tr.nFailed)
 	}
 }
+
+// TestJapaneseTextKeptWhole: wrapped Japanese text keeps every character
+// (fpdf's SplitText drops the kanji at each break), and ≤, which IPAex
+// Gothic lacks, is printed as ≦.
+func TestJapaneseTextKeptWhole(t *testing.T) {
+	msg := "スクラッチ領域の削除を確認できませんでした。復元先のデータベースが一覧に残っているため、手順書に従って手作業で削除し、削除の確認結果を記録してください。"
+	d := fixtureDrill(t)
+	d.Cleanup.Result = ResultFailed
+	d.Checks[0].Expected = "≤ 42"
+	d.Result, d.Failures = ResultFailed, []string{"cleanup failed: " + msg}
+	pdf, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderDrillReport(w, d, renderOptions(t)) })
+	path := filepath.Join(t.TempDir(), "drill.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := pdftotext(t, path)
+	flat := strings.Join(strings.Fields(text), "")
+	if !strings.Contains(flat, "1.cleanupfailed:"+msg) {
+		t.Errorf("the overall result box lost characters of %q:\n%s", msg, text)
+	}
+	// A wrapped deviation has its label beside its middle line.
+	if n := strings.Count(strings.ReplaceAll(flat, "逸脱/Deviation", ""), "cleanupfailed:"+msg); n != 2 {
+		t.Errorf("%q is whole %d times, want 2 (result box and deviation):\n%s", msg, n, text)
+	}
+	if strings.Contains(text, "≤") || !strings.Contains(text, "≦ 42") {
+		t.Errorf("≤ is not printed as ≦:\n%s", text)
+	}
+}
+
+// TestSplitText: lines fit their width, join back to the text, and do not
+// start with closing punctuation.
+func TestSplitText(t *testing.T) {
+	r, err := newReport(KindDrill, "x", at(19, 30), renderOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keepText = true
+	texts := []string{
+		"当社は、下記契約に係る全ての情報(バックアップ等による複製を含む)を下記の方法により消去したことを証明します。",
+		"保管量と件数 (スナップショット数、うちデータ) は、この報告書の作成時に各リポジトリから restic で読み取った現在の値です。",
+		"check RTO (restore and verify) failed: expected ≤ 4h0m0s, got not reached: the data was not restored and verified",
+		"s3://backup-osaka.example.jp/steward-with-a-very-long-prefix-that-has-no-spaces",
+		"— (コピーは記録なし copies not recorded)",
+	}
+	for _, txt := range texts {
+		for _, w := range []float64{18, 27, 45, 86} {
+			lines := r.splitText(txt, w)
+			joined := strings.Join(lines, "")
+			want := glyphSubstitutes.Replace(txt)
+			if strip(joined) != strip(want) {
+				t.Errorf("width %v: lines %q do not join back to %q", w, lines, want)
+			}
+			for i, l := range lines {
+				if lw := r.f.GetStringWidth(l); lw > w-2*r.f.GetCellMargin()+0.01 && len([]rune(l)) > 1 {
+					t.Errorf("width %v: line %q is %.1f mm wide", w, l, lw)
+				}
+				if i > 0 && strings.ContainsAny(l[:len(string([]rune(l)[0]))], "、。)」") {
+					t.Errorf("width %v: line %q starts with closing punctuation", w, l)
+				}
+			}
+		}
+	}
+}
+
+func strip(s string) string { return strings.Join(strings.Fields(s), "") }

@@ -276,6 +276,7 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	if err != nil {
 		return nil, err
 	}
+	r.keepText = true
 	f := r.f
 	f.SetTitle("復旧訓練報告書 Restore Drill Report "+d.DrillID, true)
 	f.SetSubject("Contract "+d.Contract, true)
