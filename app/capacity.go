@@ -2,7 +2,8 @@ package app
 
 import (
 	"context"
-	"fmt"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"steward/backup"
 	"steward/certs"
@@ -11,8 +12,10 @@ import (
 )
 
 // CapacityReport gathers month's figures (YYYY-MM; "" for the current
-// month) from the catalog: per source its data volume and backup runs, per
-// repository the data added and snapshots, and the drills' RTO trend.
+// month): per source its data volume and backup runs (from the catalog),
+// per repository what it holds now (read from it with restic) and the
+// data the month's backups added (from the catalog), and the drills' RTO
+// trend.
 func (a *App) CapacityReport(ctx context.Context, month string) (*certs.CapacityReport, error) {
 	eng, err := a.Backup(ctx)
 	if err != nil {
@@ -57,7 +60,11 @@ func (a *App) CapacityReport(ctx context.Context, month string) (*certs.Capacity
 		rep.Sources = append(rep.Sources, sc)
 	}
 	for _, r := range capa.Repositories {
-		rep.Repositories = append(rep.Repositories, certs.RepositoryCapacity{Name: r.Name, Location: r.Kind, Region: r.Region, Snapshots: r.Snapshots, Volume: volumePoints(r.Volume)})
+		rc := certs.RepositoryCapacity{Name: r.Name, Location: r.Kind, Region: r.Region, Roles: r.Roles, Unreadable: r.Unreadable, Added: volumePoints(r.Added)}
+		if s := r.Stored; s != nil {
+			rc.Stored = &certs.StoredNow{At: s.At, Snapshots: s.Snapshots, DataSnapshots: s.Data, Bytes: s.Bytes, UncompressedBytes: s.Uncompressed}
+		}
+		rep.Repositories = append(rep.Repositories, rc)
 	}
 	return rep, nil
 }
@@ -65,7 +72,7 @@ func (a *App) CapacityReport(ctx context.Context, month string) (*certs.Capacity
 // CapacityReportPDF renders rep as a signed PDF.
 func (a *App) CapacityReportPDF(ctx context.Context, rep *certs.CapacityReport) (Written, error) {
 	return a.WriteSignedReport(ctx, SignedReport{
-		File:   fmt.Sprintf("capacity-%s-%s.pdf", rep.Month, a.stamp()),
+		File:   a.reportFile("capacity-" + rep.Month),
 		Reason: "Capacity and performance report / 容量・性能報告書",
 		Action: "report.capacity", Target: "month:" + rep.Month,
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
@@ -80,4 +87,13 @@ func volumePoints(v []backup.DayVolume) []certs.VolumePoint {
 		out = append(out, certs.VolumePoint{Date: p.Date, Bytes: p.Bytes})
 	}
 	return out
+}
+
+// reportFile is a report's file name: prefix, the time to the second and
+// a short random suffix, so that two reports made in the same second get
+// two files (a report is never overwritten: WriteSigned refuses).
+func (a *App) reportFile(prefix string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + a.stamp() + "-" + hex.EncodeToString(b[:]) + ".pdf"
 }

@@ -36,7 +36,7 @@ func (a *App) DrillReportPDF(ctx context.Context, id string) (Written, *certs.Dr
 	}
 	rep := DrillReport(rec, hist)
 	w, err := a.WriteSignedReport(ctx, SignedReport{
-		File:   fmt.Sprintf("drill-%s-%s.pdf", rec.DrillID, a.stamp()),
+		File:   a.reportFile("drill-" + rec.DrillID),
 		Reason: "Restore drill report / 復旧訓練報告書",
 		Action: "drill.report", Target: "drill:" + rec.DrillID,
 		Details: map[string]string{"result": rec.Result},
@@ -48,7 +48,9 @@ func (a *App) DrillReportPDF(ctx context.Context, id string) (Written, *certs.Dr
 }
 
 // DrillReport maps a drill record onto the report's fields; history holds
-// the job's finished drills, oldest first, this one included.
+// the job's finished drills, oldest first, this one included. The report
+// is the record's: its result, its problems and its objectives' verdicts
+// are copied, never judged again.
 func DrillReport(rec *drills.Record, history []drills.Point) *certs.DrillReport {
 	trigger := rec.Trigger
 	if rec.Operator != "" {
@@ -59,11 +61,16 @@ func DrillReport(rec *drills.Record, history []drills.Point) *certs.DrillReport 
 		Trigger: trigger, Participants: rec.Participants,
 		Job: rec.Job, SourceKind: rec.SourceKind, Source: rec.Source, Repository: rec.Repository,
 		SnapshotID: rec.SnapshotID, SnapshotTime: rec.SnapshotTime, Started: rec.Started, Finished: rec.Finished,
-		RTO:            certs.Objective{Actual: rec.RTO.Actual, Target: rec.RTO.Target},
-		RPO:            certs.Objective{Actual: rec.RPO.Actual, Target: rec.RPO.Target},
+		// The record's verdicts, as they are: the RTO was measured only
+		// once the data was restored and verified, the RPO once a
+		// snapshot was chosen.
+		RTO:            certs.Objective{Actual: rec.RTO.Actual, Target: rec.RTO.Target, Measured: rec.Verified(), Met: rec.RTO.Met},
+		RPO:            certs.Objective{Actual: rec.RPO.Actual, Target: rec.RPO.Target, Measured: !rec.SnapshotTime.IsZero(), Met: rec.RPO.Met},
 		ReadDataSubset: certs.Subset{K: rec.ReadDataSubset.K, N: rec.ReadDataSubset.N},
 		Deviations:     rec.Deviations,
 		Cleanup:        drillStep(rec.Cleanup),
+		Result:         certs.Result(rec.Result),
+		Failures:       rec.Problems,
 	}
 	for _, s := range rec.Steps {
 		rep.Steps = append(rep.Steps, drillStep(s))

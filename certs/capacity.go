@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"steward/internal/clock"
@@ -60,13 +62,37 @@ func (b BackupStats) Throughput() float64 {
 	return float64(b.Bytes) / b.Total.Seconds()
 }
 
-// RepositoryCapacity is one repository's stored volume.
+// RepositoryCapacity is one repository: what it holds now, read from the
+// repository itself when the report was made, and the data the month's
+// backups added to it.
 type RepositoryCapacity struct {
-	Name      string        `json:"name"`
-	Location  string        `json:"location"`
-	Region    string        `json:"region"`
-	Snapshots int           `json:"snapshots"`
-	Volume    []VolumePoint `json:"volume"`
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Region   string `json:"region"`
+	// Roles are "primary" and/or "replica".
+	Roles []string `json:"roles,omitempty"`
+	// Stored is what the repository held when the report was made; nil
+	// when it could not be read, and Unreadable says why.
+	Stored     *StoredNow `json:"stored,omitempty"`
+	Unreadable string     `json:"unreadable,omitempty"`
+	// Added is the data the month's backups added, accumulated day by day,
+	// from the run records (which record a run under its primary
+	// repository only: a replica's copies are not in it).
+	Added []VolumePoint `json:"added_this_month"`
+}
+
+// StoredNow is what a repository holds, as restic reported it.
+type StoredNow struct {
+	// At is when it was read.
+	At time.Time `json:"at"`
+	// Snapshots counts every snapshot (restic snapshots); DataSnapshots
+	// those of backed-up data, the rest being their manifests.
+	Snapshots     int `json:"snapshots"`
+	DataSnapshots int `json:"data_snapshots"`
+	// Bytes is restic stats --mode raw-data's total_size (compressed),
+	// UncompressedBytes its total_uncompressed_size.
+	Bytes             int64 `json:"bytes"`
+	UncompressedBytes int64 `json:"uncompressed_bytes"`
 }
 
 func growth(v []VolumePoint) (first, last int64) {
@@ -115,6 +141,7 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	r.keepText = true
 	f := r.f
 	f.SetTitle("容量・性能報告書 Capacity and Performance Report "+c.Month, true)
 	f.SetSubject("Contract "+c.Contract, true)
@@ -156,7 +183,7 @@ func capacityScale(c *CapacityReport) volumeScale {
 		allVols = append(allVols, s.Volume)
 	}
 	for _, p := range c.Repositories {
-		allVols = append(allVols, p.Volume)
+		allVols = append(allVols, p.Added)
 	}
 	unit, div := sizeUnit(maxBytes(allVols...))
 	return volumeScale{unit: unit, div: div}
@@ -177,21 +204,65 @@ func (r *report) capacitySources(sources []SourceCapacity, sc volumeScale) {
 		[]float64{34, 18, 20, 22, 22, 22, 22, 20}, rows)
 }
 
-// capacityRepositories prints the table of repositories: volume, growth
-// and snapshots.
+// capacityRepositories prints the table of repositories: what each holds
+// now, read from it when the report was made, and what the month's
+// backups added; then why each unreadable one could not be read.
 func (r *report) capacityRepositories(repos []RepositoryCapacity, sc volumeScale) {
 	r.section("リポジトリ", "Repositories")
+	r.para("保管量と件数 (スナップショット数、うちデータ) は、この報告書の作成時に各リポジトリから restic で読み取った現在の値です (restic stats --mode raw-data、restic snapshots)。追加は今月のバックアップで追加されたデータで、バックアップ実行記録によります (複製先へのコピーは記録されません)。",
+		"Stored and snapshots (of which data) are stored now: read from each repository with restic when this report was made (restic stats --mode raw-data, restic snapshots). Added is the data added by backups this month, from the backup run records (copies to replicas are not recorded there).")
 	rows := [][]string{}
+	var unreadable []RepositoryCapacity
 	for _, p := range repos {
-		a, b := growth(p.Volume)
-		rows = append(rows, []string{p.Name, p.Location, p.Region, fmt.Sprintf("%.2f", sc.size(b)), fmt.Sprintf("%+.2f", sc.size(b-a)), fmt.Sprint(p.Snapshots)})
+		stored, snaps := "読み取り不可 unreadable", "読み取り不可 unreadable"
+		if p.Stored != nil {
+			stored = humanBytes(p.Stored.Bytes)
+			snaps = fmt.Sprintf("%d (data %d)", p.Stored.Snapshots, p.Stored.DataSnapshots)
+		} else {
+			unreadable = append(unreadable, p)
+		}
+		rows = append(rows, []string{p.Name, roleLabel(p.Roles), p.Location, p.Region, stored, snaps, addedLabel(p, sc)})
 	}
-	r.table([]string{"名前 Name", "場所 Location", "リージョン Region", "容量 " + sc.unit, "増減 Growth", "スナップショット"},
-		[]float64{30, 52, 28, 22, 22, 26}, rows)
+	r.table([]string{"名前 Name", "役割 Role", "場所 Location", "リージョン Region", "保管量 Stored", "件数 Snapshots", "追加 Added " + sc.unit},
+		[]float64{25, 22, 28, 26, 29, 23, 27}, rows)
+	for _, p := range unreadable {
+		why := p.Unreadable
+		if why == "" {
+			why = "not read"
+		}
+		r.kvColor("読み取り不可", "Unreadable", p.Name+": "+why, 180, 0, 0)
+	}
 }
 
-// capacityVolumeCharts charts the sources' and the repositories' volume
-// over the month.
+func roleLabel(roles []string) string {
+	var out []string
+	for _, role := range roles {
+		switch role {
+		case "primary":
+			out = append(out, "主 primary")
+		case "replica":
+			out = append(out, "複製先 replica")
+		default:
+			out = append(out, role)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// addedLabel is the data the month's backups added to p, or why there is
+// no figure.
+func addedLabel(p RepositoryCapacity, sc volumeScale) string {
+	if len(p.Added) > 0 {
+		return fmt.Sprintf("%+.2f", sc.size(p.Added[len(p.Added)-1].Bytes))
+	}
+	if slices.Contains(p.Roles, "replica") && !slices.Contains(p.Roles, "primary") {
+		return "— (コピーは記録なし copies not recorded)"
+	}
+	return "— (なし none)"
+}
+
+// capacityVolumeCharts charts the sources' volume and the data the
+// backups added to each repository over the month.
 func (r *report) capacityVolumeCharts(c *CapacityReport, sc volumeScale) {
 	var names []string
 	var vols [][]VolumePoint
@@ -203,9 +274,9 @@ func (r *report) capacityVolumeCharts(c *CapacityReport, sc volumeScale) {
 	r.volumeChart("バックアップ元の容量 Source volume ("+sc.unit+")", names, vols, sc)
 	names, vols = nil, nil
 	for _, p := range c.Repositories {
-		names, vols = append(names, p.Name), append(vols, p.Volume)
+		names, vols = append(names, p.Name), append(vols, p.Added)
 	}
-	r.volumeChart("リポジトリの容量 Repository volume ("+sc.unit+")", names, vols, sc)
+	r.volumeChart("今月バックアップで追加されたデータ(累計) Data added by backups this month, cumulative ("+sc.unit+")", names, vols, sc)
 }
 
 // volumeChart charts one line per volume series, named by names, against
@@ -234,7 +305,9 @@ func (r *report) volumeChart(title string, names []string, vols [][]VolumePoint,
 	r.lineChart(title, sc.unit, labels, lines, 45)
 }
 
-// capacityDrills charts the drills' RTO and lists the drills.
+// capacityDrills charts the drills' RTO and lists the drills. Only a
+// passed drill has an RTO: the others are marked, not plotted, and their
+// RTO is not printed.
 func (r *report) capacityDrills(drills []DrillPoint) {
 	r.need(70)
 	r.section("復旧訓練 RTO の推移", "Drill RTO trend")
@@ -243,15 +316,26 @@ func (r *report) capacityDrills(drills []DrillPoint) {
 		return
 	}
 	labels := make([]string, len(drills))
-	rto := make([]float64, len(drills))
 	for i, d := range drills {
 		labels[i] = d.Time.In(r.zone.Location()).Format("2006-01-02")
-		rto[i] = d.RTO.Minutes()
 	}
-	r.lineChart("RTO (分 minutes)", "min", labels, []series{{name: "RTO", values: rto, rgb: chartPalette[0]}}, 40)
+	rto := splitTrend(drills, func(d DrillPoint) float64 { return d.RTO.Minutes() })
+	lines := []series{{name: "RTO", values: rto.passed, rgb: chartPalette[0]}}
+	if rto.nFailed > 0 {
+		lines = append(lines, rto.failedSeries())
+	}
+	r.lineChart("RTO (分 minutes)", "min", labels, lines, 40)
+	r.trendCaption(rto)
 	rows := [][]string{}
 	for _, d := range drills {
-		rows = append(rows, []string{d.DrillID, r.time(d.Time), minutes(d.RTO), hours(d.RPO), resultLabel(d.Result)})
+		rtoCell, rpoCell := minutes(d.RTO), hours(d.RPO)
+		if d.Result != ResultPassed {
+			rtoCell = "—"
+		}
+		if d.RPO <= 0 {
+			rpoCell = "—"
+		}
+		rows = append(rows, []string{d.DrillID, r.time(d.Time), rtoCell, rpoCell, drillResultLabel(d.Result)})
 	}
 	r.table([]string{"訓練ID Drill", "日時 Time", "RTO", "RPO", "結果 Result"}, []float64{40, 50, 30, 30, 30}, rows)
 }

@@ -443,7 +443,75 @@ func TestEvidenceJSONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDrillOverall(t *testing.T) {
+// TestDrillReportRefusesContradiction: a report says what its record
+// says, so a report that says passed while anything in it failed (or
+// without the targets it was judged against) is refused, not rendered.
+func TestDrillReportRefusesContradiction(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(d *DrillReport)
+		want   string
+	}{
+		{"RTO not met", func(d *DrillReport) { d.RTO.Actual, d.RTO.Met = 2*time.Hour, false }, "RTO 2h0m0s over target 1h0m0s"},
+		{"RTO not reached", func(d *DrillReport) { d.RTO.Measured = false }, "RTO"},
+		{"RPO not met", func(d *DrillReport) { d.RPO.Met = false }, "RPO 5h0m0s over target 24h0m0s"},
+		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, "check rows cases failed"},
+		{"step interrupted", func(d *DrillReport) { d.Steps[2].Result = ResultInterrupted }, "step check 3/12 interrupted"},
+		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, "cleanup failed"},
+		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, "restored to the wrong scratch bucket"},
+		{"failures", func(d *DrillReport) { d.Failures = []string{"check files failed"} }, "check files failed"},
+		{"no targets", func(d *DrillReport) { d.RTO.Target, d.RPO.Target = 0, 0 }, "set drills.rto_target and drills.rpo_target"},
+		{"no result", func(d *DrillReport) { d.Result = "" }, `result ""`},
+		{"unknown result", func(d *DrillReport) { d.Result = "ok" }, `result "ok"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtureDrill(t)
+			tt.modify(d)
+			_, err := RenderDrillReport(io.Discard, d, renderOptions(t))
+			if !errors.Is(err, ErrInvalidEvidence) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrInvalidEvidence naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFailedDrillReportVerifies: a failed drill's signed report says
+// failed with the record's problems, in the PDF and in what Verify reads
+// back from its embedded record.
+func TestFailedDrillReportVerifies(t *testing.T) {
+	d := fixtureDrill(t)
+	d.Cleanup.Result, d.Cleanup.Detail = ResultFailed, "scratch database still listed"
+	d.Result = ResultFailed
+	d.Failures = []string{"cleanup failed: scratch database still listed"}
+	dir := t.TempDir()
+	s, _ := testSigner(t, dir)
+	path, _, err := WriteSigned(context.Background(), dir, "drill.pdf", func(w io.Writer) (*Rendered, error) {
+		return RenderDrillReport(w, d, renderOptions(t))
+	}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := normalise(pdftotext(t, path))
+	for _, want := range []string{"総合結果 Overall result: 不合格 / failed", "1. cleanup failed: scratch database still listed",
+		"逸脱 / Deviation cleanup failed: scratch database still listed", "RTO (復元+検証 restore+verify) 18.0 min 60.0 min 達成 met"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("a failed drill's report lacks %q:\n%s", want, text)
+		}
+	}
+	res, err := Verify(context.Background(), path, VerifyOptions{Fingerprint: fingerprint(t, s)})
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, res)
+	}
+	if res.Status != "failed" || strings.Join(res.Exceptions, "|") != strings.Join(d.Failures, "|") {
+		t.Fatalf("Verify reads status %q, exceptions %q; want failed, %q", res.Status, res.Exceptions, d.Failures)
+	}
+}
+
+// TestDrillOverallOfOlderReports: a report rendered before reports carried
+// the record's result (Verify reads them from the PDF) is judged as it was
+// then.
+func TestDrillOverallOfOlderReports(t *testing.T) {
 	tests := []struct {
 		name   string
 		modify func(d *DrillReport)
@@ -451,32 +519,17 @@ func TestDrillOverall(t *testing.T) {
 	}{
 		{"all passed", func(*DrillReport) {}, ResultPassed},
 		{"RTO missed", func(d *DrillReport) { d.RTO.Actual = 2 * time.Hour }, ResultFailed},
-		{"RPO missed", func(d *DrillReport) { d.RPO.Actual = 30 * time.Hour }, ResultFailed},
 		{"check failed", func(d *DrillReport) { d.Checks[1].Result = ResultFailed }, ResultFailed},
-		{"cleanup failed", func(d *DrillReport) { d.Cleanup.Result = ResultFailed }, ResultFailed},
-		{"deviation", func(d *DrillReport) { d.Deviations = []string{"restored to the wrong scratch bucket"} }, ResultFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := fixtureDrill(t)
+			d.Result, d.RTO, d.RPO = "", Objective{Actual: d.RTO.Actual, Target: d.RTO.Target}, Objective{Actual: d.RPO.Actual, Target: d.RPO.Target}
 			tt.modify(d)
 			if got := d.Overall(); got != tt.want {
 				t.Fatalf("Overall = %s, want %s (%q)", got, tt.want, d.Problems())
 			}
 		})
-	}
-	d := fixtureDrill(t)
-	d.Cleanup.Result = ResultFailed
-	var buf bytes.Buffer
-	if _, err := RenderDrillReport(&buf, d, renderOptions(t)); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "drill.pdf")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if text := normalise(pdftotext(t, path)); !strings.Contains(text, "不合格 / failed") || !strings.Contains(text, "cleanup failed") {
-		t.Fatalf("a failed drill's report does not say so:\n%s", text)
 	}
 }
 
@@ -495,3 +548,125 @@ func TestSizeUnitAndAxisLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestCapacityReportUnhappyPaths: a repository that could not be read at
+// report time says so (never 0 snapshots, 0 bytes), and a failed drill is
+// marked on the RTO trend and given no RTO in the table.
+func TestCapacityReportUnhappyPaths(t *testing.T) {
+	c := fixtureCapacity(t)
+	c.Repositories[1].Stored = nil
+	c.Repositories[1].Unreadable = `repository "replica-osaka": dial tcp 10.0.0.9:443: connection refused`
+	pdf, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderCapacityReport(w, c, renderOptions(t)) })
+	path := filepath.Join(t.TempDir(), "capacity.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := pdftotext(t, path)
+	rows := map[string]string{}
+	for _, l := range strings.Split(text, "\n") {
+		if name, _, ok := strings.Cut(l, " "); ok && rows[name] == "" {
+			rows[name] = l
+		}
+	}
+	if r := rows["replica-osaka"]; strings.Count(r, "読み取り不可") != 2 || strings.Contains(r, "0 (data 0)") {
+		t.Errorf("unreadable repository's row %q: want 読み取り不可 for size and snapshots", r)
+	}
+	if r := rows["primary-repo"]; !strings.Contains(r, "2.0 GiB") || !strings.Contains(r, "124 (data 62)") || !strings.Contains(r, "+0.27") {
+		t.Errorf("readable repository's row %q: want 2.0 GiB, 124 (data 62) and +0.27 added", r)
+	}
+	norm := normalise(text)
+	// A wrapped value has its label beside its middle line.
+	if !strings.Contains(norm, "読み取り不可 / Unreadable") {
+		t.Errorf("capacity report does not list the unreadable repository:\n%s", text)
+	}
+	norm = strings.ReplaceAll(norm, "読み取り不可 / Unreadable ", "")
+	for _, want := range []string{"replica-osaka: " + c.Repositories[1].Unreadable,
+		"1 failed or interrupted drill(s) are not on the lines"} {
+		if !strings.Contains(norm, want) {
+			t.Errorf("capacity report lacks %q:\n%s", want, text)
+		}
+	}
+	if r := rows["DRILL-2027-01-08"]; !strings.Contains(r, "—") || strings.Contains(r, "0.1 min") || strings.Contains(r, "4.0 s") || !strings.Contains(r, "不合格 failed") {
+		t.Errorf("failed drill's row %q: want no RTO, failed", r)
+	}
+}
+
+// TestSplitTrend: only passed drills have a figure on the trend; each
+// other drill is a mark, counted.
+func TestSplitTrend(t *testing.T) {
+	points := []DrillPoint{{RTO: time.Minute, Result: ResultPassed}, {RTO: 4 * time.Second, Result: ResultFailed},
+		{RTO: 3 * time.Minute, Result: ResultInterrupted}, {RTO: 2 * time.Minute, Result: ResultPassed}}
+	tr := splitTrend(points, func(p DrillPoint) float64 { return p.RTO.Minutes() })
+	isNaN := func(v float64) bool { return v != v }
+	if tr.passed[0] != 1 || !isNaN(tr.passed[1]) || !isNaN(tr.passed[2]) || tr.passed[3] != 2 {
+		t.Errorf("plotted %v: want 1, NaN, NaN, 2", tr.passed)
+	}
+	if !isNaN(tr.failed[0]) || tr.failed[1] != 0 || tr.failed[2] != 0 || !isNaN(tr.failed[3]) || tr.nFailed != 2 {
+		t.Errorf("marked %v (%d): want NaN, 0, 0, NaN (2)", tr.failed, tr.nFailed)
+	}
+}
+
+// TestJapaneseTextKeptWhole: wrapped Japanese text keeps every character
+// (fpdf's SplitText drops the kanji at each break), and ≤, which IPAex
+// Gothic lacks, is printed as ≦.
+func TestJapaneseTextKeptWhole(t *testing.T) {
+	msg := "スクラッチ領域の削除を確認できませんでした。復元先のデータベースが一覧に残っているため、手順書に従って手作業で削除し、削除の確認結果を記録してください。"
+	d := fixtureDrill(t)
+	d.Cleanup.Result = ResultFailed
+	d.Checks[0].Expected = "≤ 42"
+	d.Result, d.Failures = ResultFailed, []string{"cleanup failed: " + msg}
+	pdf, _ := renderTo(t, func(w io.Writer) (*Rendered, error) { return RenderDrillReport(w, d, renderOptions(t)) })
+	path := filepath.Join(t.TempDir(), "drill.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := pdftotext(t, path)
+	flat := strings.Join(strings.Fields(text), "")
+	if !strings.Contains(flat, "1.cleanupfailed:"+msg) {
+		t.Errorf("the overall result box lost characters of %q:\n%s", msg, text)
+	}
+	// A wrapped deviation has its label beside its middle line.
+	if n := strings.Count(strings.ReplaceAll(flat, "逸脱/Deviation", ""), "cleanupfailed:"+msg); n != 2 {
+		t.Errorf("%q is whole %d times, want 2 (result box and deviation):\n%s", msg, n, text)
+	}
+	if strings.Contains(text, "≤") || !strings.Contains(text, "≦ 42") {
+		t.Errorf("≤ is not printed as ≦:\n%s", text)
+	}
+}
+
+// TestSplitText: lines fit their width, join back to the text, and do not
+// start with closing punctuation.
+func TestSplitText(t *testing.T) {
+	r, err := newReport(KindDrill, "x", at(19, 30), renderOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keepText = true
+	texts := []string{
+		"当社は、下記契約に係る全ての情報(バックアップ等による複製を含む)を下記の方法により消去したことを証明します。",
+		"保管量と件数 (スナップショット数、うちデータ) は、この報告書の作成時に各リポジトリから restic で読み取った現在の値です。",
+		"check RTO (restore and verify) failed: expected ≤ 4h0m0s, got not reached: the data was not restored and verified",
+		"s3://backup-osaka.example.jp/steward-with-a-very-long-prefix-that-has-no-spaces",
+		"— (コピーは記録なし copies not recorded)",
+	}
+	for _, txt := range texts {
+		for _, w := range []float64{18, 27, 45, 86} {
+			lines := r.splitText(txt, w)
+			joined := strings.Join(lines, "")
+			want := glyphSubstitutes.Replace(txt)
+			if strip(joined) != strip(want) {
+				t.Errorf("width %v: lines %q do not join back to %q", w, lines, want)
+			}
+			for i, l := range lines {
+				if lw := r.f.GetStringWidth(l); lw > w-2*r.f.GetCellMargin()+0.01 && len([]rune(l)) > 1 {
+					t.Errorf("width %v: line %q is %.1f mm wide", w, l, lw)
+				}
+				if i > 0 && strings.ContainsAny(l[:len(string([]rune(l)[0]))], "、。)」") {
+					t.Errorf("width %v: line %q starts with closing punctuation", w, l)
+				}
+			}
+		}
+	}
+}
+
+func strip(s string) string { return strings.Join(strings.Fields(s), "") }

@@ -1,8 +1,11 @@
 package certs
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/go-pdf/fpdf"
 )
 
 // series is one line of a chart.
@@ -11,6 +14,9 @@ type series struct {
 	values []float64
 	rgb    [3]int
 	dashed bool
+	// cross draws each point as a cross, unconnected (drills that failed
+	// and so have no figure to plot).
+	cross bool
 }
 
 // lineChart draws a titled line chart at the current position, full body
@@ -77,6 +83,10 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 			if math.IsNaN(v) {
 				continue
 			}
+			if s.cross {
+				drawCross(f, xAt(i), yAt(v))
+				continue
+			}
 			if prev >= 0 {
 				f.Line(xAt(prev), yAt(s.values[prev]), xAt(i), yAt(v))
 			}
@@ -87,7 +97,11 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 		}
 		f.SetDashPattern(nil, 0)
 		// Legend entry.
-		f.Line(legendX, y0+3, legendX+6, y0+3)
+		if s.cross {
+			drawCross(f, legendX+3, y0+3)
+		} else {
+			f.Line(legendX, y0+3, legendX+6, y0+3)
+		}
 		f.SetXY(legendX+7, y0+1)
 		f.SetFont(fontFamily, "", 6.5)
 		f.CellFormat(f.GetStringWidth(s.name)+2, 4, s.name, "", 0, "L", false, 0, "")
@@ -97,6 +111,13 @@ func (r *report) lineChart(title, unit string, labels []string, lines []series, 
 	f.SetDrawColor(0, 0, 0)
 	f.SetFont(fontFamily, "", 9)
 	f.SetXY(margin, y0+h+6)
+}
+
+// drawCross draws a small cross centred on x, y in the current colour.
+func drawCross(f *fpdf.Fpdf, x, y float64) {
+	const d = 1.1
+	f.Line(x-d, y-d, x+d, y+d)
+	f.Line(x-d, y+d, x+d, y-d)
 }
 
 // niceCeil rounds v up to 1, 2, 4 or 8 times a power of ten (1 for
@@ -129,4 +150,43 @@ func flat(name string, v float64, n int, rgb [3]int) series {
 		vals[i] = v
 	}
 	return series{name: name, values: vals, rgb: rgb, dashed: true}
+}
+
+// drillTrend is a drill history split for a chart: only a drill that
+// passed has a figure to plot (a failed or interrupted drill's RTO is the
+// time until it stopped, not an RTO), so passed holds the figures of
+// passed drills (NaN for the others) and failed holds a mark at zero for
+// each other drill (NaN for the passed ones).
+type drillTrend struct {
+	passed, failed []float64
+	// nFailed counts the drills that did not pass.
+	nFailed int
+}
+
+func splitTrend(points []DrillPoint, value func(DrillPoint) float64) drillTrend {
+	t := drillTrend{passed: make([]float64, len(points)), failed: make([]float64, len(points))}
+	for i, p := range points {
+		t.passed[i], t.failed[i] = math.NaN(), math.NaN()
+		if p.Result == ResultPassed {
+			t.passed[i] = value(p)
+			continue
+		}
+		t.failed[i] = 0
+		t.nFailed++
+	}
+	return t
+}
+
+// failedSeries marks the drills that did not pass.
+func (t drillTrend) failedSeries() series {
+	return series{name: "不合格・中断 failed or interrupted", values: t.failed, rgb: [3]int{200, 0, 0}, cross: true}
+}
+
+// caption says how many drills are marked instead of plotted.
+func (r *report) trendCaption(t drillTrend) {
+	if t.nFailed == 0 {
+		return
+	}
+	r.para(fmt.Sprintf("不合格・中断の訓練 %d 件は RTO・RPO の値を持たないため線に含めず、× 印で示しています。", t.nFailed),
+		fmt.Sprintf("%d failed or interrupted drill(s) are not on the lines (their times are not an RTO or RPO): each is marked ×.", t.nFailed))
 }

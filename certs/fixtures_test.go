@@ -114,8 +114,9 @@ func fixtureDrill(t *testing.T) *DrillReport {
 			{Name: "rows cases", Expected: "18,204", Actual: "18,204", Result: ResultPassed},
 			{Name: "checksum cases", Expected: "9c1e…41d0", Actual: "9c1e…41d0", Result: ResultPassed},
 		},
-		RTO:            Objective{Actual: 18 * time.Minute, Target: 60 * time.Minute},
-		RPO:            Objective{Actual: 5 * time.Hour, Target: 24 * time.Hour},
+		RTO:            Objective{Actual: 18 * time.Minute, Target: 60 * time.Minute, Measured: true, Met: true},
+		RPO:            Objective{Actual: 5 * time.Hour, Target: 24 * time.Hour, Measured: true, Met: true},
+		Result:         ResultPassed,
 		ReadDataSubset: Subset{K: 3, N: 12},
 		Cleanup:        DrillStep{Name: "cleanup", Started: day(15).Add(22 * time.Minute), Finished: day(15).Add(23 * time.Minute), Result: ResultPassed, Detail: "scratch database dropped"},
 		History: []DrillPoint{
@@ -145,9 +146,13 @@ func fixtureCapacity(t *testing.T) *CapacityReport {
 				Backups: BackupStats{Runs: 31, Mean: 11 * time.Minute, Max: 15 * time.Minute, Bytes: 31 * 2400 << 20, Total: 31 * 11 * time.Minute}},
 		},
 		Repositories: []RepositoryCapacity{
-			{Name: "primary-repo", Location: "s3://backup.example.jp/steward", Region: "ap-northeast-1", Snapshots: 62, Volume: vol(1800, 9)},
-			{Name: "replica-osaka", Location: "s3://backup-osaka.example.jp/steward", Region: "ap-northeast-3", Snapshots: 62, Volume: vol(1800, 9)},
+			{Name: "primary-repo", Location: "s3://backup.example.jp/steward", Region: "ap-northeast-1", Roles: []string{"primary"},
+				Stored: &StoredNow{At: at(19, 29), Snapshots: 124, DataSnapshots: 62, Bytes: 2080 << 20, UncompressedBytes: 3100 << 20}, Added: vol(0, 9)},
+			{Name: "replica-osaka", Location: "s3://backup-osaka.example.jp/steward", Region: "ap-northeast-3", Roles: []string{"replica"},
+				Stored: &StoredNow{At: at(19, 29), Snapshots: 124, DataSnapshots: 62, Bytes: 2080 << 20, UncompressedBytes: 3100 << 20}},
 		},
-		Drills: append(d.History, DrillPoint{DrillID: d.DrillID, Time: d.Started, RTO: d.RTO.Actual, RPO: d.RPO.Actual, Result: ResultPassed}),
+		Drills: append(d.History,
+			DrillPoint{DrillID: "DRILL-2027-01-08", Time: d.Started.AddDate(0, 0, -7), RTO: 4 * time.Second, RPO: 6 * time.Hour, Result: ResultFailed},
+			DrillPoint{DrillID: d.DrillID, Time: d.Started, RTO: d.RTO.Actual, RPO: d.RPO.Actual, Result: ResultPassed}),
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/go-pdf/fpdf"
 	"github.com/klauspost/compress/zstd"
@@ -80,6 +81,10 @@ type report struct {
 	specimen bool
 	// valueSize overrides the font size of kv values when not zero.
 	valueSize float64
+	// keepText wraps text with splitText instead of fpdf's SplitText,
+	// which drops the kanji at each line break, and prints ≤ and ≥ with
+	// glyphs the font has. Drill and capacity reports set it.
+	keepText bool
 }
 
 const (
@@ -210,7 +215,7 @@ func (r *report) kvColor(ja, en, value string, cr, cg, cb int) {
 		size = r.valueSize
 	}
 	f.SetFont(fontFamily, "", size)
-	lines := f.SplitText(value, bodyW-labelW)
+	lines := r.splitText(value, bodyW-labelW)
 	h := float64(max(len(lines), 1)) * lineH
 	r.need(h)
 	x, y := f.GetXY()
@@ -236,8 +241,8 @@ func (r *report) kvColor(ja, en, value string, cr, cg, cb int) {
 func (r *report) para(ja, en string) {
 	f := r.f
 	colW := bodyW/2 - 2
-	jl := f.SplitText(ja, colW)
-	el := f.SplitText(en, colW)
+	jl := r.splitText(ja, colW)
+	el := r.splitText(en, colW)
 	n := max(len(jl), len(el))
 	r.need(float64(n) * 4.5)
 	x, y := f.GetXY()
@@ -260,7 +265,7 @@ func (r *report) box(lines []string, fill [3]int, text [3]int, size float64) {
 	f.SetFont(fontFamily, "", size)
 	var all []string
 	for _, l := range lines {
-		all = append(all, f.SplitText(l, bodyW-6)...)
+		all = append(all, r.splitText(l, bodyW-6)...)
 	}
 	h := size * 0.5
 	r.need(float64(len(all))*h + 4)
@@ -299,7 +304,7 @@ func (r *report) table(header []string, widths []float64, rows [][]string) {
 		lines := make([][]string, len(row))
 		n := 1
 		for i, c := range row {
-			lines[i] = f.SplitText(c, widths[i]-1.6)
+			lines[i] = r.splitText(c, widths[i]-1.6)
 			if len(lines[i]) == 0 {
 				lines[i] = []string{""}
 			}
@@ -327,6 +332,80 @@ func (r *report) table(header []string, widths []float64, rows [][]string) {
 	}
 	f.SetFont(fontFamily, "", 9)
 	f.Ln(1)
+}
+
+// glyphSubstitutes are characters IPAex Gothic lacks, with the ones it
+// has for them.
+var glyphSubstitutes = strings.NewReplacer("≤", "≦", "≥", "≧")
+
+// splitText wraps txt into lines at most w mm wide in the current font,
+// as fpdf's SplitText does (lines break at spaces, which are dropped, or
+// within a word too long for a line), but it also breaks between Japanese
+// characters and keeps every one of them: fpdf's drops the kanji it
+// breaks at. A line does not start with closing punctuation (、。」…) nor
+// end with opening punctuation (「（…) when it can be helped. Without
+// keepText it is fpdf's SplitText.
+func (r *report) splitText(txt string, w float64) []string {
+	if !r.keepText {
+		return r.f.SplitText(txt, w)
+	}
+	txt = strings.TrimRight(glyphSubstitutes.Replace(txt), "\n")
+	if txt == "" {
+		return nil
+	}
+	limit := w - 2*r.f.GetCellMargin()
+	var lines []string
+	for _, para := range strings.Split(txt, "\n") {
+		rs := []rune(para)
+		if len(rs) == 0 {
+			lines = append(lines, "")
+		}
+		for len(rs) > 0 {
+			n, width := 0, 0.0
+			for n < len(rs) {
+				cw := r.f.GetStringWidth(string(rs[n]))
+				if n > 0 && width+cw > limit {
+					break
+				}
+				width += cw
+				n++
+			}
+			if n == len(rs) {
+				lines = append(lines, string(rs))
+				break
+			}
+			p := n // rs[n] does not fit: break before the last place allowed
+			for p > 0 && !breakBefore(rs, p) {
+				p--
+			}
+			if p == 0 {
+				p = n
+			}
+			lines = append(lines, strings.TrimRightFunc(string(rs[:p]), unicode.IsSpace))
+			rs = rs[p:]
+			for len(rs) > 0 && unicode.IsSpace(rs[0]) {
+				rs = rs[1:]
+			}
+		}
+	}
+	return lines
+}
+
+// breakBefore reports whether a line may break before rs[i] (0 < i <
+// len(rs)): at a space, or next to a Japanese character, unless that
+// would start a line with closing or end one with opening punctuation.
+func breakBefore(rs []rune, i int) bool {
+	if strings.ContainsRune("、。，．）」』】〕！？ー…・", rs[i]) || strings.ContainsRune("（「『【〔", rs[i-1]) {
+		return false
+	}
+	return unicode.IsSpace(rs[i]) || japanese(rs[i]) || japanese(rs[i-1])
+}
+
+// japanese reports whether c is a kanji, kana or full-width character,
+// between which Japanese text may break.
+func japanese(c rune) bool {
+	return unicode.In(c, unicode.Han, unicode.Hiragana, unicode.Katakana) ||
+		c >= 0x3000 && c <= 0x303f || c >= 0xff00 && c <= 0xffef
 }
 
 func (r *report) needBreak(h float64) bool {

@@ -177,6 +177,18 @@ type Point struct {
 	Result  string        `json:"result"`
 }
 
+// Verified reports whether the drill restored the data and verified it:
+// only then was its RTO measured (before, its RTO's actual is the time
+// until it stopped).
+func (r *Record) Verified() bool {
+	for _, s := range r.Steps {
+		if s.Name == StepVerify && s.Result == ResultPassed {
+			return true
+		}
+	}
+	return false
+}
+
 // problems lists why the record did not pass (empty when it did).
 func (r *Record) problems() []string {
 	var out []string

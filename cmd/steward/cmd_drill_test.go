@@ -147,6 +147,12 @@ func testDrillReports(t *testing.T, dir, passedID string) {
 				t.Errorf("report of %s lacks %q", rec.DrillID, s)
 			}
 		}
+		// The failed drill (RTO over its 1ms target) says so wherever its
+		// record does.
+		if norm := strings.Join(strings.Fields(string(text)), " "); rec.DrillID != passedID &&
+			(!strings.Contains(norm, "未達 not met") || strings.Contains(norm, "なし none") || !strings.Contains(norm, "逸脱 / Deviation check RTO")) {
+			t.Errorf("failed drill's report does not show its RTO missed and its problems as deviations:\n%s", text)
+		}
 		if code, out, _ := stewardRun(t, dir, "", "verify", res["path"]); code != 0 {
 			t.Fatalf("verify drill report: %d %s", code, out)
 		}
@@ -251,5 +257,20 @@ jobs:
 	code, stdout, _ = stewardRun(t, dir, "", "drill", "show", next.DrillID, "--json")
 	if code != 0 || !strings.Contains(stdout, `"leftovers_removed"`) {
 		t.Fatalf("drill show --json: %d %s", code, stdout)
+	}
+
+	// The interrupted drill gets its report, saying so.
+	code, stdout, errOut = stewardRun(t, dir, "", "--json", "drill", "report", killedID)
+	var res map[string]string
+	if code != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res["result"] != drills.ResultInterrupted {
+		t.Fatalf("drill report of the interrupted drill: %d %s%s", code, stdout, errOut)
+	}
+	text, err := exec.Command("pdftotext", "-layout", res["path"], "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext (poppler-utils from ./scripts/setup.sh): %v", err)
+	}
+	if norm := strings.Join(strings.Fields(string(text)), " "); !strings.Contains(norm, "総合結果 Overall result: 中断 / interrupted") ||
+		!strings.Contains(norm, "the drill was interrupted before it finished") {
+		t.Fatalf("the interrupted drill's report does not say so:\n%s", text)
 	}
 }

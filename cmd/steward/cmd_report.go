@@ -20,13 +20,16 @@ func newReportCommand(g *globalOptions) *cli.Command {
 		Commands: []*cli.Command{{
 			Name:  "capacity",
 			Usage: "capacity and performance report for a month (req 17), signed PDF",
-			Description: `capacity summarises one month from the catalog: per source the data volume
-(the size each day's last successful backup read) and its backup runs
-(count, failures, mean and longest duration, throughput); per repository
-the data Steward's backups added (accumulated, before pruning) and the
-snapshot count; and the restore drills' RTO trend. It writes a signed PDF
-(Japanese and English) to <state_dir>/reports/ and prints its path and
-SHA-256; with --json it also prints the figures.`,
+			Description: `capacity summarises one month: per source the data volume (the size each
+day's last successful backup read) and its backup runs (count, failures,
+mean and longest duration, throughput), from the catalog; per repository
+what it holds now, read from it with restic when the report is made
+(restic stats --mode raw-data, restic snapshots; a repository that cannot
+be read is reported as unreadable), and the data the month's backups added
+(from the catalog, which records runs under their primary repository);
+and the restore drills' RTO trend (failed drills are marked, not plotted).
+It writes a signed PDF (Japanese and English) to <state_dir>/reports/ and
+prints its path and SHA-256; with --json it also prints the figures.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "month", Usage: "the `YYYY-MM` to report (default: the current month)", Destination: &opts.Month},
 			},
