@@ -84,6 +84,7 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	if err != nil {
 		return nil, err
 	}
+	r.keepText = true // fpdf's own wrapping drops the kanji at each line break
 	f := r.f
 	title := "データ消去証明書 Certificate of Data Deletion "
 	if opts.Specimen {
