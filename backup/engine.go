@@ -134,20 +134,23 @@ type Copy struct {
 
 // RunRecord is one source's run, as kept in the catalog.
 type RunRecord struct {
-	ID         string           `json:"id"`
-	Job        string           `json:"job"`
-	Source     string           `json:"source"`
-	Kind       string           `json:"kind"`
-	Repository string           `json:"repository"`
-	SnapshotID string           `json:"snapshot_id,omitempty"`
-	ManifestID string           `json:"manifest_snapshot_id,omitempty"`
-	Started    string           `json:"started"`
-	Finished   string           `json:"finished,omitempty"`
-	BytesRead  int64            `json:"bytes_read"`
-	DataAdded  int64            `json:"data_added"`
-	Files      int64            `json:"files"`
-	Copies     []Copy           `json:"replica_copies,omitempty"`
-	Residency  []repo.Residency `json:"residency"`
+	ID         string `json:"id"`
+	Job        string `json:"job"`
+	Source     string `json:"source"`
+	Kind       string `json:"kind"`
+	Repository string `json:"repository"`
+	SnapshotID string `json:"snapshot_id,omitempty"`
+	ManifestID string `json:"manifest_snapshot_id,omitempty"`
+	Started    string `json:"started"`
+	Finished   string `json:"finished,omitempty"`
+	BytesRead  int64  `json:"bytes_read"`
+	DataAdded  int64  `json:"data_added"`
+	// Files counts regular files (a path source: restic's own count, as
+	// snapshots and restores show it), objects (a bucket source) or the
+	// one dump file (a database).
+	Files     int64            `json:"files"`
+	Copies    []Copy           `json:"replica_copies,omitempty"`
+	Residency []repo.Residency `json:"residency"`
 	// ManifestSHA256 is the SHA-256 of the manifest's JSON body.
 	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
 	// ManifestReused says the source was unchanged since the previous

@@ -17,8 +17,10 @@ type SnapshotInfo struct {
 	// Time is in the configured zone.
 	Time  time.Time `json:"time"`
 	Bytes int64     `json:"bytes"`
-	Files int64     `json:"files"`
-	RunID string    `json:"run_id"`
+	// Files is restic's count of regular files in the snapshot (one for
+	// a database dump or a bucket's archive).
+	Files int64  `json:"files"`
+	RunID string `json:"run_id"`
 	// Replicas are the replica repositories holding a copy.
 	Replicas []string `json:"replicas"`
 }

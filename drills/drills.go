@@ -351,7 +351,7 @@ func (dr *drillRun) loadManifest(ctx context.Context, s *Step) error {
 		dr.fault = "reading the manifest failed: " + oneLine(err)
 	}
 	if err == nil {
-		s.Detail = fmt.Sprintf("from the %s: %d items, %d bytes, SHA-256 %s", dr.rec.Manifest.Origin, dr.m.Count, dr.m.Bytes, dr.rec.Manifest.SHA256)
+		s.Detail = fmt.Sprintf("from the %s: %d %s, %d bytes, SHA-256 %s", dr.rec.Manifest.Origin, dr.m.Count, countUnit(dr.m.Kind), dr.m.Bytes, dr.rec.Manifest.SHA256)
 	}
 	return err
 }
@@ -659,4 +659,15 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// countUnit names what a manifest's Count counts for a source kind.
+func countUnit(kind string) string {
+	switch kind {
+	case "postgres":
+		return "table rows"
+	case "s3":
+		return "objects"
+	}
+	return "files and symlinks"
 }

@@ -42,12 +42,17 @@ func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot,
 		return err
 	}
 	if s := out.Summary; s != nil {
-		res.Bytes, res.Files = s.BytesRestored, s.FilesRestored
+		res.Bytes = s.BytesRestored
 		if res.Bytes == 0 {
 			res.Bytes = s.TotalBytes
 		}
+		// restic's files_restored counts every node (directories,
+		// symlinks); Files means regular files everywhere in Steward: the
+		// snapshot's own count, all of which a restore that succeeded
+		// wrote.
+		res.Files = snap.Files
 		if res.Files == 0 {
-			res.Files = s.TotalFiles
+			res.Files = s.FilesRestored
 		}
 	}
 	if len(out.Errors) > 0 {

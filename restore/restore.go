@@ -157,9 +157,11 @@ type Result struct {
 	TargetKind   string    `json:"target_kind"`
 	Target       string    `json:"target"`
 	Bytes        int64     `json:"bytes"`
-	Files        int64     `json:"files"`
-	Started      time.Time `json:"started"`
-	Finished     time.Time `json:"finished"`
+	// Files counts regular files (a path source), objects (a bucket
+	// source) or nothing (a database).
+	Files    int64     `json:"files"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 }
 
 // Snapshot is a data snapshot chosen for a restore.

@@ -117,8 +117,15 @@ func runRestore(ctx context.Context, opts restoreOptions, g *globalOptions, out 
 	if g.JSON {
 		return printJSON(out, map[string]any{"kind": "result", "result": res})
 	}
-	fmt.Fprintf(out, "restored snapshot %s of %s (%s, taken %s) into %s: %s, %d files\n", short(res.SnapshotID), res.Source, res.Kind,
-		a.Clock.Format(res.SnapshotTime), res.Target, size(res.Bytes), res.Files)
+	counted := fmt.Sprintf(", %d files", res.Files)
+	switch res.Kind {
+	case "postgres":
+		counted = "" // a database is restored whole; drills count its rows
+	case "s3":
+		counted = fmt.Sprintf(", %d objects", res.Files)
+	}
+	fmt.Fprintf(out, "restored snapshot %s of %s (%s, taken %s) into %s: %s%s\n", short(res.SnapshotID), res.Source, res.Kind,
+		a.Clock.Format(res.SnapshotTime), res.Target, size(res.Bytes), counted)
 	fmt.Fprintln(out, "next: check it (docs/runbook-restore.md), then return it to service")
 	return nil
 }

@@ -53,7 +53,9 @@ type Manifest struct {
 	Objects []ObjectEntry `json:"objects,omitempty"`
 	// StdinFilename is the single file a postgres or s3 snapshot holds.
 	StdinFilename string `json:"stdin_filename,omitempty"`
-	// Count and Bytes total the files or objects.
+	// Count is the number of files and symlinks (a path source), table
+	// rows (a database) or objects (a bucket); Bytes totals their sizes
+	// (for a database, the dump's).
 	Count int64 `json:"count"`
 	Bytes int64 `json:"bytes"`
 }
