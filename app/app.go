@@ -129,6 +129,10 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 	dir := state.Dir(cfg.StateDir)
 	store, err := catalog.Open(ctx, dir.Catalog())
 	if errors.Is(err, catalog.ErrNoCatalog) {
+		if fileExists(dir.MasterKey()) {
+			return nil, fmt.Errorf("%w: state dir %s has a master key but no catalog (%s was removed): restore the state dir from its backup; `steward init` will not overwrite it",
+				catalog.ErrDamaged, cfg.StateDir, dir.Catalog())
+		}
 		return nil, fmt.Errorf("state dir %s is not initialised: run `steward init` first (or pass --state-dir)", cfg.StateDir)
 	}
 	if err != nil {

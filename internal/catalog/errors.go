@@ -8,5 +8,9 @@ var ErrNotFound = errors.New("not found")
 // ErrNoCatalog is returned when the state dir holds no catalog yet.
 var ErrNoCatalog = errors.New("no catalog in the state dir: run `steward init` first")
 
+// ErrDamaged is returned when an existing catalog file is empty or is not
+// a Steward catalog: its history is not silently replaced by a new one.
+var ErrDamaged = errors.New("the catalog is damaged")
+
 // ErrNewerSchema is returned when the catalog was written by a newer Steward.
 var ErrNewerSchema = errors.New("the catalog was written by a newer Steward: upgrade this binary")

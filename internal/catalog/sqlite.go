@@ -26,10 +26,19 @@ func Create(ctx context.Context, path string) (*SQLite, error) {
 	return open(ctx, path, true)
 }
 
-// Open opens an existing catalog and applies any pending migrations.
+// Open opens an existing catalog and applies any pending migrations. An
+// empty file, or one without Steward's schema, is ErrDamaged: opening it
+// must not quietly start a new, empty history in its place.
 func Open(ctx context.Context, path string) (*SQLite, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoCatalog
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%w: %s is empty (0 bytes), so its history (runs, drills, the audit log) is gone: restore catalog.db from a backup of the state dir; nothing was changed", ErrDamaged, path)
 	}
 	return open(ctx, path, false)
 }
@@ -59,6 +68,18 @@ func open(ctx context.Context, path string, create bool) (*SQLite, error) {
 		f.Close()
 	}
 	s := &SQLite{db: db}
+	if !create {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+		if err != nil || n == 0 {
+			db.Close()
+			why := "holds no Steward catalog"
+			if err != nil {
+				why = "cannot be read (" + err.Error() + ")"
+			}
+			return nil, fmt.Errorf("%w: %s %s: restore catalog.db from a backup of the state dir; nothing was changed", ErrDamaged, path, why)
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
