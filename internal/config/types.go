@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,23 @@ type Duration time.Duration
 // D is the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ParseDuration reads "7d", "36h", "1h30m".
+// maxDuration is 2^63 ns as a float64: the first value that does not fit.
+const maxDuration = float64(1 << 63)
+
+// ParseDuration reads "7d", "36h", "1h30m". Negative, infinite, NaN and
+// out-of-range values are errors (a duration past about 292 years would
+// wrap to a negative one).
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseFloat(days, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
 			return 0, fmt.Errorf("duration %q: write a number of days such as \"7d\", or hours such as \"36h\"", s)
+		}
+		// A float64 of nanoseconds converts to an int64 only below 2^63;
+		// past it the conversion wraps to about -292 years.
+		if ns := n * float64(24*time.Hour); ns >= maxDuration {
+			return 0, fmt.Errorf("duration %q: at most 106751 days (about 292 years)", s)
 		}
 		return Duration(n * float64(24*time.Hour)), nil
 	}
