@@ -127,6 +127,9 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 		return nil, err
 	}
 	dir := state.Dir(cfg.StateDir)
+	if err := checkPrivate(dir); err != nil {
+		return nil, err
+	}
 	store, err := catalog.Open(ctx, dir.Catalog())
 	if errors.Is(err, catalog.ErrNoCatalog) {
 		if fileExists(dir.MasterKey()) {
@@ -213,6 +216,30 @@ func (a *App) Driller(ctx context.Context) (*drills.Driller, error) {
 	}
 	repos, _ := a.Repos(ctx)
 	return drills.New(drills.Deps{Repos: repos, Restorer: rst, Store: a.Catalog, Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+}
+
+// ErrExposed means the state dir or a key in it can be read by others.
+var ErrExposed = errors.New("state readable by others")
+
+// checkPrivate refuses a state dir, master key, signing key or catalog
+// that other users may read or write: the master key opens every
+// repository's password, and the catalog names the contract's files.
+func checkPrivate(dir state.Dir) error {
+	for _, c := range []struct {
+		path, fix string
+	}{
+		{dir.Root(), "chmod 700"}, {dir.MasterKey(), "chmod 600"}, {dir.SigningKey(), "chmod 600"}, {dir.Catalog(), "chmod 600"},
+	} {
+		st, err := os.Stat(c.path)
+		if err != nil {
+			continue // a missing file is reported where it is needed
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			return fmt.Errorf("%w: %s has mode %04o, so other users may read or change it: run `%s %s` (and check who could have read it)",
+				ErrExposed, c.path, perm, c.fix, c.path)
+		}
+	}
+	return nil
 }
 
 func fileExists(p string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"steward/internal/audit"
@@ -151,6 +152,15 @@ func ConfigWarnings(cfg *config.Config, c *clock.Zoned) []string {
 	for _, j := range cfg.Jobs {
 		if len(j.Replicas) == 0 {
 			ws = append(ws, fmt.Sprintf("job %q has no replica: req 18 asks for a second location", j.Name))
+		}
+	}
+	for _, fs := range cfg.SecretRefs() {
+		scheme, path := fs.Ref.Parts()
+		if scheme != config.SchemeFile {
+			continue
+		}
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			ws = append(ws, fmt.Sprintf("%s: secret file %s has mode %04o, so other users may read it: run `chmod 600 %s`", fs.Path, path, st.Mode().Perm(), path))
 		}
 	}
 	return ws

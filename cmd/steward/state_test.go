@@ -34,3 +34,39 @@ func TestLostCatalogIsAnError(t *testing.T) {
 		t.Fatal("a missing catalog was recreated")
 	}
 }
+
+// TestExposedStateIsRefused: a state dir or master key that others may
+// read is refused with the chmod that fixes it; a secret file others may
+// read is warned about by config check and status.
+func TestExposedStateIsRefused(t *testing.T) {
+	dir := initDemo(t)
+	state := filepath.Join(dir, "steward-state")
+	os.Chmod(state, 0o777)
+	code, _, errOut := stewardRun(t, dir, "", "audit", "verify")
+	if code != exitFailure || !strings.Contains(errOut, "chmod 700 "+state) {
+		t.Fatalf("a 0777 state dir: exit %d\n%s", code, errOut)
+	}
+	os.Chmod(state, 0o700)
+	key := filepath.Join(state, "keys", "master.key")
+	os.Chmod(key, 0o644)
+	code, _, errOut = stewardRun(t, dir, "", "audit", "verify")
+	if code != exitFailure || !strings.Contains(errOut, "chmod 600 "+key) {
+		t.Fatalf("a 0644 master key: exit %d\n%s", code, errOut)
+	}
+	os.Chmod(key, 0o600)
+	if code, _, errOut := stewardRun(t, dir, "", "audit", "verify"); code != 0 {
+		t.Fatalf("after chmod: exit %d\n%s", code, errOut)
+	}
+
+	secret := filepath.Join(dir, "s3.secret")
+	os.WriteFile(secret, []byte("not-so-secret"), 0o644)
+	cfg, _ := os.ReadFile(filepath.Join(repoRoot(t), "examples", "minimal.yaml"))
+	body := string(cfg) + "\nnotify:\n  webhook: {url: \"https://alerts.example.jp/hook\", secret: \"file:" + secret + "\"}\n"
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(body), 0o600)
+	for _, args := range [][]string{{"config", "check"}, {"status"}} {
+		_, out, errOut := stewardRun(t, dir, "", args...)
+		if !strings.Contains(out, "notify.webhook.secret: secret file "+secret+" has mode 0644") {
+			t.Errorf("%v does not warn about a world-readable secret file:\n%s%s", args, out, errOut)
+		}
+	}
+}
