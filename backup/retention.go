@@ -63,6 +63,10 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.J
 		return "", err
 	}
 	var groups []forgetGroup
+	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
+		// restic prints nothing when no snapshot matches: nothing to forget.
+		return "no snapshots of the job yet", nil
+	}
 	if err := json.Unmarshal(buf.Bytes(), &groups); err != nil {
 		return "", fmt.Errorf("restic forget: unexpected output: %w", err)
 	}

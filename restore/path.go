@@ -42,9 +42,13 @@ func (r *Restorer) restorePath(ctx context.Context, rs *Resolved, snap Snapshot,
 		return err
 	}
 	if s := out.Summary; s != nil {
-		res.Bytes = s.BytesRestored
+		// The snapshot's bytes now in the target (its own count, as
+		// snapshots list it): restic skips what a resumed restore (--force)
+		// finds already there, so its bytes_restored and total_bytes
+		// report only the rest.
+		res.Bytes = snap.Bytes
 		if res.Bytes == 0 {
-			res.Bytes = s.TotalBytes
+			res.Bytes = s.BytesRestored
 		}
 		// restic's files_restored counts every node (directories,
 		// symlinks); Files means regular files everywhere in Steward: the

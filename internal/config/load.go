@@ -36,7 +36,7 @@ func Load(path string, ov ...Overrides) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config file %s does not exist: pass --config FILE (or set STEWARD_CONFIG); examples/minimal.yaml is a starting point", path)
+			return nil, Problems{{Path: "(file)", Message: fmt.Sprintf("config file %s does not exist: pass --config FILE (or set STEWARD_CONFIG); examples/minimal.yaml is a starting point", path)}}
 		}
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -64,6 +64,12 @@ func Parse(data []byte, baseDir, path string, ov ...Overrides) (*Config, error) 
 			return nil, Problems{{Path: "(file)", Message: "the config is empty: start from examples/minimal.yaml"}}
 		}
 		return nil, Problems{{Path: "(file)", Message: "not valid YAML: " + err.Error()}}
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		return nil, Problems{{Path: "(file)", Line: more.Line, Message: "a second YAML document (after ---): the config is one document; remove the --- line or move the second document into its own file"}}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, Problems{{Path: "(file)", Message: "not valid YAML after the first document: " + err.Error()}}
 	}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
