@@ -167,6 +167,13 @@ func (d *Driller) Run(ctx context.Context, opts RunOptions) ([]*Record, error) {
 		trigger = TriggerOperator
 	}
 	leftovers, lerr := d.cleanupLeftovers(ctx, opts.Progress)
+	// One Steward run per repository: taken first, so that a drill never
+	// loses the repository to another run after a full restore.
+	release, err := d.repos.Lock(ctx, []string{cmp.Or(opts.Repository, job.Repository)})
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var records []*Record
 	var failed []string
 	for i, s := range sources {
