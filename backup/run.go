@@ -184,7 +184,7 @@ func (jr *jobRun) probe(ctx context.Context) error {
 	for _, r := range jr.repos {
 		pw, err := e.repos.Password(r.Name())
 		if err != nil {
-			return err
+			return e.repos.ExplainMissingPassword(ctx, r, err)
 		}
 		r.Restic.Password = pw
 	}

@@ -70,3 +70,31 @@ func TestExposedStateIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLostRepositoryPassword: when a repository exists but its sealed
+// password is gone, backups and repo init say so and point at the state
+// dir's backup; repo init does not pretend a new password would help.
+func TestLostRepositoryPassword(t *testing.T) {
+	dir := initDemo(t)
+	cfg, _ := os.ReadFile(filepath.Join(repoRoot(t), "examples", "minimal.yaml"))
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(string(cfg)+"\nrestic: {path: "+filepath.Join(repoRoot(t), "bin", "restic")+"}\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "demo-data"), 0o755)
+	os.WriteFile(filepath.Join(dir, "demo-data", "a.txt"), []byte("hello"), 0o644)
+	if code, out, errOut := stewardRun(t, dir, "", "repo", "init"); code != 0 {
+		t.Fatalf("repo init: %d %s%s", code, out, errOut)
+	}
+	sealed, _ := filepath.Glob(filepath.Join(dir, "steward-state", "keys", "repositories", "*.sealed"))
+	if len(sealed) != 1 {
+		t.Fatalf("sealed passwords: %v", sealed)
+	}
+	os.Remove(sealed[0])
+	for _, args := range [][]string{{"backup", "run"}, {"repo", "init"}} {
+		code, out, errOut := stewardRun(t, dir, "", args...)
+		if code == 0 || !strings.Contains(out+errOut, "sealed password is missing") || !strings.Contains(out+errOut, "backup of the state dir") {
+			t.Errorf("%v with a lost password: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(sealed[0]); err == nil {
+		t.Fatal("repo init sealed a new password for an existing repository")
+	}
+}

@@ -51,6 +51,9 @@ func (o *Opener) Init(ctx context.Context, name string) (err error) {
 	pw, err := o.Password(name)
 	switch {
 	case errors.Is(err, ErrNotInitialized):
+		if err := o.ExplainMissingPassword(ctx, r, err); errors.Is(err, ErrPasswordLost) {
+			return err
+		}
 		pw = keys.RandomSecret(32)
 		if err := keys.WriteFileExclusive(path, []byte(o.keys.Seal(passwordPurpose(name), pw.Reveal())+"\n"), 0o600); err != nil {
 			return fmt.Errorf("repository %q: store sealed password: %w", name, err)

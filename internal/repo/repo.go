@@ -150,6 +150,11 @@ func (o *Opener) Resolve(name string, password bool) (*Repo, error) {
 // The residency answer is in the returned Repo, also on a residency error.
 func (o *Opener) Open(ctx context.Context, name string) (*Repo, error) {
 	r, err := o.Resolve(name, true)
+	if errors.Is(err, ErrNotInitialized) {
+		if bare, rerr := o.Resolve(name, false); rerr == nil {
+			err = o.ExplainMissingPassword(ctx, bare, err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +165,34 @@ func (o *Opener) Open(ctx context.Context, name string) (*Repo, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// ErrPasswordLost means a repository exists but the state dir holds no
+// sealed password for it.
+var ErrPasswordLost = errors.New("the repository exists but its sealed password is missing")
+
+// ExplainMissingPassword turns a missing sealed password (err wraps
+// ErrNotInitialized) into ErrPasswordLost when the repository itself
+// exists: `repo init` would not help then.
+func (o *Opener) ExplainMissingPassword(ctx context.Context, r *Repo, err error) error {
+	if !errors.Is(err, ErrNotInitialized) || !o.exists(ctx, r) {
+		return err
+	}
+	return fmt.Errorf("repository %q: %w (%s): restore it from the backup of the state dir (or open the repository with the recovery kit's escrow key); `steward repo init` does not replace the password of an existing repository",
+		r.Name(), ErrPasswordLost, o.SealedPasswordPath(r.Name()))
+}
+
+// exists reports whether r's storage holds a restic repository (its
+// config file), without a password.
+func (o *Opener) exists(ctx context.Context, r *Repo) bool {
+	if r.S3 == nil {
+		_, err := os.Stat(filepath.Join(r.Config.Local.Path, "config"))
+		return err == nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout())
+	defer cancel()
+	ok, err := r.S3.HasObjects(ctx, r.prefix()+"config")
+	return err == nil && ok
 }
 
 // SealedPasswordPath is where repository name's sealed password lives;
