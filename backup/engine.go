@@ -163,6 +163,9 @@ type RunRecord struct {
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`
+	// CheckPending says the run failed while its repository did not
+	// answer: the next run checks that it left no snapshot.
+	CheckPending bool `json:"check_pending,omitempty"`
 }
 
 // Run results.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
 	"steward/internal/repo"
+	"steward/internal/resticx"
 )
 
 // source is one configured source, resolved for a run.
@@ -83,10 +85,12 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		return fail(err)
 	}
 
-	// 5. Each source, then its copies; 6. retention; 7. the verdicts of
-	// the last checks and drills.
+	// 5. Each source, then its copies; 6. retention (not on a repository
+	// that stopped answering); 7. the verdicts of the last checks and
+	// drills.
 	errs := jr.backupSources(ctx)
-	if ctx.Err() == nil {
+	stalled := slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, resticx.ErrStalled) })
+	if ctx.Err() == nil && !stalled {
 		errs = append(errs, jr.retention(ctx)...)
 	}
 	errs = append(errs, jr.health(ctx)...)
@@ -228,6 +232,11 @@ func (jr *jobRun) backupSources(ctx context.Context) []error {
 			// Interrupted: the sources not started yet are not started.
 			return append(errs, err)
 		}
+		if slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, resticx.ErrStalled) }) {
+			// The repository stopped answering: the other sources would
+			// only wait for it in turn.
+			return append(errs, fmt.Errorf("source %q not started: repository %q does not answer", s.Name(), jr.primary.Name()))
+		}
 		rec := jr.e.newRecord(jr.job, s, jr.primary, jr.rep.Residency, false)
 		if err := jr.e.runSource(ctx, rec, jr.primary, jr.repos[1:], s, jr.opts); err != nil {
 			errs = append(errs, err)
@@ -356,6 +365,9 @@ func (e *Engine) recover(ctx context.Context, repos []*repo.Repo) error {
 		if err != nil {
 			return err
 		}
+		if err := e.checkPending(ctx, primary); err != nil {
+			return err
+		}
 		for _, row := range running {
 			if err := e.dropRunSnapshots(ctx, primary, row.ID, "interrupted run"); err != nil {
 				return err
@@ -424,4 +436,28 @@ func (e *Engine) sweepTmp(ctx context.Context) {
 	if removed > 0 {
 		e.rec.Record(ctx, "backup.sweep-tmp", "state:tmp", audit.ResultOK, map[string]string{"removed": strconv.Itoa(removed)})
 	}
+}
+
+// checkPending asks the repository, now that it answers again, whether
+// runs that failed while it did not answer left a snapshot, and forgets
+// any (audited).
+func (e *Engine) checkPending(ctx context.Context, primary *repo.Repo) error {
+	failed, err := e.store.RunsWithResult(ctx, primary.Name(), ResultFailed)
+	if err != nil {
+		return err
+	}
+	for _, row := range failed {
+		var rec RunRecord
+		if jsonUnmarshal(row.Record, &rec) != nil || !rec.CheckPending {
+			continue
+		}
+		if err := e.dropRunSnapshots(ctx, primary, rec.ID, "run that failed while the repository did not answer"); err != nil {
+			return err
+		}
+		rec.CheckPending = false
+		if err := e.saveRun(ctx, &rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -103,6 +103,13 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 		if b != nil {
 			b.companion.abort()
 		}
+		if errors.Is(err, resticx.ErrStalled) {
+			// The repository does not answer, so it cannot be asked now
+			// whether this run left a snapshot (restic saves one only at
+			// its very end): the next run asks, before anything else.
+			rec.CheckPending = true
+			return finish(fmt.Errorf("%w; whether this run left a partial snapshot is checked by the next run", err))
+		}
 		if derr := e.dropRunSnapshots(context.WithoutCancel(ctx), primary, rec.ID, "failed run"); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -233,6 +240,21 @@ func (p *meter) onMessage(m resticx.Message) {
 	p.opts.Progress(ev)
 }
 
+// watch makes call stop restic once its progress has stopped for
+// restic.stall_timeout, and report the wait as it goes, naming the
+// repository it waits for.
+func (p *meter) watch(call resticx.Call, r *repo.Repo) resticx.Call {
+	call.StallAfter = p.e.cfg.Restic.StallTimeout.D()
+	call.OnWait = func(waited time.Duration) {
+		if p.opts.Progress == nil {
+			return
+		}
+		p.opts.Progress(Event{Time: p.e.clock.Now(), Kind: EventCheck, Job: p.rec.Job, Source: p.rec.Source, Repository: r.Name(),
+			Message: fmt.Sprintf("no progress for %s: waiting for repository %s (%s); stopping after %s", waited.Round(time.Second), r.Name(), r.Restic.Location, p.e.cfg.Restic.StallTimeout)})
+	}
+	return call
+}
+
 // backupPath runs `restic backup <path>` while the manifest is hashed
 // alongside (the second reader of each file mostly hits the page cache).
 //
@@ -347,7 +369,7 @@ func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo.Repo, p
 	}
 	args = append(args, ps.Path)
 	p := &meter{e: e, opts: opts, rec: rec, repo: r.Name(), start: time.Now()}
-	return e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
+	return e.restic.Run(ctx, r.Restic, p.watch(resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS}, r))
 }
 
 // backupPostgres dumps the database inside an exported snapshot: restic
@@ -479,7 +501,7 @@ func (e *Engine) backupS3(ctx context.Context, rec *RunRecord, r *repo.Repo, s *
 		}
 	})
 	comp := e.startCompanion(ctx, rec, r)
-	res, err := e.restic.Run(rctx, r.Restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
+	res, err := e.restic.Run(rctx, r.Restic, p.watch(resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS}, r))
 	close(resticDone)
 	stopCount()
 	// A write still blocked on the pipe fails once no reader is left.

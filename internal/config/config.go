@@ -49,6 +49,9 @@ type Residency struct {
 type Restic struct {
 	Path    string   `yaml:"path"`
 	Timeout Duration `yaml:"timeout"`
+	// StallTimeout stops a backup whose progress has stopped for this
+	// long (a storage that no longer answers), naming the repository.
+	StallTimeout Duration `yaml:"stall_timeout"`
 }
 
 // Repository is a restic repository: exactly one of Local or S3.

@@ -16,6 +16,7 @@ var (
 const (
 	defaultStateDir        = "steward-state"
 	defaultResticTimeout   = Duration(6 * 60 * 60 * 1e9)
+	defaultStallTimeout    = Duration(3 * 60 * 1e9)
 	defaultCoolingOff      = Duration(72 * 60 * 60 * 1e9)
 	defaultRTOTarget       = Duration(4 * 60 * 60 * 1e9)
 	defaultRPOTarget       = Duration(26 * 60 * 60 * 1e9)
@@ -43,6 +44,9 @@ func (c *Config) applyDefaults(baseDir string) {
 	}
 	if c.Restic.Timeout == 0 {
 		c.Restic.Timeout = defaultResticTimeout
+	}
+	if c.Restic.StallTimeout == 0 {
+		c.Restic.StallTimeout = defaultStallTimeout
 	}
 	c.Restic.Path = abs(c.Restic.Path)
 	for i := range c.Repositories {

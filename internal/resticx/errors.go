@@ -20,6 +20,9 @@ var (
 	ErrWrongPassword = errors.New("wrong repository password")
 	// ErrInterrupted is exit code 130 or a cancelled context.
 	ErrInterrupted = errors.New("restic was interrupted")
+	// ErrStalled is a call whose progress stopped for longer than its
+	// StallAfter (a storage that stopped answering).
+	ErrStalled = errors.New("restic stopped making progress")
 	// ErrTimeout is a call that ran past its deadline.
 	ErrTimeout = errors.New("restic ran past its deadline")
 	// ErrNotFound means no restic binary was found.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,6 +63,15 @@ type Call struct {
 	// Background runs restic at the lowest CPU priority (nice 19), so it
 	// takes only CPU time that others leave idle.
 	Background bool
+	// StallAfter, when set on a call with OnMessage and Progress, stops
+	// restic once its status has shown no progress (bytes or files) for
+	// that long: a storage that stopped answering fails the call within
+	// that time (ErrStalled) instead of after restic's own retries.
+	StallAfter time.Duration
+	// OnWait, when set with StallAfter, is called while restic shows no
+	// progress, with how long it has waited (from StallAfter/4 on, about
+	// every StallAfter/4), so that a long wait says what it waits for.
+	OnWait func(waited time.Duration)
 }
 
 // Result is what a successful (or partly successful) call printed.
@@ -113,6 +123,7 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	if err != nil {
 		return nil, fmt.Errorf("restic %s: %w", command, err)
 	}
+	ctx, stalled := watchdog(ctx, &call)
 	cmd := r.command(ctx, env, call)
 	cmd.ExtraFiles = files
 	stdout, stderr, err := start(cmd, call, command)
@@ -133,7 +144,71 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	if waitErr == nil {
 		return res, nil
 	}
-	return res, classify(ctx, command, timeout, waitErr, res, tail)
+	e := classify(ctx, command, timeout, waitErr, res, tail)
+	if d := stalled(); d > 0 {
+		e.kind, e.Message = ErrStalled, fmt.Sprintf("no progress for %s: check that repository %q (%s) answers", d.Round(time.Second), repo.Name, repo.Location)
+	}
+	return res, e
+}
+
+// watchdog, for a call with StallAfter, returns a context that is
+// cancelled once restic's status shows no progress for StallAfter, and
+// wraps call.OnMessage to watch it; stalled reports how long it had
+// waited when it cancelled (0 if it did not).
+func watchdog(ctx context.Context, call *Call) (context.Context, func() time.Duration) {
+	if call.StallAfter <= 0 || call.OnMessage == nil {
+		return ctx, func() time.Duration { return 0 }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu       sync.Mutex
+		last     = time.Now()
+		seen     Message
+		waited   time.Duration
+		finished = make(chan struct{})
+	)
+	inner := call.OnMessage
+	call.OnMessage = func(m Message) {
+		mu.Lock()
+		if m.MessageType != "status" || m.BytesDone != seen.BytesDone || m.FilesDone != seen.FilesDone {
+			last, seen = time.Now(), m
+		}
+		mu.Unlock()
+		inner(m)
+	}
+	tick := call.StallAfter / 4
+	go func() {
+		defer cancel()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-finished:
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			idle := time.Since(last)
+			mu.Unlock()
+			switch {
+			case idle >= call.StallAfter:
+				mu.Lock()
+				waited = idle
+				mu.Unlock()
+				return // cancels restic
+			case idle >= tick && call.OnWait != nil:
+				call.OnWait(idle)
+			}
+		}
+	}()
+	return ctx, func() time.Duration {
+		close(finished)
+		mu.Lock()
+		defer mu.Unlock()
+		return waited
+	}
 }
 
 // timeout is the call's deadline: its own, else the runner's default,
