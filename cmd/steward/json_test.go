@@ -111,7 +111,7 @@ drills: {read_data_subsets: 2}
 	}
 	single("", "audit", "verify")
 	rendered := single("", "certificate", "render", filepath.Join(repoRoot(t), "examples", "evidence.json"))
-	single("", "verify", "--fingerprint", fingerprint, rendered["path"].(string))
+	single("", "verify", "--allow-specimen", "--fingerprint", fingerprint, rendered["path"].(string)) // render makes a specimen
 	single("", "repo", "unlock", "disk")
 
 	// Events, then the report, each on its own line.
