@@ -43,6 +43,17 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every secret the job needs is there, before anything is recorded.
+	var fields []string
+	for _, n := range append([]string{job.Repository}, job.Replicas...) {
+		fields = append(fields, repo.Field(e.cfg, "repositories", n))
+	}
+	for _, n := range job.Sources {
+		fields = append(fields, repo.Field(e.cfg, "sources", n))
+	}
+	if ps := keys.CheckConfig(e.cfg, fields...); len(ps) > 0 {
+		return nil, ps
+	}
 	if err := e.cfg.CheckActive(e.clock.Now(), e.clock.Location(), "backups"); err != nil {
 		e.rec.Record(ctx, "backup.run", "job:"+job.Name, audit.ResultDenied, map[string]string{"error": errText(err)})
 		return nil, err

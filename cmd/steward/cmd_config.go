@@ -10,6 +10,7 @@ import (
 
 	"steward/app"
 	"steward/internal/config"
+	"steward/internal/keys"
 )
 
 type configCheckOptions struct{}
@@ -54,6 +55,11 @@ func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, o
 	var problems config.Problems
 	if err != nil && !errors.As(err, &problems) {
 		return err
+	}
+	if cfg != nil && len(problems) == 0 {
+		// Valid, but does every file: and env: secret exist here? A run
+		// would stop on the first missing one.
+		problems = append(problems, keys.CheckConfig(cfg)...)
 	}
 	res.Problems = append(res.Problems, problems...)
 	res.OK = len(res.Problems) == 0

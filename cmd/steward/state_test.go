@@ -98,3 +98,35 @@ func TestLostRepositoryPassword(t *testing.T) {
 		t.Fatal("repo init sealed a new password for an existing repository")
 	}
 }
+
+// TestMissingSecretIsACheckedConfigProblem: a file: or env: secret that
+// points at nothing is found by config check (exit 2, naming the field),
+// and a backup run stops on it with exit 2 before it records anything.
+func TestMissingSecretIsACheckedConfigProblem(t *testing.T) {
+	dir := initDemo(t)
+	body := `contract: {id: DEMO-0001, customer: Demo City, service: s, end_date: 2099-03-31}
+state_dir: steward-state
+restic: {path: ` + filepath.Join(repoRoot(t), "bin", "restic") + `}
+repositories:
+  - {name: local, local: {}}
+  - name: tokyo
+    s3: {endpoint: "127.0.0.1:1", bucket: backups, insecure: true, access_key: "env:STEWARD_TEST_UNSET_KEY", secret_key: "file:` + filepath.Join(dir, "missing.secret") + `"}
+sources:
+  - {name: data, path: {path: demo-data}}
+jobs:
+  - {name: default, sources: [data], repository: local, replicas: [tokyo]}
+`
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(body), 0o600)
+	code, out, errOut := stewardRun(t, dir, "", "config", "check")
+	if code != exitUsage || !strings.Contains(out, "repositories[") || !strings.Contains(out, "STEWARD_TEST_UNSET_KEY is not set") || !strings.Contains(out, "missing.secret does not exist") {
+		t.Fatalf("config check with missing secrets: exit %d\n%s%s", code, out, errOut)
+	}
+	before := len(auditLines(t, dir))
+	code, _, errOut = stewardRun(t, dir, "", "backup", "run")
+	if code != exitUsage || !strings.Contains(errOut, "STEWARD_TEST_UNSET_KEY") {
+		t.Fatalf("backup run with a missing secret: exit %d\n%s", code, errOut)
+	}
+	if after := len(auditLines(t, dir)); after != before {
+		t.Fatalf("the refused run recorded %d audit records", after-before)
+	}
+}

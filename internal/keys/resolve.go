@@ -60,3 +60,16 @@ func Resolve(kr *Keyring, field, ref string) (Secret, error) {
 	}
 	return nil, errs.Usage("%s: secrets are never written inline: use file:/path, env:VARIABLE or a sealed value", field)
 }
+
+// Check reports whether a file: or env: reference points at a secret (an
+// existing, non-empty file; a set, non-empty variable), with Resolve's
+// error when it does not; the value is read and wiped, never returned. A
+// sealed value is only checked where it is used (it needs the master key).
+func Check(field, ref string) error {
+	if scheme, _, _ := strings.Cut(ref, ":"); scheme == "sealed" {
+		return nil
+	}
+	s, err := Resolve(nil, field, ref)
+	s.Wipe()
+	return err
+}
