@@ -394,6 +394,8 @@ func (e *Engine) recover(ctx context.Context, repos []*repo.Repo) error {
 				return err
 			}
 			e.rec.Record(ctx, "backup.source", "run:"+rec.ID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
+			// The killed process never closed its job's "started" record.
+			e.rec.Record(ctx, "backup.run", "job:"+rec.Job, ResultInterrupted, map[string]string{"closes": "the run of " + rec.Started + " that Steward did not finish", "run": rec.ID})
 		}
 	}
 	e.sweepTmp(ctx)

@@ -307,6 +307,8 @@ func (d *Driller) Cleanup(ctx context.Context) (*CleanupReport, error) {
 			res = audit.ResultFailed
 		}
 		d.rec.Record(ctx, "drill.cleanup", "drill:"+rec.DrillID, res, map[string]string{"scratch": fmt.Sprint(len(lines)), "job": rec.Job, "source": rec.Source})
+		// The crashed drill never closed its "started" record.
+		d.rec.Record(ctx, "drill.run", "drill:"+rec.DrillID, ResultInterrupted, map[string]string{"job": rec.Job, "source": rec.Source})
 	}
 	errs = append(errs, d.sweepScratch(ctx, rep)...)
 	return rep, errors.Join(errs...)
