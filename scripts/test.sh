@@ -16,6 +16,21 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
+echo "== go mod tidy (nothing to change)"
+if ! go mod tidy -diff; then
+  echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"
+  exit 1
+fi
+
+echo "== no build outputs in git"
+if [ -d .git ]; then
+  big=$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$1 > 1048576 {print $2}')
+  if [ -n "$big" ]; then
+    echo "tracked files over 1 MiB (build outputs belong in .gitignore): $big"
+    exit 1
+  fi
+fi
+
 echo "== go vet"
 go vet ./...
 
