@@ -29,7 +29,12 @@ step steward repo init
 step steward backup run
 step steward snapshots
 step steward drill run --participant "$(id -un)"
-id=$(steward --json drill list | sed -n 's/^ *"drill_id": "\(.*\)",$/\1/p' | head -n 1)
+# --json prints one JSON value per line: the newest drill is listed first.
+id=$(steward --json drill list | grep -o '"drill_id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+if [ -z "$id" ]; then
+  echo "demo: no drill found in \`steward --json drill list\`" >&2
+  exit 1
+fi
 step steward drill report "$id"
 step steward report capacity
 step steward audit verify
