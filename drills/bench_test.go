@@ -22,9 +22,10 @@ import (
 // BenchmarkP5VerifyHashing (P5): the drill's verification hashing,
 // measured in one invocation against what bounds it on the same restored
 // files:
-//   - the physical limit of reading them: `cat` to /dev/null, with the
-//     page cache warm, and cold (caches dropped before each read: root
-//     only; skipped, and said, otherwise);
+//   - the physical limit of reading them: reading every file on one
+//     goroutine per CPU with no hashing, and `cat` to /dev/null (one
+//     process), each with the page cache warm, and cold (caches dropped
+//     before each read: root only; skipped, and said, otherwise);
 //   - b3sum-equivalent parallel hashing: plain BLAKE3 over every file on
 //     one goroutine per CPU, with none of the drill's bookkeeping;
 //   - for the SHA-256 path that v1 manifests still use: `sha256sum` (one
@@ -131,6 +132,7 @@ jobs:
 	runs := []p5run{
 		{name: "drill-blake3", fn: func() time.Duration { return timed(drillWith(manifest.Format)) }},
 		{name: "cat-warm", fn: func() time.Duration { return timed(command("cat")) }},
+		{name: "read-parallel-warm", fn: func() time.Duration { return timed(parallel(func() hash.Hash { return nopHash{} })) }},
 		{name: "blake3-parallel", fn: func() time.Duration { return timed(parallel(manifest.NewBLAKE3)) }},
 		{name: "drill-sha256", fn: func() time.Duration { return timed(drillWith(manifest.FormatV1)) }},
 		{name: "sha256sum", fn: func() time.Duration { return timed(command("sha256sum")) }},
@@ -139,7 +141,8 @@ jobs:
 	if canDrop {
 		runs = append(runs,
 			p5run{name: "drill-blake3-cold", fn: func() time.Duration { return cold(drillWith(manifest.Format)) }},
-			p5run{name: "cat-cold", fn: func() time.Duration { return cold(command("cat")) }})
+			p5run{name: "cat-cold", fn: func() time.Duration { return cold(command("cat")) }},
+			p5run{name: "read-parallel-cold", fn: func() time.Duration { return cold(parallel(func() hash.Hash { return nopHash{} })) }})
 	}
 	for i := range runs { // warm-up (and the page cache for the warm runs)
 		runs[i].fn()
@@ -161,12 +164,24 @@ jobs:
 			b.ReportMetric(at[baseline].Seconds()/at[of].Seconds(), name)
 		}
 	}
+	ratio("x-of-read-warm", "read-parallel-warm", "drill-blake3")
+	ratio("x-of-read-cold", "read-parallel-cold", "drill-blake3-cold")
 	ratio("x-of-cat-warm", "cat-warm", "drill-blake3")
 	ratio("x-of-cat-cold", "cat-cold", "drill-blake3-cold")
 	ratio("x-of-blake3-parallel", "blake3-parallel", "drill-blake3")
 	ratio("sha256-x-of-sha256sum", "sha256sum", "drill-sha256")
 	ratio("sha256-x-of-parallel", "sha256-parallel", "drill-sha256")
 }
+
+// nopHash reads and throws away: the cost of reading the files on every
+// CPU with no hashing, the physical limit the drill's hashing approaches.
+type nopHash struct{}
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+func (nopHash) Sum(b []byte) []byte         { return b }
+func (nopHash) Reset()                      {}
+func (nopHash) Size() int                   { return 0 }
+func (nopHash) BlockSize() int              { return 1 }
 
 // dropCaches writes dirty pages and drops the page cache (root only).
 func dropCaches() error {
