@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -8,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,12 +174,20 @@ jobs:
 	f.resticByHand(t, "tokyo", "check")
 
 	// Manifests: files (exclude honoured), tables, objects with hashes.
-	rows, _ := f.store.JobRuns(ctx, "onprem", 10)
+	rows, err := f.store.JobRuns(ctx, "onprem", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("catalog holds %d runs of job onprem, want 3 (one per source)", len(rows))
+	}
+	kinds := map[string]bool{}
 	for _, row := range rows {
 		m, _, err := manifest.FromCatalog(ctx, f.store, row.SnapshotID)
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", row.Source, err)
 		}
+		kinds[m.Kind] = true
 		switch m.Kind {
 		case "path":
 			if m.Count != 12 || slices.ContainsFunc(m.Files, func(fe FileEntry) bool { return strings.HasSuffix(fe.Path, ".tmp") }) {
@@ -221,11 +232,37 @@ jobs:
 			t.Fatalf("companion manifest of %s differs from the catalog's", row.Source)
 		}
 	}
+	if !maps.Equal(kinds, map[string]bool{"path": true, "postgres": true, "s3": true}) {
+		t.Fatalf("manifests of kinds %v, want one each of path, postgres and s3", kinds)
+	}
 
-	// The bucket's tar restores byte for byte.
+	// The bucket's tar restores byte for byte: each object once, with its
+	// content, and nothing else.
 	tarOut := f.resticByHand(t, "disk", "dump", "--tag", "source:bucket,"+TagData, "latest", "/bucket.tar")
-	if len(tarOut) < 5000 {
-		t.Fatalf("tar of %d bytes", len(tarOut))
+	restored := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(tarOut))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the bucket's tar: %v", err)
+		}
+		if _, ok := restored[hdr.Name]; ok {
+			t.Fatalf("%s is twice in the bucket's tar", hdr.Name)
+		}
+		if restored[hdr.Name], err = io.ReadAll(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range objects {
+		if got, ok := restored[key]; !ok || !bytes.Equal(got, want) {
+			t.Errorf("%s: the bucket's tar holds %d bytes (present: %v), the object %d bytes, not the same", key, len(got), ok, len(want))
+		}
+	}
+	if len(restored) != len(objects) {
+		t.Fatalf("the bucket's tar holds %d entries, the bucket %d objects", len(restored), len(objects))
 	}
 
 	// The dump (custom format, left uncompressed for restic to compress)

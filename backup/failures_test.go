@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +94,95 @@ jobs:
 		t.Fatalf("dry run to us-east-1: %v", err)
 	}
 	f.tmpEmpty(t)
+}
+
+// TestResidencyRefusesReplica: a replica in us-east-1, set up while the
+// config still allowed that region, is refused by the next run as a
+// primary would be: before any byte is written to either repository,
+// with the refusal and the region found in the run record. A dry run
+// refuses it too, and the snapshot listing does not count on it.
+func TestResidencyRefusesReplica(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	us := testenv.StartS3(t, testenv.WithRegion("us-east-1"))
+	us.MakeBucket(t, "replica")
+	files := filepath.Join(dir, "files")
+	writeFiles(t, files, 3, 1000)
+	body := fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+  - name: virginia%s
+sources:
+  - {name: files, path: {path: %s}}
+jobs:
+  - {name: j, sources: [files], repository: disk, replicas: [virginia]}
+`, s3YAML(t, dir, us, "replica", us.AccessKey, us.SecretKey), files)
+	f := newFixture(t, dir, body, nil)
+	allowed := f.cfg.Residency.AllowedRegions
+	// Set up while the config allowed us-east-1 too.
+	f.cfg.Residency.AllowedRegions = append(slices.Clone(allowed), "us-east-1")
+	for _, r := range []string{"disk", "virginia"} {
+		if err := f.repos.Init(ctx, r); err != nil {
+			t.Fatalf("init %s while us-east-1 was allowed: %v", r, err)
+		}
+	}
+	if _, err := f.eng.Run(ctx, RunOptions{Job: "j"}); err != nil {
+		t.Fatalf("backup while us-east-1 was allowed: %v", err)
+	}
+	replicaKeys := objectKeys(t, ctx, us.Client(t), "replica")
+	if len(replicaKeys) == 0 {
+		t.Fatal("the replica holds nothing after the first run")
+	}
+
+	// Now us-east-1 is not allowed, and the source has changed.
+	f.cfg.Residency.AllowedRegions = allowed
+	writeFiles(t, filepath.Join(files, "new"), 2, 1000)
+	rep, err := f.eng.Run(ctx, RunOptions{Job: "j"})
+	if !errors.Is(err, ErrResidency) || !strings.Contains(err.Error(), "repository:virginia") || !strings.Contains(err.Error(), `"us-east-1"`) {
+		t.Fatalf("run with its replica in us-east-1: %v, want ErrResidency naming repository:virginia and us-east-1", err)
+	}
+	if len(rep.Runs) != 1 || rep.Runs[0].Result != ResultRefused {
+		t.Fatalf("runs %+v, want one refused", rep.Runs)
+	}
+	row, err := f.store.Run(ctx, rep.Runs[0].ID)
+	if err != nil || row.Result != ResultRefused || !strings.Contains(string(row.Record), `"target":"repository:virginia"`) ||
+		!strings.Contains(string(row.Record), `"answer":"us-east-1 (refused)"`) {
+		t.Fatalf("run record %s, %v", row.Record, err)
+	}
+	if n := len(f.dataSnapshots(t, "disk")); n != 1 {
+		t.Fatalf("the primary holds %d data snapshots after the refusal, want the first run's only", n)
+	}
+	if after := objectKeys(t, ctx, us.Client(t), "replica"); !slices.Equal(after, replicaKeys) {
+		t.Fatalf("the refused replica's bucket changed: %d objects before, %d after", len(replicaKeys), len(after))
+	}
+	if _, err := f.eng.Run(ctx, RunOptions{Job: "j", DryRun: true}); !errors.Is(err, ErrResidency) || !strings.Contains(err.Error(), "repository:virginia") {
+		t.Fatalf("dry run with its replica in us-east-1: %v", err)
+	}
+	list, err := f.eng.Snapshots(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Problems) != 1 || !strings.Contains(list.Problems[0], "replica virginia") || !strings.Contains(list.Problems[0], `"us-east-1"`) {
+		t.Fatalf("snapshot listing problems %q, want the refused replica", list.Problems)
+	}
+	if len(list.Snapshots) != 1 || len(list.Snapshots[0].Replicas) != 0 {
+		t.Fatalf("snapshot listing %+v: a refused replica holds no trusted copy", list.Snapshots)
+	}
+	f.tmpEmpty(t)
+}
+
+// objectKeys lists every object key of bucket, sorted.
+func objectKeys(t *testing.T, ctx context.Context, mc *minio.Client, bucket string) []string {
+	t.Helper()
+	var keys []string
+	for o := range mc.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		keys = append(keys, o.Key)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // TestFailingSources: a database that does not exist, a pg_dump killed

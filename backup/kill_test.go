@@ -3,12 +3,16 @@ package backup
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +100,9 @@ func helperMain(v string) int {
 	return 0
 }
 
+// lockID is the name of a restic lock file: its id.
+var lockID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // TestKilledMidBackup: a steward process (and its restic) killed with
 // SIGKILL mid-backup leaves a stale restic lock and an unfinished run; the
 // next run marks the run interrupted, removes the stale lock (audited) and
@@ -130,6 +137,23 @@ jobs:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	lockDir := filepath.Join(f.cfg.Repositories[0].Local.Path, "locks")
+	// resticLocks lists the lock files restic has finished writing (the
+	// local backend writes <id>-tmp-<n> first, then renames it to <id>).
+	resticLocks := func() []string {
+		ents, err := os.ReadDir(lockDir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			if lockID.MatchString(e.Name()) {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	killGroup := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	sc := bufio.NewScanner(out)
 	killed := false
 	for sc.Scan() {
@@ -137,18 +161,21 @@ jobs:
 		if strings.HasPrefix(line, EventStart) {
 			// Once restic holds its lock, kill the whole process group,
 			// steward and its restic, as a crash or an OOM kill would.
-			lockDir := filepath.Join(f.cfg.Repositories[0].Local.Path, "locks")
-			for range 500 {
-				if ents, _ := os.ReadDir(lockDir); len(ents) > 0 {
-					break
-				}
+			deadline := time.Now().Add(time.Minute)
+			for len(resticLocks()) == 0 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killGroup()
+			if len(resticLocks()) == 0 {
+				cmd.Wait()
+				t.Fatalf("restic took no lock in %s within a minute of the backup's start", lockDir)
+			}
 			killed = true
 			break
 		}
 		if line == "finished" || strings.HasPrefix(line, "error") {
+			killGroup()
+			cmd.Wait()
 			t.Fatalf("helper ended before it could be killed: %s", line)
 		}
 	}
@@ -156,8 +183,10 @@ jobs:
 	if !killed {
 		t.Fatal("no progress seen from the helper")
 	}
-	locks, _ := os.ReadDir(filepath.Join(f.cfg.Repositories[0].Local.Path, "locks"))
-	t.Logf("restic locks left by the killed process: %d", len(locks))
+	stale := resticLocks()
+	if len(stale) == 0 {
+		t.Fatal("the killed restic left no lock: the test needs a stale lock to check that the next run removes it")
+	}
 
 	// The killed process's password file is seconds old here; in real
 	// life the next run comes much later than staleTmpAge.
@@ -176,8 +205,12 @@ jobs:
 	if n := len(f.dataSnapshots(t, "disk")); n != 1 {
 		t.Fatalf("%d snapshots", n)
 	}
-	acts := auditActions(t, f)
-	if len(locks) > 0 && acts["repository.unlock/ok"] == 0 {
+	for _, l := range resticLocks() {
+		if slices.Contains(stale, l) {
+			t.Fatalf("the stale lock %s is still in %s", l, lockDir)
+		}
+	}
+	if acts := auditActions(t, f); acts["repository.unlock/ok"] == 0 {
 		t.Fatalf("stale lock removal not audited: %v", acts)
 	}
 	f.resticByHand(t, "disk", "check")

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"steward/internal/config"
 	"steward/internal/manifest"
 	"steward/internal/resticx"
+	"steward/internal/testenv"
 )
 
 // etcZone is the tz database name of the fixed zone UTC+hours
@@ -134,5 +136,84 @@ jobs:
 		}
 		f.resticByHand(t, repoName, "check")
 	}
+	f.tmpEmpty(t)
+}
+
+// TestKeepFlags: each keep_* of a job's retention becomes its restic
+// forget flag, and a job that keeps everything gives none.
+func TestKeepFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		r    config.Retention
+		want []string
+	}{
+		{"keeps everything", config.Retention{}, nil},
+		{"every kind", config.Retention{KeepLast: 1, KeepDaily: 2, KeepWeekly: 3, KeepMonthly: 4, KeepYearly: 5, KeepWithin: config.Duration(30 * 24 * time.Hour)},
+			[]string{"--keep-last", "1", "--keep-daily", "2", "--keep-weekly", "3", "--keep-monthly", "4", "--keep-yearly", "5", "--keep-within", "720h"}},
+		{"keep_within alone", config.Retention{KeepWithin: config.Duration(24 * time.Hour)}, []string{"--keep-within", "24h"}},
+		{"keep_within rounds up to whole hours", config.Retention{KeepWithin: config.Duration(90 * time.Minute)}, []string{"--keep-within", "2h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keepFlags(tt.r); !slices.Equal(got, tt.want) {
+				t.Fatalf("keepFlags(%+v) = %q, want %q", tt.r, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestKeepWithinForgetsOlderSnapshots: a keep_within the config accepts
+// (it ends before the contract does) reaches restic: of a snapshot dated
+// years back and one taken now, retention forgets the old one, and only
+// it.
+func TestKeepWithinForgetsOlderSnapshots(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	writeFiles(t, files, 3, 4<<10)
+	f := newFixture(t, dir, fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: files, path: {path: %s}}
+jobs:
+  - {name: j, sources: [files], repository: disk, retention: {keep_within: 1d}}
+`, files), nil)
+	job, _ := f.cfg.Job("j")
+	if got, want := keepFlags(job.Retention), []string{"--keep-within", "24h"}; !slices.Equal(got, want) {
+		t.Fatalf("keep_within: 1d gives flags %q, want %q", got, want)
+	}
+	if err := f.repos.Init(ctx, "disk"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.eng.Run(ctx, RunOptions{Job: "j"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"disk: kept all snapshots"}; !slices.Equal(first.Retention, want) {
+		t.Fatalf("first run's retention %q, want %q", first.Retention, want)
+	}
+	// The first snapshot, dated back to 2020 (restic keeps its tags).
+	f.resticByHand(t, "disk", "rewrite", "--forget", "--new-time", "2020-01-01 00:00:00", first.Runs[0].SnapshotID)
+	old := f.dataSnapshots(t, "disk")
+	if len(old) != 1 || old[0].Time.Year() != 2020 || old[0].TagValue("run:") != first.Runs[0].ID {
+		t.Fatalf("after dating it back: %+v", old)
+	}
+
+	second, err := f.eng.Run(ctx, RunOptions{Job: "j"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"disk: forgot 1 snapshot(s) and pruned"}; !slices.Equal(second.Retention, want) {
+		t.Fatalf("second run's retention %q, want %q", second.Retention, want)
+	}
+	kept := f.dataSnapshots(t, "disk")
+	if len(kept) != 1 || kept[0].ID != second.Runs[0].SnapshotID {
+		t.Fatalf("data snapshots after retention %+v, want only the second run's %s", kept, second.Runs[0].SnapshotID)
+	}
+	if n := testenv.AuditCount(t, f.store, "backup.retention", "ok"); n != 1 {
+		t.Fatalf("%d backup.retention/ok audit records, want 1", n)
+	}
+	f.resticByHand(t, "disk", "check")
 	f.tmpEmpty(t)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,6 +157,21 @@ func signedCertificate(t *testing.T, dir string, s *Signer, withExc bool) (strin
 
 var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
 
+// Failures Verify reports for a damaged file, by the check that finds
+// them.
+const (
+	failParse     = "the file is not a readable PDF"
+	failDigest    = "the signature is invalid: " // + pdfsign's "… Message digest mismatch …"
+	failSignature = "the signature "             // the signature value itself, unreadable
+	failEvidence  = "the evidence was replaced"
+)
+
+// TestFlippedByteIsDetected flips one bit at places across a signed
+// certificate: each is refused by pdfsig and by Verify, by the check that
+// should find it. A bit flipped inside a page's content stream or the
+// embedded font program still parses, and is not in the embedded data:
+// only the signature's digest over the signed byte ranges can catch it,
+// and it must be the one failure reported.
 func TestFlippedByteIsDetected(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := testSigner(t, dir)
@@ -168,20 +184,45 @@ func TestFlippedByteIsDetected(t *testing.T) {
 	gapEnd, _ := strconv.Atoi(string(m[3]))
 	embedded := bytes.Index(signed, []byte("/Type /EmbeddedFile"))
 	content := bytes.Index(signed, []byte("stream\n"))
-	positions := []struct {
+	type position struct {
 		name string
 		at   int
-	}{
-		{"header", 5},
-		{"first page content", content + 40},
-		{"embedded evidence", embedded + 300},
-		{"middle", len(signed) / 2},
-		{"signature value", gapStart + 40},
-		{"signature dictionary", gapEnd + 20},
-		{"final trailer", len(signed) - 8},
+		// want must be among the failures (the only one, with only).
+		want string
+		only bool
 	}
+	positions := []position{
+		{"header", 5, failParse, false},
+		{"first page content", content + 40, failDigest, true},
+		{"embedded evidence", embedded + 300, failEvidence, false},
+		{"middle", len(signed) / 2, failDigest, true},
+		{"signature value", gapStart + 40, failSignature, false},
+		{"signature dictionary", gapEnd + 20, failDigest, true},
+		{"final trailer", len(signed) - 8, failDigest, true},
+	}
+	pages := regexp.MustCompile(`/Contents (\d+) 0 R`).FindAllSubmatch(signed, -1)
+	if len(pages) < 2 {
+		t.Fatalf("%d page content streams found, want the certificate's pages", len(pages))
+	}
+	for i, p := range pages {
+		start, n := streamData(t, signed, string(p[1]))
+		positions = append(positions,
+			position{fmt.Sprintf("page %d content stream, start", i+1), start + 2, failDigest, true},
+			position{fmt.Sprintf("page %d content stream, middle", i+1), start + n/2, failDigest, true},
+			position{fmt.Sprintf("page %d content stream, end", i+1), start + n - 1, failDigest, true})
+	}
+	font := regexp.MustCompile(`/FontFile2 (\d+) 0 R`).FindSubmatch(signed)
+	if font == nil {
+		t.Fatal("no embedded font program (/FontFile2) found")
+	}
+	start, n := streamData(t, signed, string(font[1]))
+	positions = append(positions, position{"font program stream", start + n/3, failDigest, true})
+
 	for _, p := range positions {
 		t.Run(p.name, func(t *testing.T) {
+			if p.want == failDigest && (p.at >= gapStart && p.at < gapEnd || p.at >= len(signed)) {
+				t.Fatalf("position %d is not in the signed byte ranges [0,%d) and [%d,%d)", p.at, gapStart, gapEnd, len(signed))
+			}
 			damaged := bytes.Clone(signed)
 			damaged[p.at] ^= 0x01
 			path := filepath.Join(t.TempDir(), "damaged.pdf")
@@ -199,8 +240,36 @@ func TestFlippedByteIsDetected(t *testing.T) {
 			if res == nil || res.OK() {
 				t.Fatalf("Verify result claims success: %v", res)
 			}
+			found := slices.ContainsFunc(res.Failed, func(f string) bool {
+				return strings.HasPrefix(f, p.want) || (p.want == failEvidence && strings.Contains(f, p.want))
+			})
+			if p.want == failDigest {
+				found = found && slices.ContainsFunc(res.Failed, func(f string) bool { return strings.Contains(f, "digest") })
+			}
+			if !found || (p.only && len(res.Failed) != 1) {
+				t.Fatalf("a flipped byte at %d: failures %q, want %q among them (the only one: %v)", p.at, res.Failed, p.want, p.only)
+			}
 		})
 	}
+}
+
+// streamData returns the offset and length of the data of stream object
+// obj in pdf (uncompressed PDF syntax, its /Length given directly).
+func streamData(t *testing.T, pdf []byte, obj string) (int, int) {
+	t.Helper()
+	head := regexp.MustCompile(`(?s)\n` + obj + ` 0 obj\s*<<(.*?)>>\s*stream\r?\n`).FindSubmatchIndex(pdf)
+	if head == nil {
+		t.Fatalf("stream object %s not found", obj)
+	}
+	l := regexp.MustCompile(`/Length (\d+)(\s+\d+\s+R)?`).FindSubmatch(pdf[head[2]:head[3]])
+	if l == nil || len(l[2]) > 0 {
+		t.Fatalf("stream object %s has no direct /Length", obj)
+	}
+	n, _ := strconv.Atoi(string(l[1]))
+	if n < 8 || !bytes.HasPrefix(pdf[head[1]+n:], []byte("\nendstream")) && !bytes.HasPrefix(pdf[head[1]+n:], []byte("endstream")) {
+		t.Fatalf("stream object %s: /Length %d does not end at endstream", obj, n)
+	}
+	return head[1], n
 }
 
 func TestReplacedEvidenceIsDetected(t *testing.T) {

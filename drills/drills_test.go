@@ -20,6 +20,7 @@ import (
 
 	"steward/internal/errs"
 	"steward/internal/manifest"
+	"steward/internal/pgsql"
 	"steward/internal/testenv"
 )
 
@@ -126,6 +127,48 @@ func (w *world) editManifest(t *testing.T, ctx context.Context, source string, e
 	}
 }
 
+// bySource checks that the drill made exactly one record for each of
+// sources, and nothing else, and returns them by source.
+func bySource(t *testing.T, recs []*Record, sources ...string) map[string]*Record {
+	t.Helper()
+	out := map[string]*Record{}
+	for _, r := range recs {
+		if out[r.Source] != nil {
+			t.Fatalf("two records for source %q", r.Source)
+		}
+		out[r.Source] = r
+	}
+	for _, s := range sources {
+		if out[s] == nil {
+			t.Fatalf("no record for source %q (records for %d sources, want %v)", s, len(recs), sources)
+		}
+	}
+	if len(out) != len(sources) {
+		t.Fatalf("records for %d sources, want %v", len(out), sources)
+	}
+	return out
+}
+
+// check returns the record's check named name (failing the test when it
+// has none).
+func check(t *testing.T, r *Record, name string) Check {
+	t.Helper()
+	i := slices.IndexFunc(r.Checks, func(c Check) bool { return c.Name == name })
+	if i < 0 {
+		t.Fatalf("%s: no check %q in %+v", r.Source, name, r.Checks)
+	}
+	return r.Checks[i]
+}
+
+// otherLast is s with its last character changed to another hex digit:
+// a hash or checksum of the same form and length that differs.
+func otherLast(s string) string {
+	if strings.HasSuffix(s, "0") {
+		return s[:len(s)-1] + "1"
+	}
+	return s[:len(s)-1] + "0"
+}
+
 func TestDrills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -137,9 +180,7 @@ func TestDrills(t *testing.T) {
 		if err != nil {
 			t.Fatalf("drill: %v", err)
 		}
-		if len(recs) != 3 {
-			t.Fatalf("%d records", len(recs))
-		}
+		bySource(t, recs, "files", "db", "bucket")
 		var ks []int
 		for _, r := range recs {
 			if r.Result != ResultPassed || r.Cleanup.Result != ResultPassed || !r.RTO.Met || !r.RPO.Met || r.RunbookVersion != RunbookVersion {
@@ -189,7 +230,7 @@ func TestDrills(t *testing.T) {
 			t.Fatalf("drill: %v", err)
 		}
 		wantNamed := map[string]string{"files": file, "db": "public.c", "bucket": "case-1/doc.pdf"}
-		for _, r := range recs {
+		for _, r := range bySource(t, recs, "files", "db", "bucket") {
 			if r.Result != ResultFailed || !strings.Contains(strings.Join(r.Problems, " "), wantNamed[r.Source]) {
 				t.Errorf("%s: %s %v", r.Source, r.Result, r.Problems)
 			}
@@ -203,11 +244,51 @@ func TestDrills(t *testing.T) {
 		w.noScratch(t, ctx)
 	})
 
+	t.Run("a checksum or hash that disagrees at the same size fails and names it", func(t *testing.T) {
+		var key string
+		w.editManifest(t, ctx, "db", func(m *manifest.Manifest) {
+			i := slices.IndexFunc(m.Tables, func(tb pgsql.Table) bool { return tb.Schema == "public" && tb.Name == "c" })
+			m.Tables[i].Checksum = otherLast(m.Tables[i].Checksum)
+		})
+		w.editManifest(t, ctx, "bucket", func(m *manifest.Manifest) {
+			m.Objects[1].SHA256 = otherLast(m.Objects[1].SHA256)
+			key = m.Objects[1].Key
+		})
+		recs, err := w.d.Run(ctx, RunOptions{Job: "j"})
+		if !errors.Is(err, ErrDrillFailed) || !errors.Is(err, errs.ErrVerificationFailed) {
+			t.Fatalf("drill: %v", err)
+		}
+		by := bySource(t, recs, "files", "db", "bucket")
+		if r := by["files"]; r.Result != ResultPassed {
+			t.Errorf("files (manifest untouched): %s %v", r.Result, r.Problems)
+		}
+		for source, want := range map[string]struct{ content, size, named string }{
+			"db":     {"tables: " + pgsql.ChecksumMethod, "tables: rows", "public.c (" + pgsql.ChecksumMethod + " differs)"},
+			"bucket": {"objects: SHA-256", "objects: bytes", key + " (SHA-256 differs)"},
+		} {
+			r := by[source]
+			if c := check(t, r, want.content); c.Result != ResultFailed || c.Detail != want.named || c.Actual != "1 differ" {
+				t.Errorf("%s: content check %+v, want it failed naming only %s", source, c, want.named)
+			}
+			if c := check(t, r, want.size); c.Result != ResultPassed {
+				t.Errorf("%s: size check %+v, want it passed (only the content differs)", source, c)
+			}
+			if r.Result != ResultFailed || !strings.Contains(strings.Join(r.Problems, " "), want.named) {
+				t.Errorf("%s: %s %v, want failed naming %s", source, r.Result, r.Problems, want.named)
+			}
+			if !strings.Contains(err.Error(), want.named) {
+				t.Errorf("error does not name %s: %v", want.named, err)
+			}
+		}
+		w.noScratch(t, ctx)
+	})
+
 	t.Run("a file in scratch that the manifest lacks fails", func(t *testing.T) {
 		w.editManifest(t, ctx, "files", func(m *manifest.Manifest) { m.Files = m.Files[1:] })
 		recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
-		if err == nil || !strings.Contains(strings.Join(recs[0].Problems, " "), "not in the manifest") {
-			t.Fatalf("%v %v", err, recs[0].Problems)
+		r := bySource(t, recs, "files")["files"]
+		if err == nil || !strings.Contains(strings.Join(r.Problems, " "), "not in the manifest") {
+			t.Fatalf("%v %v", err, r.Problems)
 		}
 	})
 
@@ -221,7 +302,7 @@ func TestDrills(t *testing.T) {
 		if err == nil {
 			t.Fatal("drill passed with 1ns targets")
 		}
-		r := recs[0]
+		r := bySource(t, recs, "files")["files"]
 		if r.RTO.Met || r.RPO.Met || r.RTO.Actual <= 0 || r.RPO.Actual <= 0 {
 			t.Fatalf("rto %+v rpo %+v", r.RTO, r.RPO)
 		}
@@ -236,9 +317,9 @@ func TestDrills(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// 3 + 3 + 1 + 1 drills of one repository with N=3.
-		if recs[0].ReadDataSubset != (Subset{K: 3, N: 3}) {
-			t.Fatalf("subset %v", recs[0].ReadDataSubset)
+		// 3 + 3 + 3 + 1 + 1 drills of one repository with N=3.
+		if r := bySource(t, recs, "files")["files"]; r.ReadDataSubset != (Subset{K: 3, N: 3}) {
+			t.Fatalf("subset %v", r.ReadDataSubset)
 		}
 	})
 
@@ -262,15 +343,17 @@ func TestDrills(t *testing.T) {
 		}
 		w.editManifest(t, ctx, "files", toV1)
 		recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
-		if err != nil || recs[0].Result != ResultPassed || recs[0].Manifest.Format != manifest.FormatV1 {
-			t.Fatalf("v1 manifest: %v %+v", err, recs[0])
+		r := bySource(t, recs, "files")["files"]
+		if err != nil || r.Result != ResultPassed || r.Manifest.Format != manifest.FormatV1 {
+			t.Fatalf("v1 manifest: %v %+v", err, r)
 		}
-		if !slices.ContainsFunc(recs[0].Checks, func(c Check) bool { return c.Name == "files: SHA-256" && c.Result == ResultPassed }) {
-			t.Fatalf("no passed SHA-256 check: %+v", recs[0].Checks)
+		if c := check(t, r, "files: SHA-256"); c.Result != ResultPassed {
+			t.Fatalf("SHA-256 check %+v, want passed", c)
 		}
 		w.editManifest(t, ctx, "files", func(m *manifest.Manifest) { m.Files[0].SHA256 = strings.Repeat("0", 64) })
-		if recs, err := w.d.Run(ctx, RunOptions{Job: "j", Source: "files"}); !errors.Is(err, ErrDrillFailed) || !strings.Contains(strings.Join(recs[0].Problems, " "), "SHA-256 differs") {
-			t.Fatalf("a wrong v1 hash: %v %v", err, recs[0].Problems)
+		recs, err = w.d.Run(ctx, RunOptions{Job: "j", Source: "files"})
+		if r := bySource(t, recs, "files")["files"]; !errors.Is(err, ErrDrillFailed) || !strings.Contains(strings.Join(r.Problems, " "), "SHA-256 differs") {
+			t.Fatalf("a wrong v1 hash: %v %v", err, r.Problems)
 		}
 	})
 
@@ -280,7 +363,7 @@ func TestDrills(t *testing.T) {
 		if !errors.Is(err, ErrDrillFailed) {
 			t.Fatalf("drill: %v", err)
 		}
-		for _, r := range recs {
+		for _, r := range bySource(t, recs, "files", "db", "bucket") {
 			if r.Result != ResultFailed || r.Cleanup.Result != ResultPassed {
 				t.Errorf("%s: %s, cleanup %+v", r.Source, r.Result, r.Cleanup)
 			}

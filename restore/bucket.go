@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -24,12 +25,19 @@ func (r *Restorer) restoreBucket(ctx context.Context, rs *Resolved, snap Snapsho
 		if region == "" && len(r.cfg.Residency.AllowedRegions) > 0 {
 			region = r.cfg.Residency.AllowedRegions[0]
 		}
-		if _, err := b.MakeBucket(ctx, region); err != nil {
+		created, err := b.MakeBucket(ctx, region)
+		if err != nil {
 			return err
 		}
 		// The bucket must be in an allowed region before any byte is
-		// written (req 2).
+		// written (req 2); one made for this restore and refused is
+		// removed again, so that the refusal leaves nothing there.
 		if _, err := r.repos.CheckRegion(ctx, "restore-target:"+to.Bucket.Bucket, "restore target", b); err != nil {
+			if created {
+				if _, rerr := b.WithBucket(to.Bucket.Bucket, "").RemoveBucket(context.WithoutCancel(ctx), objstore.DeleteOptions{}); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("remove the bucket made for the refused restore: %w", rerr))
+				}
+			}
 			return err
 		}
 		put = func(hdr *tar.Header, rd io.Reader) error {

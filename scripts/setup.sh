@@ -26,9 +26,12 @@ fi
 
 # install_go_tool NAME PACKAGE VERSION CHECK: builds PACKAGE@VERSION into
 # ./bin unless ./bin/NAME already answers CHECK with the pinned version.
+# Either way it leaves the version marker ./bin/.NAME.version, which the
+# tests require (internal/testenv.Bin).
 install_go_tool() {
   local name=$1 pkg=$2 version=$3 want=$4
   if [ -x "$BIN/$name" ] && "$BIN/$name" $5 2>/dev/null | grep -q -- "$want"; then
+    echo "$version" > "$BIN/.$name.version"
     return
   fi
   echo "setup: building $name $version (a few minutes on a new machine)"

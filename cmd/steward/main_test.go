@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"steward/app"
-	"steward/internal/clock"
+	"steward/certs"
+	"steward/internal/audit"
+	"steward/internal/config"
+	"steward/internal/errs"
+	"steward/internal/resticx"
 )
 
 // stewardRun runs one command line in dir and returns exit code and output.
@@ -183,25 +190,42 @@ func auditLines(t *testing.T, dir string) [][]byte {
 	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 }
 
+// TestAuditVerifyAndTampering: a record whose content was edited (one
+// byte of its target, its seq untouched), one removed and two swapped are
+// each found at seq 2, for what they are.
 func TestAuditVerifyAndTampering(t *testing.T) {
-	tamper := map[string]func([][]byte) [][]byte{
-		"byte changed": func(ls [][]byte) [][]byte { ls[1][bytes.IndexByte(ls[1], ':')+1] ^= 1; return ls },
-		"removed":      func(ls [][]byte) [][]byte { return append(ls[:1], ls[2:]...) },
-		"swapped":      func(ls [][]byte) [][]byte { ls[1], ls[2] = ls[2], ls[1]; return ls },
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, ls [][]byte) [][]byte
+		reason string
+	}{
+		{"byte changed", func(t *testing.T, ls [][]byte) [][]byte {
+			// One byte of the record's content, inside its target's value
+			// ("audit-log" becomes "audit-lof"): still a well-formed record
+			// with the right seq, only its hash gives it away.
+			i := bytes.Index(ls[1], []byte(`"target":"audit-log"`))
+			if i < 0 || !bytes.HasPrefix(ls[1], []byte(`{"seq":2,`)) {
+				t.Fatalf("record 2 is not the audit.verify record this test edits: %s", ls[1])
+			}
+			ls[1][i+len(`"target":"audit-log"`)-2] ^= 1
+			return ls
+		}, "hash does not match the record's content"},
+		{"removed", func(_ *testing.T, ls [][]byte) [][]byte { return append(ls[:1], ls[2:]...) }, "expected seq 2, found 3"},
+		{"swapped", func(_ *testing.T, ls [][]byte) [][]byte { ls[1], ls[2] = ls[2], ls[1]; return ls }, "expected seq 2, found 3"},
 	}
-	for name, f := range tamper {
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			dir := initDemo(t)
 			for i := 0; i < 3; i++ {
 				if code, _, e := stewardRun(t, dir, "", "audit", "verify"); code != 0 {
 					t.Fatalf("verify of an untouched log: %d %s", code, e)
 				}
 			}
-			lines := f(auditLines(t, dir))
+			lines := tt.tamper(t, auditLines(t, dir))
 			os.WriteFile(filepath.Join(dir, "steward-state", "audit.jsonl"), append(bytes.Join(lines, []byte("\n")), '\n'), 0o600)
 			code, out, _ := stewardRun(t, dir, "", "audit", "verify")
-			if code != exitVerify || !strings.Contains(out, "first bad record is seq 2") {
-				t.Fatalf("tampered log: exit %d\n%s", code, out)
+			if code != exitVerify || !strings.Contains(out, "first bad record is seq 2") || !strings.Contains(out, tt.reason) {
+				t.Fatalf("tampered log: exit %d, want %d naming seq 2 and %q:\n%s", code, exitVerify, tt.reason, out)
 			}
 		})
 	}
@@ -250,12 +274,49 @@ func TestSecretSeal(t *testing.T) {
 	}
 }
 
+// TestExitCodeMapping: every error exitCode maps, bare and wrapped, gets
+// its code, and --help lists each code.
 func TestExitCodeMapping(t *testing.T) {
-	_ = clock.System
-	ctx, cancel := context.WithCancel(context.Background())
+	live := context.Background()
+	cancelled, cancel := context.WithCancel(live)
 	cancel()
-	if exitCode(ctx, context.Canceled) != exitInterrupted {
-		t.Fatal("cancelled context")
+	wrap := func(err error) error { return fmt.Errorf("steward: doing something: %w", err) }
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want int
+	}{
+		{"success", live, nil, exitOK},
+		{"context canceled", live, context.Canceled, exitInterrupted},
+		{"restic interrupted", live, resticx.ErrInterrupted, exitInterrupted},
+		{"any error once the context is cancelled", cancelled, errors.New("restic: signal: killed"), exitInterrupted},
+		{"usage", live, errs.Usage("--job: no job named %q", "x"), exitUsage},
+		{"made usage", live, errs.AsUsage(errors.New("bad flag")), exitUsage},
+		{"config problems", live, config.Problems{{Path: "jobs[0].repository", Message: "name the primary repository"}}, exitUsage},
+		{"verification failed", live, errs.ErrVerificationFailed, exitVerify},
+		{"audit log tampered", live, audit.ErrTampered, exitVerify},
+		{"signature verification failed", live, certs.ErrVerificationFailed, exitVerify},
+		{"any other failure", live, errors.New("disk full"), exitFailure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitCode(tt.ctx, tt.err); got != tt.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+			if tt.err == nil {
+				return
+			}
+			if got := exitCode(tt.ctx, wrap(tt.err)); got != tt.want {
+				t.Errorf("exitCode(wrapped %v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+	_, help, _ := stewardRun(t, t.TempDir(), "", "--help")
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitVerify, exitInterrupted} {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(code) + `\s+\S`).MatchString(help) {
+			t.Errorf("--help does not list exit code %d:\n%s", code, help)
+		}
 	}
 }
 

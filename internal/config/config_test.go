@@ -132,13 +132,15 @@ func TestProblems(t *testing.T) {
 	tests := []struct {
 		name, text, path, frag string
 	}{
-		{"inline secret", base + `
+		{"unknown key", base + `
   - name: j2
     sources: [s1]
     repository: r1
 repositories2: 1
 `, "repositories2", "unknown key"},
-		{"secret written inline", strings.Replace(base, "path: {path: /tmp/s1}", "postgres: {database: d, user: u, password: hunter2}", 1), "sources[0].postgres.password", "never written inline"},
+		{"inline secret", strings.Replace(base, "path: {path: /tmp/s1}", "postgres: {database: d, user: u, password: hunter2}", 1), "sources[0].postgres.password", "never written inline"},
+		{"inline S3 key", strings.Replace(base, "path: {path: /tmp/s1}", "s3: {endpoint: e:1, bucket: bkt, access_key: AKIA0000, secret_key: env:B}", 1), "sources[0].s3.access_key", "never written inline"},
+		{"inline webhook secret", base + "notify: {webhook: {url: \"https://hooks.example.jp/x\", secret: hunter2}}\n", "notify.webhook.secret", "never written inline"},
 		{"bad duration", base + "erase: {cooling_off: soon}\n", "erase.cooling_off", "days"},
 		{"bad date", strings.Replace(base, "2099-01-01", "31/03/2099", 1), "contract.end_date", "YYYY-MM-DD"},
 		{"bad zone", strings.Replace(base, "end_date: 2099-01-01", "end_date: 2099-01-01, time_zone: Mars/Base", 1), "contract.time_zone", "IANA"},
@@ -168,11 +170,82 @@ func TestBaseIsValid(t *testing.T) {
 	}
 }
 
+// TestProblemsNeverEchoSecrets: a secret written where it must not be
+// (inline, under a misspelt key, as a list or a section) is reported at
+// its field, and no problem shows its value.
 func TestProblemsNeverEchoSecrets(t *testing.T) {
-	text := strings.Replace(base, "path: {path: /tmp/s1}", "postgres: {database: d, user: u, password: S3cr3t-Value}", 1)
-	ps := problemsOf(t, text)
-	if strings.Contains(ps.Error(), "S3cr3t-Value") {
-		t.Fatalf("problem text shows the secret: %v", ps)
+	const secret = "S3cr3t-Value"
+	src := func(block string) string { return strings.Replace(base, "path: {path: /tmp/s1}", block, 1) }
+	tests := []struct {
+		name, text, path, frag string
+	}{
+		{"postgres password inline", src("postgres: {database: d, user: u, password: " + secret + "}"), "sources[0].postgres.password", "never written inline"},
+		{"S3 secret key inline", src("s3: {endpoint: e:1, bucket: bkt, access_key: env:A, secret_key: " + secret + "}"), "sources[0].s3.secret_key", "never written inline"},
+		{"restore password inline", src("postgres: {database: d, user: u}\n    restore: {postgres: {user: r, password: " + secret + "}}"), "sources[0].restore.postgres.password", "never written inline"},
+		{"email password inline", base + "notify: {email: {smtp: \"smtp.example.jp:587\", from: a, to: [b], password: " + secret + "}}\n", "notify.email.password", "never written inline"},
+		{"account admin inline", base + "accounts: [{name: a, kind: s3_access_key, id: x, admin: " + secret + "}]\n", "accounts[0].admin", "never written inline"},
+		{"under a misspelt key", src("postgres: {database: d, user: u, passwrd: " + secret + "}"), "sources[0].postgres.passwrd", `did you mean "password"?`},
+		{"as a list", src("postgres: {database: d, user: u, password: [" + secret + "]}"), "sources[0].postgres.password", "not a list"},
+		{"as a section", src("postgres: {database: d, user: u, password: {" + secret + ": 1}}"), "sources[0].postgres.password", "not a section"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := problemsOf(t, tt.text)
+			if !hasProblem(ps, tt.path, tt.frag) {
+				t.Fatalf("want a problem at %s containing %q, got:\n%v", tt.path, tt.frag, ps)
+			}
+			if strings.Contains(ps.Error(), secret) {
+				t.Fatalf("problem text shows the secret: %v", ps)
+			}
+		})
+	}
+}
+
+// TestRetentionAndLockStopAtContractEnd: a keep_within or an object lock
+// that would keep data past the contract's end is refused at its field;
+// one that ends on or before it is accepted.
+func TestRetentionAndLockStopAtContractEnd(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// base's contract ends with 2099-01-01, Tokyo time: 31 days after now.
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return time.Date(2098, 12, 2, 0, 0, 0, 0, tokyo) }
+	keepWithin := func(d string) string { return base + "    retention: {keep_within: " + d + "}\n" }
+	objectLock := func(d string) string {
+		return strings.Replace(base, "local: {path: /tmp/r1}", "local: {path: /tmp/r1}\n    object_lock: "+d, 1)
+	}
+	tests := []struct {
+		name, text, path string
+		// refused: the problem's message must hold frag.
+		refused bool
+		frag    string
+	}{
+		{"keep_within ends a day before", keepWithin("30d"), "jobs[0].retention.keep_within", false, ""},
+		{"keep_within ends at the end", keepWithin("31d"), "jobs[0].retention.keep_within", false, ""},
+		{"keep_within reaches past the end", keepWithin("32d"), "jobs[0].retention.keep_within", true, "past the contract end (2099-01-01)"},
+		{"keep_within an hour past the end", keepWithin("745h"), "jobs[0].retention.keep_within", true, "past the contract end"},
+		{"object_lock ends a day before", objectLock("30d"), "repositories[0].object_lock", false, ""},
+		{"object_lock reaches past the end", objectLock("32d"), "repositories[0].object_lock", true, "shorten it to at most 31d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.text), t.TempDir(), "test.yaml")
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if r := cfg.Jobs[0].Retention.KeepWithin.D() + cfg.Repositories[0].ObjectLock.D(); r < 30*24*time.Hour {
+					t.Fatalf("the period was not kept: keep_within %v, object_lock %v", cfg.Jobs[0].Retention.KeepWithin, cfg.Repositories[0].ObjectLock)
+				}
+				return
+			}
+			ps := problemsOf(t, tt.text)
+			if len(ps) != 1 || !hasProblem(ps, tt.path, tt.frag) {
+				t.Fatalf("want exactly one problem, at %s containing %q; got %d:\n%v", tt.path, tt.frag, len(ps), ps)
+			}
+		})
 	}
 }
 

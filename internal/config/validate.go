@@ -48,7 +48,7 @@ func validate(c *collector, cfg *Config) {
 		}
 		if r.ObjectLock > 0 && !end.IsZero() && now().Add(r.ObjectLock.D()).After(end) {
 			c.add(p+".object_lock", "an object lock of %s would keep data past the contract end (%s), so it could not be deleted at termination (req 23): shorten it to at most %s",
-				r.ObjectLock, cfg.Contract.EndDate, Duration(time.Until(end).Truncate(24*time.Hour)))
+				r.ObjectLock, cfg.Contract.EndDate, Duration(end.Sub(now()).Truncate(24*time.Hour)))
 		}
 	}
 

@@ -161,16 +161,33 @@ func (o *Opener) UnlockStale(ctx context.Context, r *Repo, reason string) error 
 	return nil
 }
 
-// HasResticLocks looks for restic lock files without running restic.
+// HasResticLocks looks for restic lock files without running restic. In a
+// local repository only files named by a lock id count: restic's local
+// backend writes <id>-tmp-<n> and renames it, so a restic killed meanwhile
+// leaves a file that restic neither honours as a lock nor removes.
 func (o *Opener) HasResticLocks(ctx context.Context, r *Repo) (bool, error) {
 	if r.S3 == nil {
 		ents, err := os.ReadDir(filepath.Join(r.Config.Local.Path, "locks"))
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
-		return len(ents) > 0, err
+		return slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return isResticID(e.Name()) }), err
 	}
 	return r.S3.HasObjects(ctx, r.prefix()+"locks/")
+}
+
+// isResticID reports whether name is a restic file id: 64 lower-case hex
+// digits.
+func isResticID(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // HasSnapshot checks, without running restic, that r still holds snapshot

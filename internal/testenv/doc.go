@@ -11,7 +11,7 @@
 //
 // # Tools
 //
-//	restic := testenv.Bin(t, "restic") // <root>/bin/restic, else PATH
+//	restic := testenv.Bin(t, "restic") // <root>/bin/restic at the pinned version, never PATH
 //	root := testenv.RepoRoot(t)        // nearest dir with go.mod
 //
 // # S3

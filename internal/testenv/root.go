@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,51 +49,71 @@ func findRoot() (string, error) {
 	}
 }
 
-// Bin returns the path of the tool name: <module root>/bin/name when it is
-// there (scripts/setup.sh builds the pinned versions into it), else the
-// first name in PATH. A missing tool fails the test, naming the setup
-// command: integration tests never skip because a component is absent.
+// pinned names the tools scripts/setup.sh builds into <module root>/bin,
+// each with the key of its version in scripts/versions.sh.
+var pinned = map[string]string{
+	"restic":      "RESTIC_VERSION",
+	"versitygw":   "VERSITYGW_VERSION",
+	"staticcheck": "STATICCHECK_VERSION",
+	"govulncheck": "GOVULNCHECK_VERSION",
+}
+
+// Bin returns <module root>/bin/name, the pinned tool that
+// scripts/setup.sh builds there at the version scripts/versions.sh names,
+// leaving the version it built in bin/.name.version. A tool missing from
+// bin, one without that marker, one whose marker is not the pinned
+// version, or one that is not pinned at all fails the test, naming the
+// setup command: a tool from PATH is never used, so a test run means the
+// pinned versions, and integration tests never skip because a component
+// is absent.
 func Bin(t testing.TB, name string) string {
 	t.Helper()
-	p, err := lookBin(RepoRoot(t), name)
+	return binIn(t, RepoRoot(t), name)
+}
+
+func binIn(t testing.TB, root, name string) string {
+	t.Helper()
+	p, err := pinnedBin(root, name)
 	if err != nil {
 		t.Fatalf("testenv: %v; %s", err, SetupHint)
 	}
 	return p
 }
 
-func lookBin(root, name string) (string, error) {
+func pinnedBin(root, name string) (string, error) {
+	key, ok := pinned[name]
+	if !ok {
+		return "", fmt.Errorf("%s is not one of the tools scripts/versions.sh pins", name)
+	}
 	local := filepath.Join(root, "bin", name)
-	if st, err := os.Stat(local); err == nil && !st.IsDir() && st.Mode().Perm()&0o111 != 0 {
-		return local, nil
+	if st, err := os.Stat(local); err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("find %s: %s is missing or not executable (a %s in PATH is not used: tests run the pinned version)", name, local, name)
 	}
-	p, err := exec.LookPath(name)
+	want, err := pinnedVersion(root, key)
 	if err != nil {
-		return "", fmt.Errorf("find %s: not in %s nor in PATH", name, local)
+		return "", err
 	}
-	return p, nil
+	marker := filepath.Join(root, "bin", "."+name+".version")
+	have, err := os.ReadFile(marker)
+	if err != nil {
+		return "", fmt.Errorf("%s has no version marker %s: it was not built by scripts/setup.sh, so its version is unknown (want %s)", local, marker, want)
+	}
+	if v := strings.TrimSpace(string(have)); v != want {
+		return "", fmt.Errorf("bin/%s is %s, scripts/versions.sh pins %s", name, v, want)
+	}
+	return local, nil
 }
 
-// checkPinned fails the test when scripts/setup.sh left a version marker
-// for name (bin/.name.version) that differs from the version pinned in
-// scripts/versions.sh under key: the tool in bin is stale. Without a marker
-// (a tool from PATH, or built by hand) there is nothing to compare.
-func checkPinned(t testing.TB, name, key string) {
-	t.Helper()
-	root := RepoRoot(t)
-	have, err := os.ReadFile(filepath.Join(root, "bin", "."+name+".version"))
-	if err != nil {
-		return
-	}
+// pinnedVersion reads key=version from scripts/versions.sh.
+func pinnedVersion(root, key string) (string, error) {
 	versions, err := os.ReadFile(filepath.Join(root, "scripts", "versions.sh"))
 	if err != nil {
-		return
+		return "", fmt.Errorf("read the pinned versions: %w", err)
 	}
 	for line := range strings.Lines(string(versions)) {
-		want, ok := strings.CutPrefix(strings.TrimSpace(line), key+"=")
-		if ok && strings.TrimSpace(string(have)) != want {
-			t.Fatalf("testenv: bin/%s is %s, scripts/versions.sh pins %s; %s",
-				name, strings.TrimSpace(string(have)), want, SetupHint)
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok && v != "" {
+			return v, nil
 		}
 	}
+	return "", fmt.Errorf("scripts/versions.sh pins no %s", key)
 }
