@@ -13,9 +13,12 @@ import (
 	"steward/internal/keys"
 )
 
-type configCheckOptions struct{}
+type configCheckOptions struct {
+	WithoutSecrets bool
+}
 
 func newConfigCommand(g *globalOptions) *cli.Command {
+	var opts configCheckOptions
 	return &cli.Command{
 		Name:  "config",
 		Usage: "check the config file",
@@ -25,9 +28,15 @@ func newConfigCommand(g *globalOptions) *cli.Command {
 			Description: `check reads the config (--config, STEWARD_CONFIG, ./steward.yaml or the
 embedded default), fills defaults and validates every section. Every problem
 is listed at once as "field.path (line N): what is wrong and what to do".
-Unknown keys are errors. It changes nothing. Exit 0 when valid, 2 otherwise.`,
+Unknown keys are errors. Every file: and env: secret must exist here (the
+values are read and discarded, never shown); --without-secrets skips that,
+to check a config on a machine that does not hold its secrets. It changes
+nothing. Exit 0 when valid, 2 otherwise.`,
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "without-secrets", Usage: "check the config's form only, not that its file: and env: secrets exist here", Destination: &opts.WithoutSecrets},
+			},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
-				return runConfigCheck(ctx, configCheckOptions{}, g, g.stdout)
+				return runConfigCheck(ctx, opts, g, g.stdout)
 			},
 		}},
 	}
@@ -45,7 +54,7 @@ type configCheckResult struct {
 	Jobs         int             `json:"jobs"`
 }
 
-func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, out io.Writer) error {
+func runConfigCheck(_ context.Context, opts configCheckOptions, g *globalOptions, out io.Writer) error {
 	cfg, err := g.loadConfig()
 	file := g.configSource()
 	if file == "" {
@@ -56,7 +65,7 @@ func runConfigCheck(_ context.Context, _ configCheckOptions, g *globalOptions, o
 	if err != nil && !errors.As(err, &problems) {
 		return err
 	}
-	if cfg != nil && len(problems) == 0 {
+	if cfg != nil && len(problems) == 0 && !opts.WithoutSecrets {
 		// Valid, but does every file: and env: secret exist here? A run
 		// would stop on the first missing one.
 		problems = append(problems, keys.CheckConfig(cfg)...)
