@@ -16,7 +16,7 @@ import (
 
 // TestPostgresManifestFromTheDump: a PostgreSQL backup's manifest is
 // computed from the dump as it streams into restic: every table pg_dump
-// dumps, with its row count and a copymd5/v1 checksum that equals what
+// dumps, with its row count and a copyxxh3/v1 checksum that equals what
 // COPY reads back from the source on a connection of its own, and that
 // the stored dump, read again from the repository, gives too. Nothing is
 // left in the state dir's tmp.

@@ -352,7 +352,7 @@ func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo.Repo, p
 // backupPostgres dumps the database inside an exported snapshot: Steward
 // runs pg_dump --snapshot=… and streams its archive into `restic backup
 // --stdin` through an OS pipe, reading it on the way (pgsql.Dump): the
-// manifest (each table's rows and copymd5/v1 checksum) comes from the very
+// manifest (each table's rows and copyxxh3/v1 checksum) comes from the very
 // bytes restic stores, in the same pass, with no second read of the
 // database and nothing on disk. The password reaches pg_dump as PGPASSWORD
 // in its environment only. If pg_dump fails (its exit status) or its

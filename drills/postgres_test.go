@@ -20,10 +20,10 @@ import (
 )
 
 // TestPostgresChecksums: a drill of a PostgreSQL backup checks every
-// table's rows and copymd5/v1 checksum, read back from the restored
+// table's rows and copyxxh3/v1 checksum, read back from the restored
 // database with COPY (not through restic), against the manifest the backup
 // computed from the dump; a row changed or removed in a restore fails the
-// check and names the table; a manifest made before copymd5/v1
+// check and names the table; a manifest made before copyxxh3/v1
 // (rowmd5sum/v1) is still verified, the old way.
 func TestPostgresChecksums(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -176,10 +176,10 @@ func TestChecksumMethod(t *testing.T) {
 		fails  string
 	}{
 		{"no tables", nil, pgsql.CopyMethod, ""},
-		{"copymd5/v1", []pgsql.Table{tb("copymd5/v1:1:2:3"), tb("copymd5/v1:0:0:0")}, pgsql.CopyMethod, ""},
+		{"copyxxh3/v1", []pgsql.Table{tb("copyxxh3/v1:1:2:3"), tb("copyxxh3/v1:0:0:0")}, pgsql.CopyMethod, ""},
 		{"rowmd5sum/v1", []pgsql.Table{tb("rowmd5sum/v1:1:2:3")}, pgsql.ChecksumMethod, ""},
 		{"unknown", []pgsql.Table{tb("rowsha3/v9:1:2:3")}, "", `"rowsha3/v9" is not one this Steward knows`},
-		{"mixed", []pgsql.Table{tb("copymd5/v1:1:2:3"), tb("rowmd5sum/v1:1:2:3")}, "", "other tables have"},
+		{"mixed", []pgsql.Table{tb("copyxxh3/v1:1:2:3"), tb("rowmd5sum/v1:1:2:3")}, "", "other tables have"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := checksumMethod(&manifest.Manifest{Kind: "postgres", Tables: tt.tables})

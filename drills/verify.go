@@ -65,7 +65,7 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest)
 		defer conn.Close(context.WithoutCancel(ctx))
 		var tables []pgsql.Table
 		if method == pgsql.ChecksumMethod {
-			// A manifest made before copymd5/v1: the row-text sums.
+			// A manifest made before copyxxh3/v1: the row-text sums.
 			tables, err = pgsql.Manifest(ctx, conn, "")
 		} else {
 			tables, err = pgsql.CopyChecksums(ctx, conn, cmp.Or(m.DumpEncoding, "UTF8"))

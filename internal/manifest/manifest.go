@@ -49,7 +49,7 @@ type Manifest struct {
 	DumpFormat  string `json:"dump_format,omitempty"`
 	// DumpEncoding is the client encoding the dump's COPY data is in (its
 	// ENCODING entry): a drill reads the restored tables in it to get the
-	// same bytes. Set with copymd5/v1 checksums, absent before.
+	// same bytes. Set with copyxxh3/v1 checksums, absent before.
 	DumpEncoding string `json:"dump_encoding,omitempty"`
 	// Tables have a checksum whose prefix names its method:
 	// pgsql.CopyMethod, or pgsql.ChecksumMethod in manifests made before.

@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"steward/internal/keys"
 	"steward/internal/testenv"
@@ -91,24 +94,64 @@ func TestCopySumEndMarker(t *testing.T) {
 	}
 }
 
-// TestCopySumAgainstPostgres: the sums equal PostgreSQL's own arithmetic
-// over the same lines (md5, its first and last 64 bits as signed bigints,
-// summed as numeric) — including sums far beyond 64 bits.
+// TestCopySumHash: each line is hashed with XXH3-128 as the reference
+// implementation computes it (the values are xxhsum -H2 of xxHash 0.8.1:
+// high then low 64 bits), whole or fed in pieces, across the hash's
+// code paths for short, medium and long inputs.
+func TestCopySumHash(t *testing.T) {
+	x := func(n int) string { return strings.Repeat("x", n) }
+	for line, want := range map[string]string{
+		"":          "99aa06d3014798d86001c324468d497f",
+		"1\tline 1": "9ac6082042645d78c72b1e73dd5a2fb0",
+		"Grüße 日本":  "635c6e10315b303bfd270ffddff73d9a",
+		`\\.`:       "e8d6464a770e22f4803f06b77d7f4bca",
+		x(17):       "9e8a29b5dfc13013416e526dfb687d89",
+		x(129):      "e7f1abc92bce4135ae9ec8f29e5baa27",
+		x(241):      "586c2f1b13edf30f14da9e5c301a6a1d",
+		x(1025):     "ae69e0b3ccd9c7399cd2e05a61b8a761",
+		x(5000):     "c40b706e6ba9af508d8567cbc9ee3d90",
+		x(100000):   "0fe996a84987456bd8b99a30e426ac41",
+	} {
+		hi, _ := strconv.ParseUint(want[:16], 16, 64)
+		lo, _ := strconv.ParseUint(want[16:], 16, 64)
+		sum := fmt.Sprintf("%s:1:%d:%d", CopyMethod, int64(hi), int64(lo))
+		for _, cut := range []int{0, 1, len(line) / 3, len(line) / 2, len(line) - 1} {
+			cut = max(0, min(cut, len(line)))
+			c, err := sumOf(t, true, line[:cut], line[cut:]+"\n", "\\.\n")
+			if err != nil || c.checksum() != sum {
+				t.Fatalf("line of %d bytes cut at %d: %s %v, want %s", len(line), cut, c.checksum(), err, sum)
+			}
+		}
+	}
+}
+
+// TestCopySumAgainstPostgres: the sums of the halves are exact — equal to
+// PostgreSQL's numeric sums of the same signed 64-bit values — far beyond
+// 64 bits.
 func TestCopySumAgainstPostgres(t *testing.T) {
 	p := testenv.StartPostgres(t)
 	var lines []string
+	var his, los []int64
 	for i := range 3000 {
 		lines = append(lines, fmt.Sprintf("%d\tline %d", i, i*i))
 	}
 	lines = append(lines, "", "\\N", "Grüße 日本")
+	for _, l := range lines {
+		h := xxh3.Hash128([]byte(l))
+		his, los = append(his, int64(h.Hi)), append(los, int64(h.Lo))
+	}
 	c, err := sumOf(t, false, strings.Join(lines, "\n")+"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := p.Query(t, "postgres", `SELECT format('%s:%s:%s:%s', $2::text, count(*), sum(('x' || md5(l))::bit(64)::bigint), sum(('x' || substr(md5(l), 17))::bit(64)::bigint))
-		FROM unnest($1::text[]) AS l`, lines, CopyMethod)[0]
+	row := p.Query(t, "postgres", `SELECT format('%s:%s:%s:%s', $3::text, count(*), sum(h), sum(l)) FROM unnest($1::int8[], $2::int8[]) AS u(h, l)`,
+		his, los, CopyMethod)[0]
 	if want := row[0].(string); c.checksum() != want {
 		t.Fatalf("checksum %s, PostgreSQL says %s", c.checksum(), want)
+	}
+	fits := func(s sum128) bool { return s.hi == 0 && s.lo < 1<<63 || s.hi == -1 && s.lo >= 1<<63 }
+	if fits(c.s1) && fits(c.s2) {
+		t.Fatalf("sums %s and %s fit in 64 bits: this test would not catch a sum that wraps", c.s1, c.s2)
 	}
 }
 

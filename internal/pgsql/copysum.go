@@ -2,19 +2,18 @@ package pgsql
 
 import (
 	"bytes"
-	"crypto/md5"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"math/big"
 	"math/bits"
+
+	"github.com/zeebo/xxh3"
 )
 
 // CopyMethod names the checksum of tables read as COPY text (see the
 // package doc): backups compute it from the dump's COPY data as it streams
 // past, drills from `COPY … TO STDOUT` on the restored database.
-const CopyMethod = "copymd5/v1"
+const CopyMethod = "copyxxh3/v1"
 
 // sum128 is an exact signed 128-bit sum of int64 values: enough for 2^63
 // rows, so it never wraps.
@@ -41,8 +40,8 @@ func (s sum128) String() string {
 var errTrailing = errors.New(`data after the end-of-copy line (\.)`)
 
 // copySum computes CopyMethod over COPY text lines written to it in
-// pieces of any size: per line (without its newline), md5; the md5's first
-// and last 64 bits, read big-endian as signed integers, are summed exactly
+// pieces of any size: per line (without its newline), XXH3-128 (seed 0);
+// its high and low 64 bits, read as signed integers, are summed exactly
 // over the table. The sums do not depend on the rows' order. A line split
 // across writes is hashed incrementally, so memory stays constant however
 // long a row is.
@@ -58,7 +57,7 @@ type copySum struct {
 	s2    sum128
 	ended bool // the marker was seen (dump)
 
-	part    hash.Hash // the unfinished line's hash so far
+	part    *xxh3.Hasher // the unfinished line's hash so far
 	partLen int64
 	head    [2]byte // its first bytes (to recognise the marker)
 }
@@ -93,7 +92,7 @@ func (c *copySum) line(l []byte) {
 		c.ended = true
 		return
 	}
-	c.addSum(md5.Sum(l))
+	c.addSum(xxh3.Hash128(l))
 }
 
 func (c *copySum) partial(p []byte) {
@@ -101,7 +100,7 @@ func (c *copySum) partial(p []byte) {
 		return
 	}
 	if c.part == nil {
-		c.part = md5.New()
+		c.part = xxh3.New()
 	}
 	for i := 0; i < len(p) && c.partLen+int64(i) < 2; i++ {
 		c.head[c.partLen+int64(i)] = p[i]
@@ -114,17 +113,16 @@ func (c *copySum) endPartial() {
 	if c.dump && c.partLen == 2 && c.head == [2]byte{'\\', '.'} {
 		c.ended = true
 	} else {
-		var sum [md5.Size]byte
-		c.addSum([md5.Size]byte(c.part.Sum(sum[:0])))
+		c.addSum(c.part.Sum128())
 	}
 	c.part.Reset()
 	c.partLen = 0
 }
 
-func (c *copySum) addSum(sum [md5.Size]byte) {
+func (c *copySum) addSum(h xxh3.Uint128) {
 	c.rows++
-	c.s1.add(int64(binary.BigEndian.Uint64(sum[:8])))
-	c.s2.add(int64(binary.BigEndian.Uint64(sum[8:])))
+	c.s1.add(int64(h.Hi))
+	c.s2.add(int64(h.Lo))
 }
 
 // finish checks that the data ended where it should: after a whole line
@@ -139,7 +137,7 @@ func (c *copySum) finish() error {
 	return nil
 }
 
-// checksum is the method, row count and both sums: "copymd5/v1:<rows>:<sum1>:<sum2>".
+// checksum is the method, row count and both sums: "copyxxh3/v1:<rows>:<sum1>:<sum2>".
 func (c *copySum) checksum() string {
 	return fmt.Sprintf("%s:%d:%s:%s", CopyMethod, c.rows, c.s1, c.s2)
 }
