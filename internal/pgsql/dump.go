@@ -84,7 +84,7 @@ func Dump(ctx context.Context, o DumpOptions, w io.Writer) (*Archive, error) {
 	pw.Close() // pg_dump holds the write end; its exit ends the stream
 
 	out := &errWriter{w: w}
-	archive, readErr := ReadArchive(io.TeeReader(pr, out))
+	archive, readErr := ReadArchive(&batchTee{r: pr, w: out})
 	// A stream that ended (whole or not) means pg_dump closed it: it exits
 	// by itself, with a status that says why. Otherwise the reader gave up
 	// (unreadable archive, failed write) while pg_dump may still be
@@ -105,6 +105,37 @@ func Dump(ctx context.Context, o DumpOptions, w io.Writer) (*Archive, error) {
 		return nil, readErr
 	}
 	return archive, nil
+}
+
+// teeBatch is how much a batchTee gathers before it writes on.
+const teeBatch = 256 << 10
+
+// batchTee is io.TeeReader in batches: each Read waits for up to teeBatch
+// bytes (fewer at the end of the stream) and writes them to w before
+// returning them. pg_dump writes its archive 8 KiB at a time; passed on
+// that way, every piece would cost a write and a wake-up of the reader on
+// the far side (restic).
+type batchTee struct {
+	r   io.Reader
+	w   io.Writer
+	err error // the read error to return once the batch before it is out
+}
+
+func (t *batchTee) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	n, err := io.ReadAtLeast(t.r, p, min(len(p), teeBatch))
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	if n > 0 {
+		if _, werr := t.w.Write(p[:n]); werr != nil {
+			return n, werr
+		}
+		t.err, err = err, nil
+	}
+	return n, err
 }
 
 // errWriter remembers the first error of w.
