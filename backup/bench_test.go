@@ -104,8 +104,14 @@ func timed(b *testing.B, cmd *exec.Cmd) (time.Duration, string) {
 // itself (write_bytes: catalog, audit log, password files, any temporary
 // file; not its children's, and not what it passes through pipes).
 func stewardRun(b *testing.B, cfgPath, job string) stewardStats {
+	return stewardRunBin(b, os.Args[0], cfgPath, job)
+}
+
+// stewardRunBin is stewardRun with the backup test binary bin (another
+// build's, for STEWARD_BENCH_OTHER).
+func stewardRunBin(b *testing.B, bin, cfgPath, job string) stewardStats {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd := exec.Command(bin, "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+cfgPath+"|"+job, "STEWARD_BENCH=1")
 	d, out := timed(b, cmd)
 	if f := os.Getenv("STEWARD_TRACE_LOG"); f != "" {
@@ -198,7 +204,9 @@ func BenchmarkP1(b *testing.B) {
 // the second is what Steward's own cost (the manifest, the process
 // around the pipe) is measured against. Each is a median ratio over the
 // iterations; Steward's peak RSS, the bytes it wrote to disk itself and
-// the files left in its tmp dir are reported too.
+// the files left in its tmp dir are reported too. STEWARD_BENCH_OTHER=<a
+// backup test binary> also runs that build's Steward in each iteration
+// (ratio-vs-other: this build's time over that one's).
 func BenchmarkP2(b *testing.B) {
 	mb := envInt("BENCH_DB_MB", 1000)
 	pg := testenv.StartPostgres(b)
@@ -233,6 +241,24 @@ jobs:
 `, pg.Port, pg.User, writeSecret(b, run, pg.Password)))
 		stewardRun(b, cfg, "init:disk")
 		st := stewardRun(b, cfg, "j")
+		if other := os.Getenv("STEWARD_BENCH_OTHER"); other != "" {
+			// Another build's Steward (its backup test binary) on the same
+			// database, in the same iteration, with its own state.
+			orun := filepath.Join(run, "other")
+			os.MkdirAll(orun, 0o700)
+			ocfg := benchConfig(b, orun, fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: bench, user: %s, password: "file:%s", sslmode: disable}
+jobs:
+  - {name: j, sources: [db], repository: disk}
+`, pg.Port, pg.User, writeSecret(b, orun, pg.Password)))
+			stewardRunBin(b, other, ocfg, "init:disk")
+			ost := stewardRunBin(b, other, ocfg, "j")
+			ms.median("other-ratio-vs-Z0", ost.wall.Seconds()/likeForLike.Seconds())
+			ms.median("ratio-vs-other", st.wall.Seconds()/ost.wall.Seconds())
+		}
 		tmp, _ := os.ReadDir(filepath.Join(run, "state", "tmp"))
 		ms.median("ratio-vs-default", st.wall.Seconds()/byDefault.Seconds())
 		ms.median("ratio-vs-Z0", st.wall.Seconds()/likeForLike.Seconds())

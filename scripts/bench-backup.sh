@@ -13,7 +13,9 @@
 # benchmark. P2 has two baselines in each iteration: `pg_dump -Fc | restic
 # backup --stdin` (what a user does by default: pg_dump gzips) and
 # `pg_dump -Fc -Z0 | restic backup --stdin` (like for like: the
-# uncompressed archive Steward stores).
+# uncompressed archive Steward stores). STEWARD_BENCH_OTHER=<path> adds
+# another build's Steward to each P2 iteration (build it with
+# `go test -c -o <path> ./backup` in a checkout of that commit).
 #
 # Targets: P1 first and no-change ratio <= 1.05; P2 ratio-vs-Z0 <= 1.10, no
 # temp files, RSS < 100 MB; P3 throughput ratio >= 0.8, RSS independent of
