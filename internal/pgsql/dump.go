@@ -66,6 +66,10 @@ func Dump(ctx context.Context, o DumpOptions, w io.Writer) (*Archive, error) {
 	// and the reader run in long strides; the kernel's default is 64 KiB.
 	_, _ = unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, 1<<20)
 
+	// --compress=0: restic compresses (zstd) what it stores; a dump that
+	// pg_dump has compressed is slower (gzip in one thread), neither
+	// compresses nor deduplicates further, and hides the COPY text that
+	// ReadArchive reads.
 	cmd := exec.CommandContext(ctx, o.Bin, "--snapshot="+o.Snapshot, "--format=custom", "--compress=0", "--no-password")
 	cmd.Env = append(append([]string{}, o.BaseEnv...), "PGOPTIONS="+DumpSession)
 	for k, v := range Env(o.Source, o.Password) {
