@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,7 +90,8 @@ func helperMain(v string) int {
 			io, _ := os.ReadFile(task)
 			for line := range strings.Lines(string(io)) {
 				if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
-					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					var n int64
+					fmt.Sscan(v, &n)
 					written += n
 				}
 			}
