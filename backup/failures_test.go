@@ -278,6 +278,34 @@ jobs:
 		}
 		noSnapshot(t)
 	})
+	// pg_dump's exit status fails the run even when its archive arrived
+	// whole, and so does an archive Steward cannot read (here compressed:
+	// the last --compress wins): restic is stopped before its input ends.
+	wrapper := func(name, script string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then exec %s --version; fi\n%s\n", realDump, script)), 0o755)
+		return p
+	}
+	for _, tt := range []struct {
+		name, pgDump, says string
+	}{
+		{"pg_dump exits 3 after a whole archive", wrapper("exit3", realDump+` "$@" || exit 1; exit 3`), "pg_dump: exit status 3"},
+		{"pg_dump's archive cannot be read", wrapper("gzip", realDump+` "$@" --compress=1`), "the archive is compressed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := openFixture(t, ctx, f.cfg, func(d *Deps) { d.PgDump = tt.pgDump })
+			dropped := auditActions(t, f)["backup.drop-partial/ok"]
+			_, err := g.eng.Run(ctx, RunOptions{Job: "dump"})
+			if !errors.Is(err, ErrSourceFailed) || !strings.Contains(err.Error(), tt.says) || !strings.Contains(err.Error(), "restic was stopped before saving") {
+				t.Fatalf("err %v, want one saying %q", err, tt.says)
+			}
+			noSnapshot(t)
+			// Not even for a moment: no snapshot had to be forgotten.
+			if n := auditActions(t, f)["backup.drop-partial/ok"]; n != dropped {
+				t.Fatalf("restic saved a snapshot that was then forgotten (%d drop-partial records, %d before)", n, dropped)
+			}
+		})
+	}
 	t.Run("pg_dump missing", func(t *testing.T) {
 		g := openFixture(t, ctx, f.cfg, func(d *Deps) { d.PgDump = filepath.Join(dir, "none") })
 		_, err := g.eng.Run(ctx, RunOptions{Job: "dump"})

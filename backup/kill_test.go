@@ -57,7 +57,7 @@ func helperMain(v string) int {
 		var self, kids syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-		fmt.Printf("cpu wall %v steward %v restic %v\n", time.Since(helperStart).Round(time.Millisecond),
+		fmt.Printf("cpu wall %v steward %v children (restic, pg_dump) %v\n", time.Since(helperStart).Round(time.Millisecond),
 			time.Duration(self.Utime.Nano()+self.Stime.Nano()).Round(time.Millisecond), time.Duration(kids.Utime.Nano()+kids.Stime.Nano()).Round(time.Millisecond))
 	}()
 	t := &testing.T{}
@@ -84,6 +84,23 @@ func helperMain(v string) int {
 	}
 	if os.Getenv("STEWARD_TRACE_LOG") != "" {
 		fmt.Fprintf(os.Stderr, "time=%s helper ends\n", time.Now().UTC().Format(time.RFC3339Nano))
+	}
+	// Bytes this process's own threads wrote to disk (benchmarks).
+	// /proc/self/io would also count the children it has reaped (restic
+	// writing its repository).
+	if tasks, rerr := filepath.Glob("/proc/self/task/*/io"); rerr == nil {
+		var written int64
+		for _, task := range tasks {
+			io, _ := os.ReadFile(task)
+			for line := range strings.Lines(string(io)) {
+				if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+					var n int64
+					fmt.Sscan(v, &n)
+					written += n
+				}
+			}
+		}
+		fmt.Print("write_bytes ", written, "\n")
 	}
 	if status, rerr := os.ReadFile("/proc/self/status"); rerr == nil {
 		for line := range strings.Lines(string(status)) {

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,7 +18,6 @@ import (
 	"steward/internal/audit"
 	"steward/internal/catalog"
 	"steward/internal/config"
-	"steward/internal/keys"
 	"steward/internal/manifest"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
@@ -372,12 +371,16 @@ func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo.Repo, p
 	return e.restic.Run(ctx, r.Restic, p.watch(resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS}, r))
 }
 
-// backupPostgres dumps the database inside an exported snapshot: restic
-// runs pg_dump --snapshot=… itself (--stdin-from-command), so the dump
-// never touches the disk and a failing pg_dump makes restic save nothing.
-// The password reaches pg_dump as PGPASSWORD through restic's environment.
-// The manifest is computed on a second connection that imports the same
-// snapshot, while the dump runs.
+// backupPostgres dumps the database inside an exported snapshot: Steward
+// runs pg_dump --snapshot=… and streams its archive into `restic backup
+// --stdin` through an OS pipe, reading it on the way (pgsql.Dump): the
+// manifest (each table's rows and copyxxh3/v1 checksum) comes from the very
+// bytes restic stores, in the same pass, with no second read of the
+// database and nothing on disk. The password reaches pg_dump as PGPASSWORD
+// in its environment only. If pg_dump fails (its exit status) or its
+// archive cannot be read, restic's stdin is not closed — that would look
+// like the end of a valid dump and restic would save it — restic is
+// interrupted, and the caller checks that no snapshot was saved.
 func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {
 	pg := s.cfg.Postgres
 	conn, err := pgsql.Connect(ctx, pg, s.pgPassword)
@@ -400,55 +403,69 @@ func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo.Rep
 	}
 	defer snap.Close(context.WithoutCancel(ctx))
 
-	conn2, err := pgsql.Connect(ctx, pg, s.pgPassword)
+	rctx, abort := context.WithCancel(ctx)
+	defer abort()
+	pr, pw, err := resticx.NewPipe()
 	if err != nil {
 		return nil, nil, err
 	}
-	defer conn2.Close(context.WithoutCancel(ctx))
-	mctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer pr.Close()
+	dump := pgsql.DumpOptions{Bin: s.pgDump, Source: pg, Password: s.pgPassword, Snapshot: snap.ID,
+		BaseEnv: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.restic.StateDir, "TMPDIR=" + e.restic.TmpDir(), "LANG=C.UTF-8"}}
+	resticDone := make(chan struct{})
 	var (
-		tables []pgsql.Table
-		mErr   error
-		wg     sync.WaitGroup
+		archive *pgsql.Archive
+		srcErr  error
+		written atomic.Int64
+		wg      sync.WaitGroup
 	)
-	wg.Go(func() { tables, mErr = pgsql.Manifest(mctx, conn2, snap.ID) })
-
-	rr := *r.Restic
-	rr.Env = maps.Clone(r.Restic.Env)
-	if rr.Env == nil {
-		rr.Env = map[string]keys.Secret{}
-	}
-	maps.Copy(rr.Env, pgsql.Env(pg, s.pgPassword))
+	wg.Go(func() {
+		archive, srcErr = pgsql.Dump(rctx, dump, &countingWriter{w: pw, n: &written})
+		if srcErr != nil {
+			// The archive is incomplete: restic is interrupted first, and
+			// the pipe closed only once it is gone.
+			abort()
+			<-resticDone
+		}
+		pw.Close()
+	})
 	name := s.Name() + ".pgdump"
-	args := append([]string{"backup", "--stdin-from-command", "--stdin-filename", name}, runTags(rec, TagData)...)
-	// --compress=0: restic compresses (zstd) what it stores; a dump that
-	// pg_dump has compressed is slower (gzip in one thread) and neither
-	// compresses nor deduplicates further.
-	args = append(args, "--", s.pgDump, "--snapshot="+snap.ID, "--format=custom", "--compress=0", "--no-password")
+	args := append([]string{"backup", "--stdin", "--stdin-filename", name}, runTags(rec, TagData)...)
 	p := &meter{e: e, opts: opts, rec: rec, repo: r.Name(), start: time.Now()}
 	comp := e.startCompanion(ctx, rec, r)
-	res, err := e.restic.Run(ctx, &rr, resticx.Call{Args: args, OnMessage: p.onMessage, Progress: progressFPS})
-	if err != nil {
-		cancel()
-		wg.Wait()
-		comp.abort()
-		return nil, nil, fmt.Errorf("pg_dump through restic: %w", err)
-	}
+	res, err := e.restic.Run(rctx, r.Restic, resticx.Call{Args: args, Stdin: pr, OnMessage: p.onMessage, Progress: progressFPS})
+	close(resticDone)
+	// A write still blocked on the pipe fails once no reader is left.
+	pr.Close()
 	wg.Wait()
-	if mErr != nil {
+	rec.BytesRead = written.Load()
+	// A broken pipe only means that restic ended first: its own error
+	// says why.
+	if srcErr != nil && (err == nil || !pgsql.IsBrokenPipe(srcErr)) {
 		comp.abort()
-		return nil, nil, mErr
+		return nil, nil, fmt.Errorf("%w (restic was stopped before saving)", srcErr)
+	}
+	if err != nil {
+		comp.abort()
+		return nil, nil, fmt.Errorf("pg_dump into restic: %w", err)
 	}
 	m := &Manifest{Kind: "postgres", Database: pg.Database, ServerMajor: major, PgSnapshot: snap.ID, DumpFormat: "custom",
-		Tables: tables, StdinFilename: name}
-	for _, t := range tables {
+		DumpEncoding: archive.Encoding, Tables: archive.Tables, StdinFilename: name, Bytes: written.Load()}
+	for _, t := range archive.Tables {
 		m.Count += t.Rows
 	}
-	if res.Summary != nil {
-		m.Bytes = res.Summary.TotalBytesProcessed
-	}
 	return res.Summary, &built{m: m, companion: comp}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // backupS3 streams every current object as one tar archive into `restic

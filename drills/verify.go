@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,6 +51,10 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest)
 		}
 		return compare("files", "bytes", name, want, got), nil
 	case "postgres":
+		method, err := checksumMethod(m)
+		if err != nil {
+			return nil, err
+		}
 		for _, t := range m.Tables {
 			want[t.Schema+"."+t.Name] = entry{size: t.Rows, sum: t.Checksum}
 		}
@@ -58,7 +63,13 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest)
 			return nil, err
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
-		tables, err := pgsql.Manifest(ctx, conn, "")
+		var tables []pgsql.Table
+		if method == pgsql.ChecksumMethod {
+			// A manifest made before copyxxh3/v1: the row-text sums.
+			tables, err = pgsql.Manifest(ctx, conn, "")
+		} else {
+			tables, err = pgsql.CopyChecksums(ctx, conn, cmp.Or(m.DumpEncoding, "UTF8"))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("checksum the restored tables: %w", err)
 		}
@@ -66,7 +77,7 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest)
 		for _, t := range tables {
 			got[t.Schema+"."+t.Name] = entry{size: t.Rows, sum: t.Checksum}
 		}
-		return compare("tables", "rows", pgsql.ChecksumMethod, want, got), nil
+		return compare("tables", "rows", method, want, got), nil
 	default:
 		for _, o := range m.Objects {
 			want[o.Key] = entry{size: o.Size, sum: o.SHA256}
@@ -83,6 +94,25 @@ func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest)
 		}
 		return compare("objects", "bytes", "SHA-256", want, got), nil
 	}
+}
+
+// checksumMethod is the method that every table checksum of a postgres
+// manifest names (its prefix): pgsql.CopyMethod, or pgsql.ChecksumMethod
+// in manifests made before it. A manifest without tables is checked with
+// the current one.
+func checksumMethod(m *manifest.Manifest) (string, error) {
+	method := pgsql.CopyMethod
+	for i, t := range m.Tables {
+		name, _, _ := strings.Cut(t.Checksum, ":")
+		if name != pgsql.CopyMethod && name != pgsql.ChecksumMethod {
+			return "", fmt.Errorf("manifest: table %s.%s: checksum method %q is not one this Steward knows (%s, %s)", t.Schema, t.Name, name, pgsql.CopyMethod, pgsql.ChecksumMethod)
+		}
+		if i > 0 && name != method {
+			return "", fmt.Errorf("manifest: table %s.%s: checksum method %q, other tables have %q", t.Schema, t.Name, name, method)
+		}
+		method = name
+	}
+	return method, nil
 }
 
 // compare makes three checks: every name restored and nothing extra;

@@ -6,13 +6,20 @@
 #
 #   scripts/bench-backup.sh [MB=1024] [FILES=10000] [DB_MB=1000] [OBJECTS=10000]
 #
-# ITER=5 (default) runs each benchmark's pair (baseline, then Steward) that
-# many times and reports the median ratio; each pair's figures, with the CPU
-# time of restic, of Steward and (P3) of the S3 server, are printed as
-# "bench:" lines. BENCH=BenchmarkP1 runs one benchmark.
+# ITER=5 (default) runs each benchmark's baseline(s) and Steward that many
+# times and reports the median ratio (and its range); each iteration's
+# figures, with the CPU time of restic, of Steward and (P3) of the S3
+# server, are printed as "bench:" lines. BENCH=BenchmarkP1 runs one
+# benchmark. P2 has two baselines in each iteration: `pg_dump -Fc | restic
+# backup --stdin` (what a user does by default: pg_dump gzips) and
+# `pg_dump -Fc -Z0 | restic backup --stdin` (like for like: the
+# uncompressed archive Steward stores). STEWARD_BENCH_OTHER=<path> adds
+# another build's Steward to each P2 iteration (build it with
+# `go test -c -o <path> ./backup` in a checkout of that commit).
 #
-# Targets: P1 first and no-change ratio <= 1.05; P2 ratio <= 1.10, no temp
-# files, RSS < 100 MB; P3 throughput ratio >= 0.8, RSS independent of size.
+# Targets: P1 first and no-change ratio <= 1.05; P2 ratio-vs-Z0 <= 1.10, no
+# temp files, RSS < 100 MB; P3 throughput ratio >= 0.8, RSS independent of
+# size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/versions.sh

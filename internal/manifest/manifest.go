@@ -43,11 +43,17 @@ type Manifest struct {
 	Root  string      `json:"root,omitempty"`
 	Files []FileEntry `json:"files,omitempty"`
 	// Database, ServerMajor, PgSnapshot, DumpFormat (postgres sources).
-	Database    string        `json:"database,omitempty"`
-	ServerMajor int           `json:"server_major,omitempty"`
-	PgSnapshot  string        `json:"pg_snapshot,omitempty"`
-	DumpFormat  string        `json:"dump_format,omitempty"`
-	Tables      []pgsql.Table `json:"tables,omitempty"`
+	Database    string `json:"database,omitempty"`
+	ServerMajor int    `json:"server_major,omitempty"`
+	PgSnapshot  string `json:"pg_snapshot,omitempty"`
+	DumpFormat  string `json:"dump_format,omitempty"`
+	// DumpEncoding is the client encoding the dump's COPY data is in (its
+	// ENCODING entry): a drill reads the restored tables in it to get the
+	// same bytes. Set with copyxxh3/v1 checksums, absent before.
+	DumpEncoding string `json:"dump_encoding,omitempty"`
+	// Tables have a checksum whose prefix names its method:
+	// pgsql.CopyMethod, or pgsql.ChecksumMethod in manifests made before.
+	Tables []pgsql.Table `json:"tables,omitempty"`
 	// Bucket and Objects (s3 sources).
 	Bucket  string        `json:"bucket,omitempty"`
 	Objects []ObjectEntry `json:"objects,omitempty"`

@@ -113,10 +113,11 @@ type Table struct {
 	Checksum string `json:"checksum"`
 }
 
-// ChecksumMethod names the checksum (see the package doc).
+// ChecksumMethod names the checksum of manifests made before CopyMethod
+// (see the package doc); drills still verify them with Manifest.
 const ChecksumMethod = "rowmd5sum/v1"
 
-// Manifest computes every user table's row count and checksum on conn,
+// Manifest computes every user table's row count and ChecksumMethod checksum on conn,
 // inside the exported snapshot id (SET TRANSACTION SNAPSHOT), so the
 // result describes exactly what pg_dump --snapshot=id dumps. Pass "" to
 // use a fresh snapshot (e.g. to check a restored database).
