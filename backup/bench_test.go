@@ -321,7 +321,36 @@ jobs:
 		ms.median("steward-MiB/s", total/st.wall.Seconds()/(1<<20))
 		ms.max("steward-MB-RSS", float64(st.rssKB)/1024)
 		note("P3 %d objects, %d MiB: restic from disk %v; steward from S3 %v", n, mb, bt, st.wall)
+		if rclone := os.Getenv("BENCH_RCLONE"); rclone != "" {
+			// What a user would do instead: copy the bucket to disk, then
+			// back the copy up (and need the disk to hold it).
+			staged := filepath.Join(run, "staged")
+			cp := exec.Command(rclone, "copy", ":s3:src", staged, "--transfers", "8", "--checkers", "8")
+			cp.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null", "RCLONE_S3_PROVIDER=Other", "RCLONE_S3_ENDPOINT="+s.URL,
+				"RCLONE_S3_REGION="+s.Region, "RCLONE_S3_FORCE_PATH_STYLE=true",
+				"RCLONE_S3_ACCESS_KEY_ID="+s.AccessKey, "RCLONE_S3_SECRET_ACCESS_KEY="+s.SecretKey)
+			ct, _ := timed(b, cp)
+			staging := newPlainRestic(b, filepath.Join(run, "rclone-baseline"))
+			rt, _ := timed(b, staging.cmd("backup", "--host", "steward", staged))
+			ms.median("vs-rclone-then-restic", (ct+rt).Seconds()/st.wall.Seconds())
+			ms.max("rclone-staging-MiB", float64(dirBytes(staged))/(1<<20))
+			note("P3 rclone copy %v + restic backup %v = %v; steward %v", ct, rt, ct+rt, st.wall)
+		}
 	}
+}
+
+// dirBytes is the size of the regular files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func writeSecretN(b *testing.B, dir, name, v string) string {

@@ -16,6 +16,12 @@
 # uncompressed archive Steward stores). STEWARD_BENCH_OTHER=<path> adds
 # another build's Steward to each P2 iteration (build it with
 # `go test -c -o <path> ./backup` in a checkout of that commit).
+# BENCH_RCLONE=<path to rclone> adds, to each P3 iteration, what a user
+# would do instead of streaming the bucket: `rclone copy` it to disk, then
+# `restic backup` the copy; reported as vs-rclone-then-restic (their time
+# over Steward's: above 1, Steward is faster) and the staging disk it
+# needed. rclone is built for the benchmark only, never in CI:
+# `GOBIN=/tmp/rclone go install github.com/rclone/rclone@v1.76.0`.
 #
 # Targets: P1 first and no-change ratio <= 1.05; P2 ratio-vs-Z0 <= 1.10, no
 # temp files, RSS < 100 MB; P3 throughput ratio >= 0.8, RSS independent of
