@@ -330,6 +330,7 @@ jobs:
 				"RCLONE_S3_REGION="+s.Region, "RCLONE_S3_FORCE_PATH_STYLE=true",
 				"RCLONE_S3_ACCESS_KEY_ID="+s.AccessKey, "RCLONE_S3_SECRET_ACCESS_KEY="+s.SecretKey)
 			ct, _ := timed(b, cp)
+			os.MkdirAll(filepath.Join(run, "rclone-baseline"), 0o700)
 			staging := newPlainRestic(b, filepath.Join(run, "rclone-baseline"))
 			rt, _ := timed(b, staging.cmd("backup", "--host", "steward", staged))
 			ms.median("vs-rclone-then-restic", (ct+rt).Seconds()/st.wall.Seconds())
