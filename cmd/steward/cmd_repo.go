@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"steward/app"
+	"steward/internal/config"
 	"steward/internal/errs"
 	"steward/internal/repo"
 )
@@ -58,16 +59,9 @@ func runRepoInit(ctx context.Context, opts repoInitOptions, g *globalOptions, ou
 	if err != nil {
 		return err
 	}
-	names := opts.Names
-	if len(names) == 0 {
-		for _, r := range e.Config.Repositories {
-			names = append(names, r.Name)
-		}
-	}
-	for _, n := range names {
-		if _, ok := e.Config.Repository(n); !ok {
-			return errs.Usage("repo init: no repository named %q in the config", n)
-		}
+	names, err := repositoryNames(e.Config, opts.Names, "repo init")
+	if err != nil {
+		return err
 	}
 	// Every repository's credentials resolve before any is created, so
 	// that a missing secret (exit 2) means that nothing was changed.
@@ -137,4 +131,20 @@ func openRepos(ctx context.Context, g *globalOptions) (*repo.Opener, *app.App, e
 	}
 	repos, err := a.Repos(ctx)
 	return repos, a, err
+}
+
+// repositoryNames is names, or every configured repository when none is
+// given; a name the config lacks is a usage error naming the command.
+func repositoryNames(cfg *config.Config, names []string, command string) ([]string, error) {
+	if len(names) == 0 {
+		for _, r := range cfg.Repositories {
+			names = append(names, r.Name)
+		}
+	}
+	for _, n := range names {
+		if _, ok := cfg.Repository(n); !ok {
+			return nil, errs.Usage("%s: no repository named %q in the config", command, n)
+		}
+	}
+	return names, nil
 }

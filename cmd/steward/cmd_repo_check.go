@@ -7,8 +7,6 @@ import (
 	"io"
 
 	"github.com/urfave/cli/v3"
-
-	"steward/internal/errs"
 )
 
 type repoCheckOptions struct {
@@ -38,16 +36,9 @@ func runRepoCheck(ctx context.Context, opts repoCheckOptions, g *globalOptions, 
 	if err != nil {
 		return err
 	}
-	names := opts.Names
-	if len(names) == 0 {
-		for _, r := range a.Config.Repositories {
-			names = append(names, r.Name)
-		}
-	}
-	for _, n := range names {
-		if _, ok := a.Config.Repository(n); !ok {
-			return errs.Usage("repo check: no repository named %q in the config", n)
-		}
+	names, err := repositoryNames(a.Config, opts.Names, "repo check")
+	if err != nil {
+		return err
 	}
 	d, err := a.Driller(ctx)
 	if err != nil {
