@@ -183,7 +183,7 @@ jobs:
 	}
 	kinds := map[string]bool{}
 	for _, row := range rows {
-		m, _, err := manifest.FromCatalog(ctx, f.store, row.SnapshotID)
+		m, _, err := manifest.ReadAll(ctx, f.store, row.SnapshotID)
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", row.Source, err)
 		}

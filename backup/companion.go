@@ -45,12 +45,16 @@ func (e *Engine) startCompanion(ctx context.Context, rec *RunRecord, r *repo.Rep
 	return c
 }
 
-// finish gives the process the manifest and waits for its snapshot.
-func (c *companion) finish(body []byte) (*resticx.Result, error) {
+// finish gives the process the manifest and waits for its snapshot. If
+// the manifest cannot be read to its end, the process is killed rather
+// than given a short input, which it would save.
+func (c *companion) finish(body io.Reader) (*resticx.Result, error) {
 	defer c.cancel()
 	go func() {
-		if _, err := c.in.Write(body); err == nil {
+		if _, err := io.Copy(c.in, body); err == nil {
 			c.in.Close() // the manifest is complete: restic may save it
+		} else {
+			c.cancel()
 		}
 	}()
 	<-c.done

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -28,7 +29,8 @@ type Store interface {
 	PutSnapshot(ctx context.Context, r catalog.SnapshotRow) error
 	Snapshot(ctx context.Context, repository, snapshotID string) (catalog.SnapshotRow, error)
 	DeleteSnapshot(ctx context.Context, repository, snapshotID string) error
-	PutManifest(ctx context.Context, m catalog.ManifestRow) error
+	PutManifest(ctx context.Context, m catalog.ManifestRow, body io.Reader) error
+	ManifestBody(ctx context.Context, sha256 string) (io.ReadCloser, error)
 	LatestManifest(ctx context.Context, repository, source string) (catalog.ManifestRow, error)
 	// KV holds repositories' health verdicts (repo.HealthBook).
 	catalog.KV

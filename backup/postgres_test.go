@@ -3,13 +3,13 @@ package backup
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"steward/internal/keys"
+	"steward/internal/manifest"
 	"steward/internal/pgsql"
 	"steward/internal/testenv"
 )
@@ -48,8 +48,8 @@ jobs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(row.Body, &m); err != nil {
+	m, _, err := manifest.ReadAll(ctx, f.store, row.SnapshotID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if m.DumpEncoding != "UTF8" || m.PgSnapshot == "" || m.Bytes != rep.Runs[0].BytesRead || m.Bytes == 0 {

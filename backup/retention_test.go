@@ -124,14 +124,15 @@ jobs:
 			t.Fatal(err)
 		}
 		for _, d := range data {
-			m, sum, err := manifest.FromRepository(ctx, f.runner, r.Restic, d)
+			m, err := manifest.FromRepository(ctx, f.runner, r.Restic, d, t.TempDir())
 			if err != nil {
 				t.Errorf("%s: manifest of kept snapshot %s: %v", repoName, d.ShortID, err)
 				continue
 			}
 			want := map[string]string{first.ID: first.ManifestSHA256, third.ID: third.ManifestSHA256}[d.TagValue("run:")]
-			if m.RunID != d.TagValue("run:") || sum != want {
-				t.Errorf("%s: manifest of %s: run %s, SHA-256 %s; want run %s, %s", repoName, d.ShortID, m.RunID, sum, d.TagValue("run:"), want)
+			m.Close()
+			if m.RunID != d.TagValue("run:") || m.SHA256 != want {
+				t.Errorf("%s: manifest of %s: run %s, SHA-256 %s; want run %s, %s", repoName, d.ShortID, m.RunID, m.SHA256, d.TagValue("run:"), want)
 			}
 		}
 		f.resticByHand(t, repoName, "check")

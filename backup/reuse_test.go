@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"steward/internal/manifest"
 	"steward/internal/resticx"
 	"testing"
 	"time"
@@ -77,9 +78,14 @@ jobs:
 	if hex.EncodeToString(sum[:]) != second.ManifestSHA256 {
 		t.Fatal("the named manifest snapshot differs from the record")
 	}
-	row, err := f.store.Manifest(ctx, second.SnapshotID)
-	if err != nil || row.SHA256 != second.ManifestSHA256 || string(row.Body) != string(out) {
+	_, mbody, err := manifest.ReadAll(ctx, f.store, second.SnapshotID)
+	if err != nil || manifest.SHA256(mbody) != second.ManifestSHA256 || string(mbody) != string(out) {
 		t.Fatalf("catalog manifest of the second snapshot: %v", err)
+	}
+	// The catalog holds the body once, named by both snapshots.
+	var bodies int
+	if err := f.store.DB().QueryRowContext(ctx, `SELECT count(*) FROM manifest_bodies WHERE sha256 = ?`, second.ManifestSHA256).Scan(&bodies); err != nil || bodies != 1 {
+		t.Fatalf("catalog holds the reused body %d times (%v), want once", bodies, err)
 	}
 
 	// A third unchanged run still reuses it; then a changed file ends the

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -98,6 +97,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 	if err == nil && (sum == nil || sum.SnapshotID == "") {
 		err = errors.New("restic reported no snapshot")
 	}
+	defer b.close()
 	if err != nil {
 		if b != nil {
 			b.companion.abort()
@@ -166,9 +166,10 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 
 // storeManifest writes the manifest into the catalog and, as a companion
 // snapshot tagged with the same run id, into the repository (through the
-// restic process started ahead, if any). A reused manifest (unchanged
-// source) is already in the repository: the catalog gets the same body
-// under the new data snapshot and the record names the existing companion.
+// restic process started ahead, if any), streaming its body to both. A
+// reused manifest (unchanged source) is already in the repository and the
+// catalog: the new data snapshot names the same body, which is not stored
+// again, and the record names the existing companion.
 func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo.Repo, b *built) error {
 	m := b.m
 	if p := b.reused; p != nil {
@@ -176,21 +177,21 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo.Repo
 		if e.store == nil {
 			return nil
 		}
-		return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: rec.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: p.sha256, Body: p.body})
+		return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: rec.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: p.sha256}, nil)
 	}
 	m.Format = ManifestFormat
-	body, err := json.Marshal(m)
+	body, err := b.body()
 	if err != nil {
 		return err
 	}
-	h := sha256.Sum256(body)
-	rec.ManifestSHA256 = hex.EncodeToString(h[:])
+	h := sha256.New()
+	body = io.TeeReader(body, h)
 	var res *resticx.Result
 	if b.companion != nil {
 		res, err = b.companion.finish(body)
 	} else {
 		args := append([]string{"backup", "--stdin", "--stdin-filename", rec.Source + ".manifest.json"}, runTags(rec, TagManifest)...)
-		res, err = e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, Stdin: bytes.NewReader(body)})
+		res, err = e.restic.Run(ctx, r.Restic, resticx.Call{Args: args, Stdin: body})
 	}
 	if err != nil {
 		return fmt.Errorf("store manifest in the repository: %w", err)
@@ -198,11 +199,15 @@ func (e *Engine) storeManifest(ctx context.Context, rec *RunRecord, r *repo.Repo
 	if res.Summary == nil || res.Summary.SnapshotID == "" {
 		return errors.New("store manifest in the repository: restic reported no snapshot")
 	}
+	rec.ManifestSHA256 = hex.EncodeToString(h.Sum(nil))
 	rec.ManifestID = res.Summary.SnapshotID
 	if e.store == nil {
 		return nil
 	}
-	return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: m.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: rec.ManifestSHA256, Body: body})
+	if body, err = b.body(); err != nil {
+		return err
+	}
+	return e.store.PutManifest(ctx, catalog.ManifestRow{SnapshotID: m.SnapshotID, Source: rec.Source, Kind: m.Kind, SHA256: rec.ManifestSHA256}, body)
 }
 
 // meter turns restic status messages into events; for stdin sources
@@ -257,88 +262,55 @@ func (p *meter) watch(call resticx.Call, r *repo.Repo) resticx.Call {
 // backupPath runs `restic backup <path>` while the manifest is hashed
 // alongside (the second reader of each file mostly hits the page cache).
 //
-// First, a pre-pass that reads no file walks the tree: when every file's
-// size, mtime, ctime and inode equal the previous manifest's and the
-// entries are the same, the source is unchanged and its manifest is the
-// previous one byte for byte (reused only within one job, whose retention
-// keeps the companion while it is named). The data snapshot then names the
-// companion snapshot already holding it (tag manifest:<id>) and no new
-// companion is written (see storeManifest). The same walk after restic
-// must find the tree still unchanged (so nothing changed while restic read
-// it); otherwise that snapshot is forgotten and the backup runs again,
-// hashing as usual. The walk runs while the previous manifest is read from
-// the catalog; with no previous manifest restic starts without waiting for
-// it, and the walk's listing is what gets hashed.
+// First, when the catalog has a previous manifest of this job, a pre-pass
+// that reads no file walks the tree beside it: when every file's size,
+// mtime, ctime and inode equal the previous manifest's and the entries are
+// the same, the source is unchanged and its manifest is the previous one
+// byte for byte (reused only within one job, whose retention keeps the
+// companion while it is named). The data snapshot then names the
+// companion snapshot already holding it (tag manifest:<id>), no new
+// companion is written and the catalog names the stored body again
+// instead of storing it twice (see storeManifest). The same walk after
+// restic must find the tree still unchanged (so nothing changed while
+// restic read it); otherwise that snapshot is forgotten and the backup
+// runs again, hashing as usual. The walks stream: the previous manifest
+// is read from the catalog as the tree is walked, and the new one is
+// written to a spool on disk, so memory does not grow with the number of
+// files.
 func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {
 	ps := s.cfg.Path
-	// The previous manifest is read from the catalog (JSON: ~50 ms at
-	// 10,000 files) while the tree is walked (stat only: ~40 ms).
-	var (
-		prevM            *storedManifest
-		prev             map[string]FileEntry
-		walked           []FileEntry
-		walkErr          error
-		loaded, statDone sync.WaitGroup
-	)
-	loaded.Go(func() {
-		prevM = e.previousManifest(ctx, r.Name(), s.Name())
-		prev = previousFiles(prevM)
-	})
-	statDone.Go(func() { walked, walkErr = statTree(ctx, ps.Path, ps.Excludes) })
-	loaded.Wait()
-	// same: the tree as walked has the previous manifest's entries and
-	// hashes.
-	same := func(walked []FileEntry, err error) bool {
-		if err != nil {
-			return false
+	prevM := e.previousManifest(ctx, r.Name(), s.Name())
+	if prevM != nil && prevM.job == rec.Job && prevM.companion != "" {
+		if head, same := e.sameTree(ctx, prevM, rec.Job, ps.Path, ps.Excludes); same && e.repos.HasSnapshot(ctx, r, prevM.companion) {
+			args := append([]string{"backup"}, runTags(rec, TagData)...)
+			args = append(args, "--tag", TagManifestRef+prevM.companion)
+			res, err := e.resticPath(ctx, rec, r, ps, args, opts)
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, same := e.sameTree(ctx, prevM, rec.Job, ps.Path, ps.Excludes); same {
+				return res.Summary, &built{m: head, reused: prevM}, nil
+			}
+			if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
+				return nil, nil, err
+			}
 		}
-		files, err := reusedTree(walked, prev)
-		return err == nil && sameContent(prevM.m, ps.Path, files)
-	}
-	var reused *storedManifest
-	if prevM != nil && prevM.m.Job == rec.Job {
-		statDone.Wait()
-		if same(walked, walkErr) && e.repos.HasSnapshot(ctx, r, prevM.companion) {
-			reused = prevM
-		}
-	}
-	// Without a previous manifest restic starts at once; the walk goes on
-	// beside it and its result is hashed.
-	rewalk := false
-	if reused != nil {
-		args := append([]string{"backup"}, runTags(rec, TagData)...)
-		args = append(args, "--tag", TagManifestRef+reused.companion)
-		res, err := e.resticPath(ctx, rec, r, ps, args, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		if same(statTree(ctx, ps.Path, ps.Excludes)) {
-			m := *reused.m
-			return res.Summary, &built{m: &m, reused: reused}, nil
-		}
-		if err := e.dropRunSnapshots(ctx, r, rec.ID, "source changed during the backup"); err != nil {
-			return nil, nil, err
-		}
-		rewalk = true // the walk before is stale
 	}
 
+	sp, err := manifest.NewSpool(e.tmpDir())
+	if err != nil {
+		return nil, nil, err
+	}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		files   []FileEntry
 		hashErr error
 		wg      sync.WaitGroup
 	)
 	wg.Go(func() {
-		if rewalk {
-			files, hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev)
-			return
-		}
-		if statDone.Wait(); walkErr != nil {
-			hashErr = walkErr
-			return
-		}
-		files, hashErr = hashFiles(hctx, ps.Path, walked, prev)
+		prev := e.previousFiles(hctx, prevM)
+		defer prev.stop()
+		hashErr = hashTree(hctx, ps.Path, ps.Excludes, prev, sp)
 	})
 	comp := e.startCompanion(ctx, rec, r)
 	res, err := e.resticPath(ctx, rec, r, ps, append([]string{"backup"}, runTags(rec, TagData)...), opts)
@@ -346,19 +318,27 @@ func (e *Engine) backupPath(ctx context.Context, rec *RunRecord, r *repo.Repo, s
 		cancel()
 		wg.Wait()
 		comp.abort()
+		sp.Close()
 		return nil, nil, err
 	}
 	wg.Wait()
 	if hashErr != nil {
 		comp.abort()
+		sp.Close()
 		return nil, nil, fmt.Errorf("manifest: %w", hashErr)
 	}
-	m := &Manifest{Kind: "path", Root: ps.Path, Files: files}
-	for _, f := range files {
-		m.Count++
-		m.Bytes += f.Size
+	return res.Summary, &built{m: &Manifest{Kind: "path", Root: ps.Path}, companion: comp, spool: sp}, nil
+}
+
+// tmpDir is where manifests are spooled: the state dir's tmp folder
+// (made if missing), or the system's without a state dir.
+func (e *Engine) tmpDir() string {
+	if e.restic == nil || e.restic.StateDir == "" {
+		return os.TempDir()
 	}
-	return res.Summary, &built{m: m, companion: comp}, nil
+	dir := e.restic.TmpDir()
+	_ = os.MkdirAll(dir, 0o700)
+	return dir
 }
 
 // resticPath runs restic backup (args: command and tags) of a path source.

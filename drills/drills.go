@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ type Store interface {
 	Drills(ctx context.Context, limit int) ([]catalog.DrillRow, error)
 	DrillsWithResult(ctx context.Context, result string) ([]catalog.DrillRow, error)
 	Manifest(ctx context.Context, snapshotID string) (catalog.ManifestRow, error)
+	ManifestBody(ctx context.Context, sha256 string) (io.ReadCloser, error)
 	catalog.KV
 }
 
@@ -244,6 +247,7 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 
 	// 1. Choose the snapshot; 2. load its backup-time manifest;
 	// 3. restore it into scratch; 4. verify against the manifest.
+	defer func() { dr.m.Close() }() // the manifest's spool
 	verified := dr.step(ctx, StepChooseSnapshot, dr.chooseSnapshot) &&
 		dr.step(ctx, StepLoadManifest, dr.loadManifest) &&
 		dr.step(ctx, StepRestore, dr.restore) &&
@@ -272,7 +276,7 @@ type drillRun struct {
 	opts   RunOptions
 	rs     *restore.Resolved
 	snap   restore.Snapshot
-	m      *manifest.Manifest
+	m      *manifest.Loaded
 	sc     *scratch
 	// fault, when set, says how the repository's own data failed the
 	// drill (as opposed to scratch or config problems).
@@ -528,24 +532,39 @@ func (d *Driller) choose(ctx context.Context, rs *restore.Resolved, choice strin
 // manifest reads the snapshot's backup-time manifest from the catalog,
 // or, when the catalog has none, from the repository's companion
 // snapshot (a repository alone can be drilled).
-func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snap restore.Snapshot, rec *Record) (*manifest.Manifest, error) {
-	m, sum, err := manifest.FromCatalog(ctx, d.store, snap.ID)
-	rec.Manifest = Manifest{Origin: "catalog", SHA256: sum}
+func (d *Driller) manifest(ctx context.Context, rs *restore.Resolved, snap restore.Snapshot, rec *Record) (*manifest.Loaded, error) {
+	tmp := d.tmpDir()
+	rec.Manifest = Manifest{Origin: "catalog"}
+	m, err := manifest.FromCatalog(ctx, d.store, snap.ID, tmp)
 	if errors.Is(err, manifest.ErrNotFound) {
-		m, sum, err = manifest.FromRepository(ctx, d.restic, rs.Repository, snap.Restic)
-		rec.Manifest = Manifest{Origin: "repository", SHA256: sum}
+		rec.Manifest = Manifest{Origin: "repository"}
+		m, err = manifest.FromRepository(ctx, d.restic, rs.Repository, snap.Restic, tmp)
 	}
 	if err != nil {
 		return nil, err
 	}
+	rec.Manifest.SHA256 = m.SHA256
 	if !manifest.Known(m.Format) {
+		m.Close()
 		return nil, fmt.Errorf("manifest of snapshot %s has format %q, which this version does not read (it reads %q and %q): drill it with the Steward version that wrote it", short(snap.ID), m.Format, manifest.Format, manifest.FormatV1)
 	}
 	if m.Kind != rs.Source.Kind() {
+		m.Close()
 		return nil, fmt.Errorf("manifest of snapshot %s is for a %s source, but source %q is %s", short(snap.ID), m.Kind, rs.Source.Name, rs.Source.Kind())
 	}
 	rec.Manifest.Format, rec.Manifest.Count, rec.Manifest.Bytes = m.Format, m.Count, m.Bytes
 	return m, nil
+}
+
+// tmpDir is where manifests are spooled while a drill reads them: the
+// state dir's tmp folder (made if missing).
+func (d *Driller) tmpDir() string {
+	if d.restic == nil || d.restic.StateDir == "" {
+		return os.TempDir()
+	}
+	dir := d.restic.TmpDir()
+	_ = os.MkdirAll(dir, 0o700)
+	return dir
 }
 
 // readDataSubset runs restic check --read-data-subset k/N, k advancing by

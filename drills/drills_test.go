@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -113,16 +112,21 @@ func (w *world) editManifest(t *testing.T, ctx context.Context, source string, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	orig := row.Body
+	m, orig, err := manifest.ReadAll(ctx, w.store, row.SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		row.Body = orig
-		w.store.PutManifest(context.Background(), row)
+		w.store.PutManifest(context.Background(), row, bytes.NewReader(orig))
 	})
-	var m manifest.Manifest
-	json.Unmarshal(row.Body, &m)
-	edit(&m)
-	row.Body, _ = json.Marshal(m)
-	if err := w.store.PutManifest(ctx, row); err != nil {
+	edit(m)
+	body, err := manifest.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := row
+	edited.SHA256 = manifest.SHA256(body)
+	if err := w.store.PutManifest(ctx, edited, bytes.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 }

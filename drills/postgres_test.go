@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,10 +56,11 @@ drills:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m manifest.Manifest
-	if err := json.Unmarshal(row.Body, &m); err != nil {
+	mp, origBody, err := manifest.ReadAll(ctx, f.store, row.SnapshotID)
+	if err != nil {
 		t.Fatal(err)
 	}
+	m := *mp
 
 	t.Run("a drill checks every table with COPY", func(t *testing.T) {
 		recs, err := f.d.Run(ctx, RunOptions{Job: "j"})
@@ -80,13 +82,13 @@ drills:
 
 	t.Run("a changed or missing row in the restore fails, naming its table", func(t *testing.T) {
 		sc := restoreByHand(t, ctx, f, pg, "restored")
-		checks, err := f.d.verify(ctx, sc, &m)
+		checks, err := f.d.verify(ctx, sc, &manifest.Loaded{Manifest: &m})
 		if err != nil || failed(checks) != nil {
 			t.Fatalf("verify an untouched restore: %v %+v", err, checks)
 		}
 		pg.Exec(t, "restored", `UPDATE public.types SET t = t || ' ' WHERE id = 1;
 			DELETE FROM "Other schema"."Café ""list""" WHERE "Name" IS NULL`)
-		checks, err = f.d.verify(ctx, sc, &m)
+		checks, err = f.d.verify(ctx, sc, &manifest.Loaded{Manifest: &m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,12 +113,13 @@ drills:
 			v1 := m
 			v1.Tables, v1.DumpEncoding = tables, ""
 			r := row
-			r.Body, _ = json.Marshal(v1)
-			if err := f.store.PutManifest(ctx, r); err != nil {
+			body, _ := json.Marshal(v1)
+			r.SHA256 = manifest.SHA256(body)
+			if err := f.store.PutManifest(ctx, r, bytes.NewReader(body)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		t.Cleanup(func() { f.store.PutManifest(context.Background(), row) })
+		t.Cleanup(func() { f.store.PutManifest(context.Background(), row, bytes.NewReader(origBody)) })
 		edit(old)
 		recs, err := f.d.Run(ctx, RunOptions{Job: "j"})
 		if err != nil || !slices.ContainsFunc(recs[0].Checks, func(c Check) bool { return c.Name == "tables: "+pgsql.ChecksumMethod && c.Result == ResultPassed }) {

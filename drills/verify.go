@@ -37,21 +37,13 @@ type entry struct {
 // independently of restic: files are hashed, tables checksummed on the
 // restored database with pgsql's algorithm, objects read back from the
 // scratch bucket and hashed.
-func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Manifest) ([]Check, error) {
+func (d *Driller) verify(ctx context.Context, sc *scratch, m *manifest.Loaded) ([]Check, error) {
 	want := map[string]entry{}
 	switch m.Kind {
 	case "path":
-		for _, f := range m.Files {
-			want[f.Path] = entry{size: f.Size, sum: f.Sum(), link: f.Link}
-		}
-		name, newHash := m.FileHash()
-		got, err := hashTree(ctx, sc.target.Dir, 0, newHash)
-		if err != nil {
-			return nil, fmt.Errorf("read the restored files: %w", err)
-		}
-		return compare("files", "bytes", name, want, got), nil
+		return verifyFiles(ctx, sc.target.Dir, m, 0)
 	case "postgres":
-		method, err := checksumMethod(m)
+		method, err := checksumMethod(m.Manifest)
 		if err != nil {
 			return nil, err
 		}

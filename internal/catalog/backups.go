@@ -42,8 +42,9 @@ type ManifestRow struct {
 	SnapshotID string
 	Source     string
 	Kind       string
-	SHA256     string
-	Body       []byte
+	// SHA256 names the body (see ManifestStore): several snapshots of an
+	// unchanged source name one body.
+	SHA256 string
 }
 
 // PutRun inserts or replaces a run.
@@ -142,8 +143,8 @@ func (s *SQLite) DeleteSnapshot(ctx context.Context, repository, snapshotID stri
 	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE repository = ? AND snapshot_id = ?`, repository, snapshotID); err != nil {
 		return fmt.Errorf("catalog: delete snapshot: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ?`, snapshotID); err != nil {
-		return fmt.Errorf("catalog: delete manifest: %w", err)
+	if err := deleteManifest(ctx, tx, snapshotID); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -166,51 +167,6 @@ func (s *SQLite) JobSnapshots(ctx context.Context, job string) ([]SnapshotRow, e
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// PutManifest stores a manifest.
-func (s *SQLite) PutManifest(ctx context.Context, m ManifestRow) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO manifests (snapshot_id, source, kind, sha256, body) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (snapshot_id) DO UPDATE SET sha256 = excluded.sha256, body = excluded.body`,
-		m.SnapshotID, m.Source, m.Kind, m.SHA256, m.Body)
-	if err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
-	}
-	return nil
-}
-
-// DeleteManifest removes a snapshot's manifest and leaves its snapshot
-// row alone. Deleting a missing manifest is not an error.
-func (s *SQLite) DeleteManifest(ctx context.Context, snapshotID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ?`, snapshotID); err != nil {
-		return fmt.Errorf("catalog: delete manifest: %w", err)
-	}
-	return nil
-}
-
-// Manifest returns a snapshot's manifest, or ErrNotFound.
-func (s *SQLite) Manifest(ctx context.Context, snapshotID string) (ManifestRow, error) {
-	return s.manifest(ctx, `SELECT snapshot_id, source, kind, sha256, body FROM manifests WHERE snapshot_id = ?`, snapshotID)
-}
-
-// LatestManifest returns the manifest of source's newest snapshot in
-// repository, or ErrNotFound.
-func (s *SQLite) LatestManifest(ctx context.Context, repository, source string) (ManifestRow, error) {
-	return s.manifest(ctx, `SELECT m.snapshot_id, m.source, m.kind, m.sha256, m.body FROM manifests m
-		JOIN snapshots s ON s.snapshot_id = m.snapshot_id
-		WHERE s.repository = ? AND m.source = ? ORDER BY s.time DESC LIMIT 1`, repository, source)
-}
-
-func (s *SQLite) manifest(ctx context.Context, q string, args ...any) (ManifestRow, error) {
-	var m ManifestRow
-	err := s.db.QueryRowContext(ctx, q, args...).Scan(&m.SnapshotID, &m.Source, &m.Kind, &m.SHA256, &m.Body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
-	}
-	if err != nil {
-		return m, fmt.Errorf("catalog: read manifest: %w", err)
-	}
-	return m, nil
 }
 
 // RunsStartedBetween returns the runs whose start time (RFC 3339) lies in

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 )
 
@@ -96,15 +97,26 @@ type SnapshotStore interface {
 	JobSnapshots(ctx context.Context, job string) ([]SnapshotRow, error)
 }
 
-// ManifestStore keeps snapshot manifests, keyed by SnapshotID alone
-// (snapshot IDs are unique across repositories).
+// ManifestStore keeps snapshot manifests: rows keyed by SnapshotID alone
+// (snapshot IDs are unique across repositories), each naming a body by
+// its SHA-256. A body is stored once however many snapshots name it (an
+// unchanged source's runs all do), and is streamed in and out: a
+// manifest of a million files is never held whole in memory.
 type ManifestStore interface {
-	// PutManifest upserts a manifest by SnapshotID. A later Put updates
-	// SHA256 and Body; Source and Kind keep the values of the first Put.
-	// Body is kept byte for byte and must not be nil.
-	PutManifest(ctx context.Context, m ManifestRow) error
-	// Manifest returns the manifest of snapshotID, or ErrNotFound.
+	// PutManifest upserts m by SnapshotID (a later Put updates SHA256;
+	// Source and Kind keep the values of the first Put). If no body
+	// m.SHA256 is stored, body is read to its end and stored byte for
+	// byte; it must hash to m.SHA256, else the error wraps
+	// ErrManifestSHA256 and nothing is stored. If the body is stored
+	// already, body is not read and may be nil. A body no manifest names
+	// any more is deleted.
+	PutManifest(ctx context.Context, m ManifestRow, body io.Reader) error
+	// Manifest returns the manifest row of snapshotID, or ErrNotFound.
 	Manifest(ctx context.Context, snapshotID string) (ManifestRow, error)
+	// ManifestBody streams the body stored under sha256, or returns
+	// ErrNotFound. A body that does not hash to sha256 (damage) ends in
+	// an error wrapping ErrManifestSHA256 instead of io.EOF.
+	ManifestBody(ctx context.Context, sha256 string) (io.ReadCloser, error)
 	// LatestManifest returns, among repository's snapshot rows
 	// (SnapshotStore) that have a manifest of source, the manifest of the
 	// one with the newest Time; ErrNotFound when there is none. Snapshots
@@ -112,8 +124,8 @@ type ManifestStore interface {
 	// has no row in repository is never returned.
 	LatestManifest(ctx context.Context, repository, source string) (ManifestRow, error)
 	// DeleteManifest removes the manifest of snapshotID and leaves any
-	// snapshot row alone. Deleting a manifest that does not exist is not
-	// an error.
+	// snapshot row alone (and its body, if no other manifest names it).
+	// Deleting a manifest that does not exist is not an error.
 	DeleteManifest(ctx context.Context, snapshotID string) error
 }
 

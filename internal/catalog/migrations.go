@@ -82,4 +82,26 @@ CREATE TABLE accounts (
 	created       TEXT NOT NULL
 );
 `,
+	// 2: manifest bodies stored once by SHA-256 (a no-change run names the
+	// body its previous run stored) and in compressed chunks (a body is
+	// streamed in and out, never held whole in memory).
+	`
+CREATE TABLE manifest_bodies (
+	sha256 TEXT PRIMARY KEY,
+	codec  TEXT NOT NULL,
+	size   INTEGER NOT NULL
+);
+CREATE TABLE manifest_chunks (
+	sha256 TEXT NOT NULL REFERENCES manifest_bodies (sha256) ON DELETE CASCADE,
+	seq    INTEGER NOT NULL,
+	data   BLOB NOT NULL,
+	PRIMARY KEY (sha256, seq)
+);
+INSERT INTO manifest_bodies (sha256, codec, size)
+	SELECT sha256, 'identity', length(body) FROM manifests GROUP BY sha256;
+INSERT INTO manifest_chunks (sha256, seq, data)
+	SELECT sha256, 0, body FROM manifests GROUP BY sha256;
+ALTER TABLE manifests DROP COLUMN body;
+CREATE INDEX manifests_sha256 ON manifests (sha256);
+`,
 }

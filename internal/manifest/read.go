@@ -1,11 +1,10 @@
 package manifest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -19,24 +18,37 @@ var ErrNotFound = errors.New("no manifest recorded")
 // CatalogStore is the part of the catalog manifests are read from.
 type CatalogStore interface {
 	Manifest(ctx context.Context, snapshotID string) (catalog.ManifestRow, error)
+	ManifestBody(ctx context.Context, sha256 string) (io.ReadCloser, error)
 }
 
 // FromCatalog reads data snapshot snapshotID's manifest from the catalog
-// and returns it with the SHA-256 of its body (errors.Is ErrNotFound when
-// the catalog has none).
-func FromCatalog(ctx context.Context, store CatalogStore, snapshotID string) (*Manifest, string, error) {
+// into a spool in tmpDir (errors.Is ErrNotFound when the catalog has
+// none). The body read must have the SHA-256 the catalog names.
+func FromCatalog(ctx context.Context, store CatalogStore, snapshotID, tmpDir string) (*Loaded, error) {
 	row, err := store.Manifest(ctx, snapshotID)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, "", fmt.Errorf("snapshot %s: %w in the catalog", short(snapshotID), ErrNotFound)
+		return nil, fmt.Errorf("snapshot %s: %w in the catalog", short(snapshotID), ErrNotFound)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	var m Manifest
-	if err := json.Unmarshal(row.Body, &m); err != nil {
-		return nil, "", fmt.Errorf("manifest of snapshot %s in the catalog: %w", short(snapshotID), err)
+	body, err := store.ManifestBody(ctx, row.SHA256)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("snapshot %s: the catalog names manifest body %s but does not hold it", short(snapshotID), short(row.SHA256))
 	}
-	return &m, SHA256(row.Body), nil
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	l, err := Load(body, tmpDir)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of snapshot %s in the catalog: %w", short(snapshotID), err)
+	}
+	if l.SHA256 != row.SHA256 {
+		l.Close()
+		return nil, fmt.Errorf("manifest of snapshot %s in the catalog: %w", short(snapshotID), catalog.ErrManifestSHA256)
+	}
+	return l, nil
 }
 
 // Lister lists a repository's snapshots carrying all of tags and runs
@@ -58,29 +70,41 @@ type Lister interface {
 // Either way the manifest is the file /<source>.manifest.json in it, and
 // it must describe data's job and source (and, when not reused, data's run
 // and snapshot: the copy's original in a replica). It returns the
-// manifest and the SHA-256 of its body.
-func FromRepository(ctx context.Context, l Lister, repo *resticx.Repository, data resticx.Snapshot) (*Manifest, string, error) {
+// manifest, spooled in tmpDir.
+func FromRepository(ctx context.Context, l Lister, repo *resticx.Repository, data resticx.Snapshot, tmpDir string) (*Loaded, error) {
 	source, job, run := data.TagValue(TagSource), data.TagValue(TagJob), data.TagValue(TagRun)
 	if source == "" || run == "" {
-		return nil, "", fmt.Errorf("snapshot %s in repository %q is not a Steward data snapshot (no source: or run: tag)", short(data.ID), repo.Name)
+		return nil, fmt.Errorf("snapshot %s in repository %q is not a Steward data snapshot (no source: or run: tag)", short(data.ID), repo.Name)
 	}
 	ms, err := companionOf(ctx, l, repo, data, run)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	var buf bytes.Buffer
-	call := resticx.Call{Args: []string{"dump", ms.ID, "/" + FileName(source)}, Stdout: &buf, Timeout: 10 * time.Minute}
-	if _, err := l.Run(ctx, repo, call); err != nil {
-		return nil, "", fmt.Errorf("read the manifest of snapshot %s from manifest snapshot %s: %w", short(data.ID), short(ms.ID), err)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		call := resticx.Call{Args: []string{"dump", ms.ID, "/" + FileName(source)}, Stdout: pw, Timeout: 10 * time.Minute}
+		_, err := l.Run(ctx, repo, call)
+		pw.CloseWithError(err) // nil: io.EOF
+		done <- err
+	}()
+	m, err := Load(pr, tmpDir)
+	pr.CloseWithError(errors.New("manifest read"))
+	rerr := <-done
+	if rerr != nil {
+		if m != nil {
+			m.Close()
+		}
+		return nil, fmt.Errorf("read the manifest of snapshot %s from manifest snapshot %s: %w", short(data.ID), short(ms.ID), rerr)
 	}
-	var m Manifest
-	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
-		return nil, "", fmt.Errorf("manifest snapshot %s in repository %q: %w", short(ms.ID), repo.Name, err)
+	if err != nil {
+		return nil, fmt.Errorf("manifest snapshot %s in repository %q: %w", short(ms.ID), repo.Name, err)
 	}
-	if err := describes(&m, data, source, job, run); err != nil {
-		return nil, "", fmt.Errorf("manifest snapshot %s in repository %q: %w", short(ms.ID), repo.Name, err)
+	if err := describes(m.Manifest, data, source, job, run); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("manifest snapshot %s in repository %q: %w", short(ms.ID), repo.Name, err)
 	}
-	return &m, SHA256(buf.Bytes()), nil
+	return m, nil
 }
 
 // companionOf finds data's manifest snapshot (see FromRepository).
@@ -134,4 +158,25 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// ReadAll reads snapshotID's manifest from the catalog whole, files
+// included, with its body. It holds everything in memory: for tests and
+// tools looking at small manifests, never for a drill or a backup.
+func ReadAll(ctx context.Context, store CatalogStore, snapshotID string) (*Manifest, []byte, error) {
+	row, err := store.Manifest(ctx, snapshotID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := store.ManifestBody(ctx, row.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := Parse(body)
+	return m, body, err
 }

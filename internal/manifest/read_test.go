@@ -57,12 +57,13 @@ func TestFromRepository(t *testing.T) {
 		bodies: map[string][]byte{"copy-man1": body(t, first)},
 	}
 	for _, data := range f.snaps[1:] {
-		m, sum, err := FromRepository(ctx, f, repo, data)
+		m, err := FromRepository(ctx, f, repo, data, t.TempDir())
 		if err != nil {
 			t.Fatalf("%s: %v", data.ID, err)
 		}
-		if m.RunID != "run-1" || sum != SHA256(f.bodies["copy-man1"]) {
-			t.Fatalf("%s: manifest of %s, sum %s", data.ID, m.RunID, sum)
+		m.Close()
+		if m.RunID != "run-1" || m.SHA256 != SHA256(f.bodies["copy-man1"]) {
+			t.Fatalf("%s: manifest of %s, sum %s", data.ID, m.RunID, m.SHA256)
 		}
 	}
 
@@ -70,22 +71,22 @@ func TestFromRepository(t *testing.T) {
 	other := first
 	other.SnapshotID = "data9"
 	f.bodies["copy-man1"] = body(t, other)
-	if _, _, err := FromRepository(ctx, f, repo, f.snaps[1]); err == nil || !strings.Contains(err.Error(), "describes snapshot") {
+	if _, err := FromRepository(ctx, f, repo, f.snaps[1], t.TempDir()); err == nil || !strings.Contains(err.Error(), "describes snapshot") {
 		t.Fatalf("a manifest of another snapshot was accepted: %v", err)
 	}
 	// A manifest of another source is refused, reused or not.
 	other = first
 	other.Source = "db"
 	f.bodies["copy-man1"] = body(t, other)
-	if _, _, err := FromRepository(ctx, f, repo, f.snaps[2]); err == nil || !strings.Contains(err.Error(), "describes job") {
+	if _, err := FromRepository(ctx, f, repo, f.snaps[2], t.TempDir()); err == nil || !strings.Contains(err.Error(), "describes job") {
 		t.Fatalf("a manifest of another source was accepted: %v", err)
 	}
 	// A data snapshot whose manifest snapshot is gone says so.
 	f.snaps = f.snaps[1:]
-	if _, _, err := FromRepository(ctx, f, repo, f.snaps[0]); err == nil || !strings.Contains(err.Error(), "has no manifest snapshot") {
+	if _, err := FromRepository(ctx, f, repo, f.snaps[0], t.TempDir()); err == nil || !strings.Contains(err.Error(), "has no manifest snapshot") {
 		t.Fatalf("missing companion: %v", err)
 	}
-	if _, _, err := FromRepository(ctx, f, repo, f.snaps[1]); err == nil || !strings.Contains(err.Error(), "does not hold") {
+	if _, err := FromRepository(ctx, f, repo, f.snaps[1], t.TempDir()); err == nil || !strings.Contains(err.Error(), "does not hold") {
 		t.Fatalf("missing reused manifest: %v", err)
 	}
 }

@@ -12,14 +12,20 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"steward/internal/catalog"
@@ -607,16 +613,36 @@ func putSnapshots(t *testing.T, st catalog.Store, rs ...catalog.SnapshotRow) {
 	}
 }
 
+// putManifests stores each row with the body "body of <label>", where
+// the row's SHA256 holds the label: it is replaced with bodySum(label).
 func putManifests(t *testing.T, st catalog.Store, ms ...catalog.ManifestRow) {
 	t.Helper()
 	for _, m := range ms {
-		if m.Body == nil {
-			m.Body = []byte("body of " + m.SnapshotID)
-		}
-		if err := st.PutManifest(ctx, m); err != nil {
+		label := m.SHA256
+		m.SHA256 = bodySum(label)
+		if err := st.PutManifest(ctx, m, strings.NewReader("body of "+label)); err != nil {
 			t.Fatalf("put manifest %s: %v", m.SnapshotID, err)
 		}
 	}
+}
+
+// bodySum is the SHA-256 of the body putManifests stores for label.
+func bodySum(label string) string { return hexSum([]byte("body of " + label)) }
+
+func hexSum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// readBody reads the body stored under sum whole.
+func readBody(t *testing.T, st catalog.Store, sum string) ([]byte, error) {
+	t.Helper()
+	rc, err := st.ManifestBody(ctx, sum)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 func (s suite) snapshotTests() []subtest {
@@ -682,7 +708,7 @@ func (s suite) snapshotTests() []subtest {
 			if r, err := st.Snapshot(ctx, "repo1", "b"); err != nil || r.SnapshotID != "b" {
 				t.Fatalf("other snapshot after delete = %s, %v", show(r), err)
 			}
-			if m, err := st.Manifest(ctx, "b"); err != nil || m.SHA256 != "sha-b" {
+			if m, err := st.Manifest(ctx, "b"); err != nil || m.SHA256 != bodySum("sha-b") {
 				t.Fatalf("other manifest after delete = %s, %v", show(m), err)
 			}
 			rs, err := st.JobSnapshots(ctx, "j")
@@ -725,25 +751,88 @@ func (s suite) manifestTests() []subtest {
 		}},
 		{"RoundTrip", func(t *testing.T) {
 			st := s.store(t)
-			want := catalog.ManifestRow{SnapshotID: "abc", Source: "db", Kind: "pgdump", SHA256: "e3b0c442",
-				Body: []byte{0x00, 0xff, 'a', '\n', 0x00}}
-			putManifests(t, st, want)
+			// Bigger than a chunk, with every byte value and little to
+			// compress.
+			body := make([]byte, 3<<20+17)
+			x := uint32(1)
+			for i := range body {
+				x = x*1664525 + 1013904223
+				body[i] = byte(x >> 24)
+			}
+			want := catalog.ManifestRow{SnapshotID: "abc", Source: "db", Kind: "pgdump", SHA256: hexSum(body)}
+			if err := st.PutManifest(ctx, want, bytes.NewReader(body)); err != nil {
+				t.Fatal(err)
+			}
 			got, err := st.Manifest(ctx, "abc")
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("manifest = %s, %v; want %s", show(got), err, show(want))
 			}
+			b, err := readBody(t, st, want.SHA256)
+			if err != nil || !bytes.Equal(b, body) {
+				t.Fatalf("body read back: %d bytes, equal %v, %v", len(b), bytes.Equal(b, body), err)
+			}
+			_, err = st.ManifestBody(ctx, hexSum([]byte("other")))
+			mustNotFound(t, "body never stored", err)
 		}},
 		{"PutUpserts", func(t *testing.T) {
 			st := s.store(t)
-			first := catalog.ManifestRow{SnapshotID: "abc", Source: "db", Kind: "pgdump", SHA256: "old", Body: []byte("old body")}
+			first := catalog.ManifestRow{SnapshotID: "abc", Source: "db", Kind: "pgdump", SHA256: "old"}
 			putManifests(t, st, first, first)
-			putManifests(t, st, catalog.ManifestRow{SnapshotID: "abc", Source: "other", Kind: "path", SHA256: "new", Body: []byte("new body")})
+			putManifests(t, st, catalog.ManifestRow{SnapshotID: "abc", Source: "other", Kind: "path", SHA256: "new"})
 			want := first
-			want.SHA256, want.Body = "new", []byte("new body")
+			want.SHA256 = bodySum("new")
 			got, err := st.Manifest(ctx, "abc")
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("manifest after upsert = %s, %v; want %s", show(got), err, show(want))
 			}
+			// The old body is named by no manifest now: it is gone.
+			_, err = st.ManifestBody(ctx, bodySum("old"))
+			mustNotFound(t, "body no manifest names", err)
+		}},
+		{"BodyStoredOnce", func(t *testing.T) {
+			st := s.store(t)
+			putManifests(t, st, catalog.ManifestRow{SnapshotID: "a", Source: "s", Kind: "path", SHA256: "same"})
+			// A second snapshot names the stored body without giving it.
+			b := catalog.ManifestRow{SnapshotID: "b", Source: "s", Kind: "path", SHA256: bodySum("same")}
+			if err := st.PutManifest(ctx, b, nil); err != nil {
+				t.Fatalf("put a manifest naming a stored body: %v", err)
+			}
+			// A given body is not read when it is stored already.
+			c := catalog.ManifestRow{SnapshotID: "c", Source: "s", Kind: "path", SHA256: bodySum("same")}
+			if err := st.PutManifest(ctx, c, iotest.ErrReader(errors.New("read"))); err != nil {
+				t.Fatalf("put with a stored body read it: %v", err)
+			}
+			for _, id := range []string{"a", "c"} {
+				if err := st.DeleteManifest(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if body, err := readBody(t, st, bodySum("same")); err != nil || string(body) != "body of same" {
+				t.Fatalf("body while b names it = %q, %v", body, err)
+			}
+			if err := st.DeleteManifest(ctx, "b"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := st.ManifestBody(ctx, bodySum("same"))
+			mustNotFound(t, "body after its last manifest was deleted", err)
+			// Naming a body that is not stored, without one, fails.
+			if err := st.PutManifest(ctx, b, nil); err == nil {
+				t.Fatal("put naming an unknown body without one: no error")
+			}
+			_, err = st.Manifest(ctx, "b")
+			mustNotFound(t, "manifest whose put failed", err)
+		}},
+		{"BodyMustMatchSHA256", func(t *testing.T) {
+			st := s.store(t)
+			m := catalog.ManifestRow{SnapshotID: "a", Source: "s", Kind: "path", SHA256: bodySum("promised")}
+			err := st.PutManifest(ctx, m, strings.NewReader("body of something else"))
+			if !errors.Is(err, catalog.ErrManifestSHA256) {
+				t.Fatalf("put with a body of another SHA-256: %v, want ErrManifestSHA256", err)
+			}
+			_, err = st.Manifest(ctx, "a")
+			mustNotFound(t, "manifest whose body did not match", err)
+			_, err = st.ManifestBody(ctx, bodySum("promised"))
+			mustNotFound(t, "body that did not match", err)
 		}},
 		{"LatestManifest", func(t *testing.T) {
 			st := s.store(t)
@@ -777,7 +866,7 @@ func (s suite) manifestTests() []subtest {
 				t.Fatalf("latest manifest of src in repo1 = %s, want s3", got)
 			}
 			m, err := st.LatestManifest(ctx, "repo1", "src")
-			if err != nil || m.Source != "src" || m.Kind != "path" || m.SHA256 != "3" || string(m.Body) != "body of s3" {
+			if err != nil || m.Source != "src" || m.Kind != "path" || m.SHA256 != bodySum("3") {
 				t.Fatalf("latest manifest = %s, %v", show(m), err)
 			}
 			if got := latest("repo1", "src2"); got != "t4" {
@@ -813,7 +902,7 @@ func (s suite) manifestTests() []subtest {
 			if r, err := st.Snapshot(ctx, "repo1", "a"); err != nil || r.SnapshotID != "a" {
 				t.Fatalf("snapshot row after deleting its manifest = %s, %v", show(r), err)
 			}
-			if m, err := st.Manifest(ctx, "b"); err != nil || m.SHA256 != "sha-b" {
+			if m, err := st.Manifest(ctx, "b"); err != nil || m.SHA256 != bodySum("sha-b") {
 				t.Fatalf("other manifest after delete = %s, %v", show(m), err)
 			}
 			for _, id := range []string{"a", "missing"} {
