@@ -171,7 +171,7 @@ func (a *App) Restic(ctx context.Context) (*resticx.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.restic = &resticx.Runner{Bin: bin, StateDir: a.Config.StateDir, Timeout: a.Config.Restic.Timeout.D(), Log: a.Log}
+	a.restic = &resticx.Runner{Bin: bin, StateDir: a.Config.StateDir, Timeout: a.Config.Restic.Timeout.D(), Log: a.Log, TimeZone: a.Config.Contract.TimeZone}
 	return a.restic, nil
 }
 

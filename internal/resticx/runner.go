@@ -3,6 +3,7 @@ package resticx
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,6 +100,11 @@ type Runner struct {
 	// on stdin, so a stuck `backup --stdin` is killed after Grace and
 	// leaves a stale lock, which `restic unlock` removes.
 	Grace time.Duration
+	// TimeZone, when set, is restic's TZ: the contract's IANA zone, so
+	// that the times restic records and the days, weeks and months that
+	// `forget --keep-daily` and the like group snapshots by are the
+	// contract's (req 15), not the host's. Unset: the host's TZ, if any.
+	TimeZone string
 }
 
 // TmpDir is where password files and restic's temporary files go.
@@ -483,7 +489,7 @@ func (r *Runner) baseEnv() []string {
 		"RESTIC_CACHE_DIR=" + r.CacheDir(),
 		"LANG=C.UTF-8",
 	}
-	if tz := os.Getenv("TZ"); tz != "" {
+	if tz := cmp.Or(r.TimeZone, os.Getenv("TZ")); tz != "" {
 		env = append(env, "TZ="+tz)
 	}
 	return env

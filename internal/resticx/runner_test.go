@@ -344,3 +344,28 @@ func TestPipeStdin(t *testing.T) {
 	}
 	pw2.Close()
 }
+
+// restic runs in the contract's zone whatever the host's: the snapshot
+// times it records (and the days retention groups them by) are the
+// contract's.
+func TestResticRunsInContractZone(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	ctx := context.Background()
+	r, repo := newRunner(t)
+	r.TimeZone = "Asia/Tokyo"
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644)
+	if _, err := r.Run(ctx, repo, Call{Args: []string{"backup", data}}); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := r.Snapshots(ctx, repo)
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("snapshots %+v, %v", snaps, err)
+	}
+	if _, off := snaps[0].Time.Zone(); off != 9*3600 {
+		t.Fatalf("snapshot time %s: restic did not run in Asia/Tokyo", snaps[0].Time.Format(time.RFC3339))
+	}
+}

@@ -93,6 +93,6 @@ func OpenState(t testing.TB, cfg *config.Config) *State {
 		Store:  store,
 		Audit:  audit.New(store, audit.MirrorPath(cfg.StateDir), clk),
 		Clock:  clk,
-		Restic: &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second},
+		Restic: &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second, TimeZone: cfg.Contract.TimeZone},
 	}
 }
