@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -53,7 +54,13 @@ func (a *App) VerifyAudit(ctx context.Context) (audit.Report, error) {
 		details["checkpoint_error"] = cerr.Error()
 	}
 	if err := a.Record(ctx, "audit.verify", "audit-log", result, details); err != nil {
-		return rep, err
+		// The verdict stands (a full disk must not hide tampering); the
+		// error says that the check is not on record.
+		err = fmt.Errorf("the check was not recorded: %w", err)
+		if rep.Problem != nil {
+			return rep, errors.Join(rep.Err(), err)
+		}
+		return rep, fmt.Errorf("the audit log verified (%d records, head seq %d), but %w", rep.Records, rep.HeadSeq, err)
 	}
 	if cerr != nil {
 		return rep, fmt.Errorf("the audit log verified, but %w", cerr)

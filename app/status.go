@@ -114,6 +114,9 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 	}
 	defer store.Close()
 	res.Initialised = true
+	if ro := store.ReadOnly(); ro != nil {
+		res.Warnings = append(res.Warnings, "catalog: "+ro.Error()+"; until then Steward reads the catalog but records nothing (no backup, drill or audit record)")
+	}
 	res.Schema, _ = store.SchemaVersion(ctx)
 	book := repo.HealthBook{KV: store}
 	for _, r := range cfg.Repositories {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"steward/internal/testenv"
 )
 
 // TestLostCatalogIsAnError: a state dir whose catalog is empty (0 bytes)
@@ -129,4 +131,43 @@ jobs:
 	if after := len(auditLines(t, dir)); after != before {
 		t.Fatalf("the refused run recorded %d audit records", after-before)
 	}
+}
+
+// TestFullStateDisk: when the state dir's disk is full, the commands that
+// only read still work (status warns), audit verify gives its verdict and
+// says that it could not record the check, naming the catalog, with exit
+// 1; once space is freed, everything works again and the audit log still
+// verifies.
+func TestFullStateDisk(t *testing.T) {
+	testenv.SmallDisk(t, 16<<20, func(dir string) {
+		if code, out, errOut := stewardRun(t, dir, "", "init"); code != 0 {
+			t.Fatalf("init: %d\n%s%s", code, out, errOut)
+		}
+		cfg, _ := os.ReadFile(filepath.Join(repoRoot(t), "examples", "minimal.yaml"))
+		os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(string(cfg)+"\nrestic: {path: "+testenv.Bin(t, "restic")+"}\n"), 0o600)
+		cat := filepath.Join(dir, "steward-state", "catalog.db")
+		filler := testenv.FillDisk(t, dir)
+
+		code, out, errOut := stewardRun(t, dir, "", "status")
+		if code != 0 || !strings.Contains(out, "catalog schema") || !strings.Contains(out, "the state dir's disk is full ("+cat+")") {
+			t.Errorf("status on a full disk: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := stewardRun(t, dir, "", "drill", "list"); code != 0 {
+			t.Errorf("drill list on a full disk: exit %d\n%s%s", code, out, errOut)
+		}
+		for range 2 {
+			code, out, errOut = stewardRun(t, dir, "", "audit", "verify")
+			if code != exitFailure || !strings.Contains(errOut, "the audit log verified (1 records") ||
+				!strings.Contains(errOut, "the state dir's disk is full ("+cat+"): free space on that disk and run the command again; nothing was recorded") {
+				t.Errorf("audit verify on a full disk: exit %d\n%s%s", code, out, errOut)
+			}
+		}
+
+		os.Remove(filler)
+		for _, args := range [][]string{{"audit", "verify"}, {"status"}} {
+			if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 || strings.Contains(out, "disk is full") {
+				t.Errorf("%v after freeing space: exit %d\n%s%s", args, code, out, errOut)
+			}
+		}
+	})
 }

@@ -54,7 +54,7 @@ func (s *SQLite) PutRun(ctx context.Context, r RunRow) error {
 		ON CONFLICT (id) DO UPDATE SET snapshot_id = excluded.snapshot_id, finished = excluded.finished, result = excluded.result, record = excluded.record`,
 		r.ID, r.Job, r.Source, r.Repository, r.SnapshotID, r.Started, r.Finished, r.Result, string(r.Record))
 	if err != nil {
-		return fmt.Errorf("catalog: save run: %w", err)
+		return fmt.Errorf("catalog: save run: %w", s.writeErr(err))
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (s *SQLite) PutSnapshot(ctx context.Context, r SnapshotRow) error {
 		ON CONFLICT (repository, snapshot_id) DO UPDATE SET record = excluded.record`,
 		r.Repository, r.SnapshotID, r.Job, r.Source, r.Time, string(r.Record))
 	if err != nil {
-		return fmt.Errorf("catalog: save snapshot: %w", err)
+		return fmt.Errorf("catalog: save snapshot: %w", s.writeErr(err))
 	}
 	return nil
 }

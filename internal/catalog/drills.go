@@ -27,7 +27,7 @@ func (s *SQLite) PutDrill(ctx context.Context, r DrillRow) error {
 		ON CONFLICT (id) DO UPDATE SET finished = excluded.finished, result = excluded.result, record = excluded.record`,
 		r.ID, r.Job, r.Started, r.Finished, r.Result, string(r.Record))
 	if err != nil {
-		return fmt.Errorf("catalog: save drill: %w", err)
+		return fmt.Errorf("catalog: save drill: %w", s.writeErr(err))
 	}
 	return nil
 }

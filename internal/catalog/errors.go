@@ -14,3 +14,13 @@ var ErrDamaged = errors.New("the catalog is damaged")
 
 // ErrNewerSchema is returned when the catalog was written by a newer Steward.
 var ErrNewerSchema = errors.New("the catalog was written by a newer Steward: upgrade this binary")
+
+// ErrDiskFull is wrapped by the error of a catalog write that failed
+// because the disk holding the state dir is full. The error names the
+// catalog's path and says to free space; nothing was recorded.
+var ErrDiskFull = errors.New("the state dir's disk is full")
+
+// ErrReadOnly is wrapped by the error of a catalog write that failed
+// because the state dir, or its file system, cannot be written by this
+// user; nothing was recorded.
+var ErrReadOnly = errors.New("the state dir is read-only")

@@ -137,7 +137,9 @@ func RandomSecret(n int) Secret {
 }
 
 // WriteFileExclusive creates path with perm and data, failing with
-// ErrExists if it is already there. The data is synced before return.
+// ErrExists if it is already there. The data is synced before return. If
+// writing fails (a full disk), the file is removed again: a short file
+// left behind would read as a damaged key or checkpoint.
 func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
@@ -146,15 +148,17 @@ func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // Destroy overwrites a key file with random bytes (three passes, each

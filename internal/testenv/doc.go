@@ -57,6 +57,21 @@
 // as CI does, initdb and the server run as the postgres system user.
 // p.BinDir holds pg_dump and pg_restore of the server's major version.
 //
+// # A full disk
+//
+//	testenv.SmallDisk(t, 4<<20, func(dir string) { // a 4 MiB tmpfs at dir
+//		// … make files in dir …
+//		filler := testenv.FillDisk(t, dir) // writes until ENOSPC
+//		// … the disk is full …
+//		os.Remove(filler) // space again
+//	})
+//
+// The tmpfs is mounted in a user and mount namespace of its own, which
+// needs a process of its own: SmallDisk runs the calling test again in a
+// child process and reports its failures; fn runs there only. It needs no
+// root where the kernel allows unprivileged user namespaces; where it does
+// not (or off Linux), the test is skipped, saying why.
+//
 // # Logs
 //
 // Each server's output goes to a log file in its dir (S3Server.LogPath,
