@@ -141,9 +141,9 @@ func (s *SQLite) DeleteSnapshot(ctx context.Context, repository, snapshotID stri
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE repository = ? AND snapshot_id = ?`, repository, snapshotID); err != nil {
-		return fmt.Errorf("catalog: delete snapshot: %w", err)
+		return fmt.Errorf("catalog: delete snapshot: %w", s.writeErr(err))
 	}
-	if err := deleteManifest(ctx, tx, snapshotID); err != nil {
+	if err := s.deleteManifest(ctx, tx, snapshotID); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -144,6 +144,24 @@ type DrillStore interface {
 	DrillsWithResult(ctx context.Context, result string) ([]DrillRow, error)
 }
 
+// EraseStore keeps contract-end erase plans (ErasePlanRow, by ID) and
+// their execution journals (JournalRow, by PlanID and Step).
+type EraseStore interface {
+	// PutErasePlan upserts a plan by ID; a later Put updates Status and
+	// Record, Created keeps the first Put's.
+	PutErasePlan(ctx context.Context, p ErasePlanRow) error
+	// ErasePlan returns the plan with this ID, or ErrNotFound.
+	ErasePlan(ctx context.Context, id string) (ErasePlanRow, error)
+	// ErasePlans returns every plan, newest first by Created, ties by
+	// descending ID.
+	ErasePlans(ctx context.Context) ([]ErasePlanRow, error)
+	// PutJournal upserts one step of a plan's journal by (PlanID, Step).
+	PutJournal(ctx context.Context, j JournalRow) error
+	// Journal returns a plan's journal in step order (empty for an
+	// unknown plan).
+	Journal(ctx context.Context, planID string) ([]JournalRow, error)
+}
+
 // Store is everything Steward keeps: the full contract of a catalog
 // implementation. storetest.Run is its conformance suite; every
 // implementation must pass it.
@@ -154,6 +172,7 @@ type Store interface {
 	SnapshotStore
 	ManifestStore
 	DrillStore
+	EraseStore
 	// SchemaVersion is the newest migration applied (at least 1 once Create
 	// or Open returned).
 	SchemaVersion(ctx context.Context) (int, error)

@@ -39,53 +39,53 @@ var ErrManifestSHA256 = errors.New("manifest body does not match its SHA-256")
 func (s *SQLite) PutManifest(ctx context.Context, m ManifestRow, body io.Reader) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	defer tx.Rollback()
 	var have int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM manifest_bodies WHERE sha256 = ?`, m.SHA256).Scan(&have); err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	if have == 0 {
 		if body == nil {
 			return fmt.Errorf("catalog: save manifest of snapshot %s: body %s is not stored and none was given", m.SnapshotID, m.SHA256)
 		}
-		if err := putBody(ctx, tx, m.SHA256, body); err != nil {
+		if err := s.putBody(ctx, tx, m.SHA256, body); err != nil {
 			return err
 		}
 	}
 	var old string
 	err = tx.QueryRowContext(ctx, `SELECT sha256 FROM manifests WHERE snapshot_id = ?`, m.SnapshotID).Scan(&old)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO manifests (snapshot_id, source, kind, sha256) VALUES (?, ?, ?, ?)
 		ON CONFLICT (snapshot_id) DO UPDATE SET sha256 = excluded.sha256`,
 		m.SnapshotID, m.Source, m.Kind, m.SHA256); err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	if old != "" && old != m.SHA256 {
-		if err := dropUnnamedBody(ctx, tx, old); err != nil {
+		if err := s.dropUnnamedBody(ctx, tx, old); err != nil {
 			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	return nil
 }
 
 // putBody streams body into manifest_chunks through zstd and checks its
 // SHA-256 against sum.
-func putBody(ctx context.Context, tx *sql.Tx, sum string, body io.Reader) error {
+func (s *SQLite) putBody(ctx context.Context, tx *sql.Tx, sum string, body io.Reader) error {
 	// The body's row first (its chunks refer to it), its size at the end.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_bodies (sha256, codec, size) VALUES (?, ?, 0)`, sum, codecZstd); err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	cw := &chunkWriter{ctx: ctx, tx: tx, sum: sum, buf: make([]byte, 0, chunkSize)}
 	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow))
 	if err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	h := sha256.New()
 	n, err := io.Copy(enc, io.TeeReader(body, h))
@@ -96,13 +96,13 @@ func putBody(ctx context.Context, tx *sql.Tx, sum string, body io.Reader) error 
 		err = cw.flush()
 	}
 	if err != nil {
-		return fmt.Errorf("catalog: save manifest body: %w", err)
+		return fmt.Errorf("catalog: save manifest body: %w", s.writeErr(err))
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		return fmt.Errorf("catalog: save manifest: %w (read %s, expected %s)", ErrManifestSHA256, got, sum)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE manifest_bodies SET size = ? WHERE sha256 = ?`, n, sum); err != nil {
-		return fmt.Errorf("catalog: save manifest: %w", err)
+		return fmt.Errorf("catalog: save manifest: %w", s.writeErr(err))
 	}
 	return nil
 }
@@ -241,33 +241,33 @@ func (b *bodyReader) Close() error {
 func (s *SQLite) DeleteManifest(ctx context.Context, snapshotID string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("catalog: delete manifest: %w", err)
+		return fmt.Errorf("catalog: delete manifest: %w", s.writeErr(err))
 	}
 	defer tx.Rollback()
-	if err := deleteManifest(ctx, tx, snapshotID); err != nil {
+	if err := s.deleteManifest(ctx, tx, snapshotID); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-func deleteManifest(ctx context.Context, tx *sql.Tx, snapshotID string) error {
+func (s *SQLite) deleteManifest(ctx context.Context, tx *sql.Tx, snapshotID string) error {
 	var sum string
 	err := tx.QueryRowContext(ctx, `DELETE FROM manifests WHERE snapshot_id = ? RETURNING sha256`, snapshotID).Scan(&sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("catalog: delete manifest: %w", err)
+		return fmt.Errorf("catalog: delete manifest: %w", s.writeErr(err))
 	}
-	return dropUnnamedBody(ctx, tx, sum)
+	return s.dropUnnamedBody(ctx, tx, sum)
 }
 
 // dropUnnamedBody deletes body sum (its chunks cascade) if no snapshot
 // names it.
-func dropUnnamedBody(ctx context.Context, tx *sql.Tx, sum string) error {
+func (s *SQLite) dropUnnamedBody(ctx context.Context, tx *sql.Tx, sum string) error {
 	_, err := tx.ExecContext(ctx, `DELETE FROM manifest_bodies WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM manifests WHERE sha256 = ?)`, sum, sum)
 	if err != nil {
-		return fmt.Errorf("catalog: delete manifest body: %w", err)
+		return fmt.Errorf("catalog: delete manifest body: %w", s.writeErr(err))
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Runs", s.runTests()},
 		{"Snapshots", s.snapshotTests()},
 		{"Manifests", s.manifestTests()},
+		{"Erase", s.eraseTests()},
 		{"Drills", s.drillTests()},
 		{"Store", s.storeTests()},
 	}
@@ -1052,6 +1053,62 @@ func (s suite) storeTests() []subtest {
 			}
 			if err := st.PutRun(ctx, catalog.RunRow{ID: "r", Job: "j", Source: "s", Repository: "r", Started: at(0, tokyo), Record: json.RawMessage(`{}`)}); err == nil {
 				t.Fatal("put run after close succeeded")
+			}
+		}},
+	}
+}
+
+// ---- erase plans and journals ----
+
+func (s suite) eraseTests() []subtest {
+	return []subtest{
+		{"PlanRoundTripAndUpsert", func(t *testing.T) {
+			st := s.store(t)
+			_, err := st.ErasePlan(ctx, "p1")
+			mustNotFound(t, "plan of an empty store", err)
+			first := catalog.ErasePlanRow{ID: "p1", Created: at(0, tokyo), Status: "planned", Record: json.RawMessage(`{"a":1}`)}
+			if err := st.PutErasePlan(ctx, first); err != nil {
+				t.Fatal(err)
+			}
+			later := catalog.ErasePlanRow{ID: "p1", Created: at(time.Hour, tokyo), Status: "approved", Record: json.RawMessage(`{"a":2}`)}
+			if err := st.PutErasePlan(ctx, later); err != nil {
+				t.Fatal(err)
+			}
+			want := first
+			want.Status, want.Record = later.Status, later.Record
+			got, err := st.ErasePlan(ctx, "p1")
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("plan after upsert = %s, %v; want %s", show(got), err, show(want))
+			}
+			if err := st.PutErasePlan(ctx, catalog.ErasePlanRow{ID: "p2", Created: at(2*time.Hour, tokyo), Status: "planned", Record: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			all, err := st.ErasePlans(ctx)
+			if err != nil || len(all) != 2 || all[0].ID != "p2" || all[1].ID != "p1" {
+				t.Fatalf("plans = %s, %v; want p2, p1", show(all), err)
+			}
+		}},
+		{"Journal", func(t *testing.T) {
+			st := s.store(t)
+			if j, err := st.Journal(ctx, "none"); err != nil || len(j) != 0 {
+				t.Fatalf("journal of an unknown plan = %s, %v", show(j), err)
+			}
+			for _, j := range []catalog.JournalRow{
+				{PlanID: "p1", Step: 2, Name: "freeze", Started: at(time.Minute, tokyo)},
+				{PlanID: "p1", Step: 1, Name: "inventory", Started: at(0, tokyo), Finished: at(time.Second, tokyo), Result: "done", Evidence: json.RawMessage(`{"n":1}`)},
+				{PlanID: "p2", Step: 1, Name: "inventory", Started: at(0, tokyo)},
+			} {
+				if err := st.PutJournal(ctx, j); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := catalog.JournalRow{PlanID: "p1", Step: 2, Name: "freeze", Started: at(time.Minute, tokyo), Finished: at(2*time.Minute, tokyo), Result: "done", Evidence: json.RawMessage(`{"frozen":true}`)}
+			if err := st.PutJournal(ctx, done); err != nil {
+				t.Fatal(err)
+			}
+			j, err := st.Journal(ctx, "p1")
+			if err != nil || len(j) != 2 || j[0].Name != "inventory" || j[0].Result != "done" || string(j[0].Evidence) != `{"n":1}` || !reflect.DeepEqual(j[1], done) {
+				t.Fatalf("journal of p1 = %s, %v", show(j), err)
 			}
 		}},
 	}
