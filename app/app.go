@@ -191,6 +191,9 @@ func (a *App) Repos(ctx context.Context) (*repo.Opener, error) {
 
 // Backup is the backup engine.
 func (a *App) Backup(ctx context.Context) (*backup.Engine, error) {
+	if err := a.checkNotFrozen(ctx, "backups"); err != nil {
+		return nil, err
+	}
 	repos, err := a.Repos(ctx)
 	if err != nil {
 		return nil, err
@@ -201,6 +204,9 @@ func (a *App) Backup(ctx context.Context) (*backup.Engine, error) {
 
 // Restorer restores snapshots.
 func (a *App) Restorer(ctx context.Context) (*restore.Restorer, error) {
+	if err := a.checkNotFrozen(ctx, "restores"); err != nil {
+		return nil, err
+	}
 	repos, err := a.Repos(ctx)
 	if err != nil {
 		return nil, err
@@ -210,6 +216,9 @@ func (a *App) Restorer(ctx context.Context) (*restore.Restorer, error) {
 
 // Driller runs restore drills.
 func (a *App) Driller(ctx context.Context) (*drills.Driller, error) {
+	if err := a.checkNotFrozen(ctx, "drills"); err != nil {
+		return nil, err
+	}
 	rst, err := a.Restorer(ctx)
 	if err != nil {
 		return nil, err

@@ -23,10 +23,10 @@ import (
 )
 
 // DatabasePrefix starts the name of every scratch database.
-const DatabasePrefix = "steward_drill_"
+const DatabasePrefix = state.ScratchDatabasePrefix
 
 // DirPrefix starts the name of every scratch directory in drills.scratch.dir.
-const DirPrefix = "drill-"
+const DirPrefix = state.ScratchDirPrefix
 
 // DatabaseName is the scratch database of drill id.
 func DatabaseName(id string) string { return DatabasePrefix + strings.ReplaceAll(id, "-", "_") }

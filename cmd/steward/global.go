@@ -76,7 +76,7 @@ func newJSONEncoder(w io.Writer) *json.Encoder {
 // requireArgs checks the number of positional arguments.
 func requireArgs(cmd *cli.Command, n int, usage string) error {
 	if cmd.Args().Len() != n {
-		return errs.Usage("%s takes %s (see `steward %s --help`)", cmd.FullName(), usage, cmd.FullName())
+		return errs.Usage("%s takes %s (see `%s --help`)", cmd.FullName(), usage, cmd.FullName())
 	}
 	return nil
 }

@@ -86,6 +86,7 @@ Every command that changes anything is recorded in the audit log.
 			newSnapshotsCommand(g),
 			newRestoreCommand(g),
 			newDrillCommand(g),
+			newEraseCommand(g),
 			newReportCommand(g),
 			newVerifyCommand(g),
 			newCertificateCommand(g),

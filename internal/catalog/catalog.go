@@ -127,6 +127,8 @@ type ManifestStore interface {
 	// snapshot row alone (and its body, if no other manifest names it).
 	// Deleting a manifest that does not exist is not an error.
 	DeleteManifest(ctx context.Context, snapshotID string) error
+	// CountManifests counts the manifests (rows, not bodies).
+	CountManifests(ctx context.Context) (int64, error)
 }
 
 // DrillStore keeps restore drills (DrillRow), keyed by ID.

@@ -296,3 +296,13 @@ func (s *SQLite) manifest(ctx context.Context, q string, args ...any) (ManifestR
 	}
 	return m, nil
 }
+
+// CountManifests counts the manifest rows (each names a snapshot's files,
+// tables or objects).
+func (s *SQLite) CountManifests(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM manifests`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("catalog: count manifests: %w", err)
+	}
+	return n, nil
+}

@@ -93,3 +93,12 @@ func (d Dir) Scratch() string { return d.join("scratch") }
 
 // InitFolders are the folders `steward init` makes (0700), in order.
 func (d Dir) InitFolders() []string { return []string{d.Keys(), d.Reports(), d.Tmp()} }
+
+// Names of drill scratch copies: drills makes them, erase finds what is
+// left of them.
+const (
+	// ScratchDirPrefix starts every scratch directory in drills.scratch.dir.
+	ScratchDirPrefix = "drill-"
+	// ScratchDatabasePrefix starts every scratch database.
+	ScratchDatabasePrefix = "steward_drill_"
+)

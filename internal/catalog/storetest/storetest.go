@@ -811,8 +811,14 @@ func (s suite) manifestTests() []subtest {
 			if body, err := readBody(t, st, bodySum("same")); err != nil || string(body) != "body of same" {
 				t.Fatalf("body while b names it = %q, %v", body, err)
 			}
+			if n, err := st.CountManifests(ctx); err != nil || n != 1 {
+				t.Fatalf("manifests counted while b names the body: %d, %v; want 1", n, err)
+			}
 			if err := st.DeleteManifest(ctx, "b"); err != nil {
 				t.Fatal(err)
+			}
+			if n, err := st.CountManifests(ctx); err != nil || n != 0 {
+				t.Fatalf("manifests counted after the last was deleted: %d, %v; want 0", n, err)
 			}
 			_, err := st.ManifestBody(ctx, bodySum("same"))
 			mustNotFound(t, "body after its last manifest was deleted", err)
