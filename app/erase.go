@@ -12,8 +12,15 @@ func (a *App) Eraser(ctx context.Context) (*erase.Eraser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return erase.New(erase.Deps{Config: a.Config, Store: a.Catalog, Manifests: a.Catalog.CountManifests, Repos: repos,
-		Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+	return erase.New(erase.Deps{Config: a.Config, Store: a.Catalog, Manifests: a.Catalog.CountManifests, PurgeManifests: a.Catalog.PurgeManifests,
+		Sign: a.signForErase, Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+}
+
+// signForErase renders, signs and files erase's PDF (the deletion
+// certificate, which only erase renders).
+func (a *App) signForErase(ctx context.Context, r erase.SignRequest) (string, string, error) {
+	w, err := a.WriteSignedReport(ctx, SignedReport{File: r.File, Reason: r.Reason, Action: r.Action, Target: r.Target, Details: r.Details, Render: r.Render})
+	return w.Path, w.SHA256, err
 }
 
 // checkNotFrozen refuses backups, drills and restores once an erase plan

@@ -107,10 +107,11 @@ func (e *Eraser) Cancel(ctx context.Context, id, by, reason string) (*Plan, erro
 }
 
 // CheckExecutable refuses to execute plan p unless it is approved (or
-// already executing: a resumed run) and its cooling-off has passed.
+// already executing: a resumed run; or done: the run then only reports)
+// and its cooling-off has passed.
 func (e *Eraser) CheckExecutable(p *Plan, now time.Time) error {
 	switch p.Status {
-	case StatusExecuting:
+	case StatusExecuting, StatusDone:
 		return nil
 	case StatusApproved:
 	case StatusPlanned:

@@ -122,12 +122,16 @@ type Store interface {
 type Deps struct {
 	Config *config.Config
 	Store  Store
-	// Manifests counts the catalog's manifest rows (contract data).
-	Manifests func(ctx context.Context) (int64, error)
-	Repos     *repo.Opener
-	Audit     audit.Appender
-	Clock     *clock.Zoned
-	Log       *slog.Logger
+	// Manifests counts the catalog's manifest rows (contract data), and
+	// PurgeManifests deletes them all, returning how many.
+	Manifests      func(ctx context.Context) (int64, error)
+	PurgeManifests func(ctx context.Context) (int64, error)
+	// Sign renders, signs and files a PDF (the deletion certificate).
+	Sign  func(ctx context.Context, r SignRequest) (path, sha256 string, err error)
+	Repos *repo.Opener
+	Audit audit.Appender
+	Clock *clock.Zoned
+	Log   *slog.Logger
 }
 
 // Eraser plans, approves and executes contract-end erasure.
@@ -135,11 +139,14 @@ type Eraser struct {
 	cfg       *config.Config
 	store     Store
 	manifests func(ctx context.Context) (int64, error)
-	repos     *repo.Opener
-	rec       *audit.Recorder
-	clock     *clock.Zoned
-	log       *slog.Logger
-	dir       state.Dir
+	// purgeManifests and sign: see Deps.
+	purgeManifests func(ctx context.Context) (int64, error)
+	sign           func(ctx context.Context, r SignRequest) (string, string, error)
+	repos          *repo.Opener
+	rec            *audit.Recorder
+	clock          *clock.Zoned
+	log            *slog.Logger
+	dir            state.Dir
 }
 
 // New returns an Eraser over d.
@@ -148,7 +155,7 @@ func New(d Deps) *Eraser {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
+	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, purgeManifests: d.PurgeManifests, sign: d.Sign, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
 		clock: d.Clock, log: log, dir: state.Dir(d.Config.StateDir)}
 }
 

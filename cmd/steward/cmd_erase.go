@@ -17,6 +17,7 @@ type eraseOptions struct {
 	As      string
 	Confirm string
 	Reason  string
+	DryRun  bool
 }
 
 func newEraseCommand(g *globalOptions) *cli.Command {
@@ -36,6 +37,8 @@ steps, each audited:
    steward erase approve PLAN --as BOB --confirm CONTRACT_ID
                                           a second person (one of erase.approvers)
    steward erase cancel PLAN --as NAME    stop a plan before it executes
+   steward erase execute PLAN --as ALICE  after the cooling-off: erase, verify, certify
+   steward erase verify PLAN              check every target again, independently
 
 A plan changes nothing: it counts, now, every repository and replica (snapshots,
 key files, bytes, every object version), the sources, restic's cache, drill
@@ -44,7 +47,18 @@ manifests, and checks that the credential erase will use may delete each one.
 Things that look related but are not configured are listed as "found, not
 planned". Approval is refused for the planner, for anyone not in
 erase.approvers, for a mistyped contract id, and for a plan with a target that
-could not be counted or may not be deleted.`,
+could not be counted or may not be deleted.
+
+Execute runs journaled steps — inventory (stops if reality grew beyond the
+plan), freeze (backups, drills and restores are refused from then on),
+crypto-erase (every restic key file and sealed repository password),
+logical deletion (every object version, marker and upload, the buckets,
+repositories, sources, databases, caches, scratch and temporary files),
+credentials (special accounts), catalog purge (manifests), verify, and the
+signed deletion certificate (データ消去証明書). Killed at any moment, it resumes
+from the first unfinished step when run again; a certificate is issued once.
+Exit code 3 when a target was not erased or not verified: the certificate
+then reads "Erased with exceptions" and lists them.`,
 		Commands: []*cli.Command{{
 			Name:  "plan",
 			Usage: "inventory everything to erase and store it as a plan (changes nothing)",
@@ -75,6 +89,28 @@ could not be counted or may not be deleted.`,
 					return err
 				}
 				return runEraseCancel(ctx, cmd.Args().First(), o, g, g.stdout)
+			},
+		}, {
+			Name:      "execute",
+			Usage:     "erase everything the approved plan lists, verify, and issue the signed deletion certificate",
+			ArgsUsage: "PLAN",
+			Flags: []cli.Flag{as("executes"),
+				&cli.BoolFlag{Name: "dry-run", Usage: "count again and say whether reality grew beyond the plan; change nothing", Destination: &o.DryRun}},
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if err := requireArgs(cmd, 1, "one plan id"); err != nil {
+					return err
+				}
+				return runEraseExecute(ctx, cmd.Args().First(), o, g, g.stdout)
+			},
+		}, {
+			Name:      "verify",
+			Usage:     "check every target of a plan again, with fresh connections (exit 3 if any is not gone)",
+			ArgsUsage: "PLAN",
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if err := requireArgs(cmd, 1, "one plan id"); err != nil {
+					return err
+				}
+				return runEraseVerify(ctx, cmd.Args().First(), g, g.stdout)
 			},
 		}, {
 			Name:      "show",
@@ -153,6 +189,86 @@ func runEraseCancel(ctx context.Context, id string, o eraseOptions, g *globalOpt
 		return printJSON(out, p)
 	}
 	fmt.Fprintf(out, "plan %s cancelled by %s: it will never execute\n", p.ID, p.Cancelled.By)
+	return nil
+}
+
+func runEraseExecute(ctx context.Context, id string, o eraseOptions, g *globalOptions, out io.Writer) error {
+	e, err := newEraser(ctx, g)
+	if err != nil {
+		return err
+	}
+	eo := erase.ExecuteOptions{As: o.As, DryRun: o.DryRun}
+	if g.JSON {
+		eo.Progress = func(ev erase.Event) { _ = printJSON(out, ev) }
+	} else {
+		eo.Progress = func(ev erase.Event) {
+			switch {
+			case ev.Target != "":
+				line := fmt.Sprintf("%s  %-18s %s: %s", ev.Time, ev.Step, ev.Target, ev.Result)
+				if ev.Detail != "" {
+					line += " (" + ev.Detail + ")"
+				}
+				fmt.Fprintln(out, line)
+			case ev.Result != "":
+				fmt.Fprintf(out, "%s  %-18s %s\n", ev.Time, ev.Step, strings.ToUpper(ev.Result))
+			}
+		}
+	}
+	res, err := e.Execute(ctx, id, eo)
+	if res == nil {
+		return err
+	}
+	if g.JSON {
+		if perr := printJSON(out, res); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if o.DryRun {
+		fmt.Fprintf(out, "dry run of plan %s: nothing was changed\n", id)
+		if len(res.Grew) > 0 {
+			fmt.Fprintf(out, "reality grew beyond the plan, so execute would stop at its first step:\n  %s\nmake a new plan\n", strings.Join(res.Grew, "\n  "))
+		} else {
+			fmt.Fprintf(out, "nothing beyond the plan: execute would erase its %d targets\n", len(res.Plan.Targets))
+		}
+		return err
+	}
+	if c := res.Certificate; c != nil {
+		fmt.Fprintf(out, "\ndeletion certificate %s (%s)\n  %s\n  SHA-256 %s\ncheck it with `steward verify %s` and in a PDF reader\n", c.ID, c.Status, c.Path, c.SHA256, c.Path)
+	}
+	return err
+}
+
+func runEraseVerify(ctx context.Context, id string, g *globalOptions, out io.Writer) error {
+	e, err := newEraser(ctx, g)
+	if err != nil {
+		return err
+	}
+	res, err := e.VerifyPlan(ctx, id)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	if !g.JSON {
+		fmt.Fprintln(tw, "TARGET\tRESULT\tHOW")
+	}
+	for _, r := range res {
+		if r.Result != erase.Verified {
+			bad++
+		}
+		if g.JSON {
+			if err := printJSON(out, r); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ID, r.Result, r.Detail)
+	}
+	tw.Flush()
+	if bad > 0 {
+		return fmt.Errorf("%w: %d of %d targets of plan %s", erase.ErrNotVerified, bad, len(res), id)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"steward/certs"
+	"steward/erase"
 	"steward/internal/audit"
 	"steward/internal/config"
 	"steward/internal/errs"
@@ -24,7 +25,7 @@ const exitCodeHelp = `EXIT CODES:
    0    success
    1    failure (the message says what failed and what to do)
    2    usage or config error (nothing was changed)
-   3    verification failed (audit log, signature, drill check)
+   3    verification failed (audit log, signature, drill check, erasure)
    130  interrupted (Ctrl-C or SIGTERM)`
 
 func exitCode(ctx context.Context, err error) int {
@@ -36,7 +37,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupted
 	case errs.IsUsage(err), errors.As(err, &problems):
 		return exitUsage
-	case errors.Is(err, errs.ErrVerificationFailed), errors.Is(err, audit.ErrTampered), errors.Is(err, certs.ErrVerificationFailed):
+	case errors.Is(err, errs.ErrVerificationFailed), errors.Is(err, audit.ErrTampered), errors.Is(err, certs.ErrVerificationFailed),
+		errors.Is(err, erase.ErrNotVerified):
 		return exitVerify
 	default:
 		return exitFailure

@@ -129,6 +129,9 @@ type ManifestStore interface {
 	DeleteManifest(ctx context.Context, snapshotID string) error
 	// CountManifests counts the manifests (rows, not bodies).
 	CountManifests(ctx context.Context) (int64, error)
+	// PurgeManifests deletes every manifest and body (contract-end
+	// erasure) and returns how many manifests there were.
+	PurgeManifests(ctx context.Context) (int64, error)
 }
 
 // DrillStore keeps restore drills (DrillRow), keyed by ID.

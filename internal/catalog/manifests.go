@@ -306,3 +306,25 @@ func (s *SQLite) CountManifests(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// PurgeManifests deletes every manifest and every body (contract-end
+// erasure) and returns how many manifests there were.
+func (s *SQLite) PurgeManifests(ctx context.Context) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: purge manifests: %w", s.writeErr(err))
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM manifests`)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: purge manifests: %w", s.writeErr(err))
+	}
+	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM manifest_bodies`); err != nil {
+		return 0, fmt.Errorf("catalog: purge manifests: %w", s.writeErr(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("catalog: purge manifests: %w", s.writeErr(err))
+	}
+	return n, nil
+}

@@ -820,6 +820,17 @@ func (s suite) manifestTests() []subtest {
 			if n, err := st.CountManifests(ctx); err != nil || n != 0 {
 				t.Fatalf("manifests counted after the last was deleted: %d, %v; want 0", n, err)
 			}
+			putManifests(t, st, catalog.ManifestRow{SnapshotID: "x", Source: "s", Kind: "path", SHA256: "x"},
+				catalog.ManifestRow{SnapshotID: "y", Source: "s", Kind: "path", SHA256: "y"})
+			if n, err := st.PurgeManifests(ctx); err != nil || n != 2 {
+				t.Fatalf("purge: %d, %v; want 2", n, err)
+			}
+			if n, err := st.CountManifests(ctx); err != nil || n != 0 {
+				t.Fatalf("manifests after the purge: %d, %v", n, err)
+			}
+			if _, err := st.ManifestBody(ctx, bodySum("x")); !errors.Is(err, catalog.ErrNotFound) {
+				t.Fatalf("a body after the purge: %v", err)
+			}
 			_, err := st.ManifestBody(ctx, bodySum("same"))
 			mustNotFound(t, "body after its last manifest was deleted", err)
 			// Naming a body that is not stored, without one, fails.

@@ -1,0 +1,663 @@
+package erase
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"steward/certs"
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/errs"
+	"steward/internal/keys"
+	"steward/internal/objstore"
+	"steward/internal/pgsql"
+)
+
+// Execution steps, in order. Each is a journal entry: written when it
+// starts and when it ends, before the next one begins. A rerun skips the
+// steps marked done and redoes the first unfinished one; within a step,
+// targets already erased are not touched again.
+const (
+	StepInventory   = "inventory"
+	StepFreeze      = "freeze"
+	StepCryptoErase = "crypto-erase"
+	StepDelete      = "logical-deletion"
+	StepCredentials = "credentials"
+	StepCatalog     = "catalog-purge"
+	StepVerify      = "verify"
+	StepCertificate = "certificate"
+)
+
+// Steps lists the execution steps in order.
+var Steps = []string{StepInventory, StepFreeze, StepCryptoErase, StepDelete, StepCredentials, StepCatalog, StepVerify, StepCertificate}
+
+// Journal results.
+const (
+	ResultDone   = "done"
+	ResultFailed = "failed"
+)
+
+// Target results.
+const (
+	TargetErased    = "erased"
+	TargetAbsent    = "already absent"
+	TargetException = "exception"
+	TargetFailed    = "failed"
+)
+
+// TargetResult is what a step did to one target.
+type TargetResult struct {
+	ID       string       `json:"id"`
+	Started  string       `json:"started"`
+	Finished string       `json:"finished"`
+	Result   string       `json:"result"`
+	Detail   string       `json:"detail,omitempty"`
+	Deleted  certs.Counts `json:"deleted"`
+}
+
+// StepEvidence is a journal entry's evidence.
+type StepEvidence struct {
+	Targets []TargetResult `json:"targets,omitempty"`
+	// Grew lists what the re-inventory found beyond the plan.
+	Grew []string `json:"grew,omitempty"`
+	// Certificate is the issued certificate (path and SHA-256).
+	Certificate *Issued `json:"certificate,omitempty"`
+	Note        string  `json:"note,omitempty"`
+}
+
+// Issued is a signed deletion certificate on disk.
+type Issued struct {
+	ID     string `json:"id"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Status string `json:"status"`
+}
+
+// ExecuteOptions says who executes and how.
+type ExecuteOptions struct {
+	As     string
+	DryRun bool
+	// Progress, when set, receives each step's start and end and each
+	// target's result.
+	Progress func(Event)
+	// stopAt, when set, makes execution stop as if killed just after
+	// the named step started (tests of resumption).
+	stopAt string
+}
+
+// Event is one line of progress.
+type Event struct {
+	Time   string `json:"time"`
+	Step   string `json:"step"`
+	Target string `json:"target,omitempty"`
+	Result string `json:"result,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Outcome is what execute did: the plan's final journal and certificate.
+type Outcome struct {
+	Plan        *Plan                `json:"plan"`
+	Journal     []catalog.JournalRow `json:"journal"`
+	Certificate *Issued              `json:"certificate,omitempty"`
+	// Exceptions lists targets not erased or not verified.
+	Exceptions []string `json:"exceptions,omitempty"`
+	// Grew (dry run) lists what the count found beyond the plan.
+	Grew []string `json:"grew,omitempty"`
+}
+
+// ErrNotVerified means execution ended but some target was not erased or
+// not verified: the certificate lists the exceptions.
+var ErrNotVerified = errors.New("not every target was erased and verified")
+
+// ErrGrew means the re-inventory found more than the plan counted.
+var ErrGrew = errors.New("reality grew beyond the plan")
+
+type execRun struct {
+	e     *Eraser
+	p     *Plan
+	o     ExecuteOptions
+	steps map[string]*catalog.JournalRow
+}
+
+// Execute runs plan id's journaled steps, resuming after the last
+// finished one. It is refused before approval, during the cooling-off
+// and after cancel. A certificate is issued once.
+func (e *Eraser) Execute(ctx context.Context, id string, o ExecuteOptions) (*Outcome, error) {
+	if o.As == "" {
+		return nil, errs.Usage("--as: say who executes the plan")
+	}
+	p, err := e.Plan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.CheckExecutable(p, e.clock.Now()); err != nil {
+		e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultDenied, map[string]string{"by": o.As, "reason": err.Error()})
+		return nil, err
+	}
+	if o.DryRun {
+		return e.dryRun(ctx, p)
+	}
+	rows, err := e.store.Journal(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	x := &execRun{e: e, p: p, o: o, steps: map[string]*catalog.JournalRow{}}
+	for i := range rows {
+		x.steps[rows[i].Name] = &rows[i]
+	}
+	if p.Status == StatusApproved {
+		p.Status = StatusExecuting
+		if err := e.save(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultStarted, map[string]string{"by": o.As, "hash": p.Hash, "resumed": fmt.Sprint(len(rows) > 0)})
+	fns := map[string]func(context.Context, *StepEvidence) error{
+		StepInventory: x.reinventory, StepFreeze: x.freeze, StepCryptoErase: x.cryptoErase, StepDelete: x.logicalDelete,
+		StepCredentials: x.credentials, StepCatalog: x.purgeCatalog, StepVerify: x.verify, StepCertificate: x.certificate,
+	}
+	for i, name := range Steps {
+		if r := x.steps[name]; r != nil && r.Result == ResultDone {
+			continue
+		}
+		if err := x.run(ctx, i+1, name, fns[name]); err != nil {
+			e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultFailed, map[string]string{"by": o.As, "step": name, "error": err.Error()})
+			return nil, fmt.Errorf("erase plan %s, step %s: %w (run `steward erase execute %s` again to resume from this step)", id, name, err, id)
+		}
+	}
+	out, err := e.outcome(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != StatusDone {
+		p.Status = StatusDone
+		if err := e.save(ctx, p); err != nil {
+			return nil, err
+		}
+		details := map[string]string{"by": o.As, "hash": p.Hash, "exceptions": fmt.Sprint(len(out.Exceptions))}
+		if out.Certificate != nil {
+			details["certificate"], details["certificate_sha256"] = out.Certificate.ID, out.Certificate.SHA256
+		}
+		e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultOK, details)
+	}
+	if len(out.Exceptions) > 0 {
+		return out, fmt.Errorf("%w: %s", ErrNotVerified, strings.Join(out.Exceptions, "; "))
+	}
+	return out, nil
+}
+
+// run runs one step: its journal entry is written started, then
+// finished with its result and evidence.
+func (x *execRun) run(ctx context.Context, n int, name string, fn func(context.Context, *StepEvidence) error) error {
+	row := x.steps[name]
+	if row == nil {
+		row = &catalog.JournalRow{PlanID: x.p.ID, Step: n, Name: name}
+		x.steps[name] = row
+	}
+	var ev StepEvidence
+	if len(row.Evidence) > 0 {
+		_ = json.Unmarshal(row.Evidence, &ev) // a resumed step keeps what it did
+	}
+	row.Started, row.Finished, row.Result = x.e.now(), "", ""
+	if err := x.put(ctx, row, &ev); err != nil {
+		return err
+	}
+	x.emit(Event{Step: name, Detail: "started"})
+	if x.o.stopAt == name {
+		return errStopped
+	}
+	err := fn(ctx, &ev)
+	row.Finished, row.Result = x.e.now(), ResultDone
+	if err != nil {
+		row.Result, ev.Note = ResultFailed, err.Error()
+	}
+	if perr := x.put(ctx, row, &ev); perr != nil && err == nil {
+		err = perr
+	}
+	x.emit(Event{Step: name, Result: row.Result})
+	return err
+}
+
+// errStopped is the test hook's stop (see ExecuteOptions.stopAt).
+var errStopped = errors.New("stopped by the test hook")
+
+func (x *execRun) put(ctx context.Context, row *catalog.JournalRow, ev *StepEvidence) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	row.Evidence = b
+	return x.e.store.PutJournal(ctx, *row)
+}
+
+func (x *execRun) emit(ev Event) {
+	if x.o.Progress != nil {
+		ev.Time = x.e.now()
+		x.o.Progress(ev)
+	}
+}
+
+// targets runs do on each of the plan's targets that pick selects and
+// that the step has not finished yet, saving the evidence after each.
+func (x *execRun) targets(ctx context.Context, step string, ev *StepEvidence, pick func(Target) bool, do func(context.Context, Target) (TargetResult, error)) error {
+	var failed []string
+	for _, t := range x.p.Targets {
+		if !pick(t) {
+			continue
+		}
+		i := slices.IndexFunc(ev.Targets, func(r TargetResult) bool { return r.ID == t.ID })
+		if i >= 0 && (ev.Targets[i].Result == TargetErased || ev.Targets[i].Result == TargetAbsent || ev.Targets[i].Result == TargetException) {
+			continue // done before a crash
+		}
+		started := x.e.now()
+		r, err := do(ctx, t)
+		r.ID, r.Started, r.Finished = t.ID, started, x.e.now()
+		if err != nil {
+			r.Result, r.Detail = TargetFailed, err.Error()
+			failed = append(failed, t.ID+": "+err.Error())
+		}
+		if i >= 0 {
+			ev.Targets[i] = r
+		} else {
+			ev.Targets = append(ev.Targets, r)
+		}
+		if err := x.put(ctx, x.steps[step], ev); err != nil {
+			return err
+		}
+		x.emit(Event{Step: step, Target: t.ID, Result: r.Result, Detail: r.Detail})
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// reinventory counts again; anything beyond the plan (a new target, more
+// key files, snapshots, versions, files or tables) stops execution.
+func (x *execRun) reinventory(ctx context.Context, ev *StepEvidence) error {
+	inv, err := x.e.inventory(ctx)
+	if err != nil {
+		return err
+	}
+	ev.Grew = compareInventory(x.p, inv)
+	if len(ev.Grew) > 0 {
+		return fmt.Errorf("%w: %s; cancel this plan and make a new one", ErrGrew, strings.Join(ev.Grew, "; "))
+	}
+	return nil
+}
+
+// compareInventory lists what inv holds beyond plan p: a new target, or
+// more of something (the cache and the tmp folder aside, which Steward
+// itself writes).
+func compareInventory(p *Plan, inv *inventory) []string {
+	planned := map[string]Target{}
+	for _, t := range p.Targets {
+		planned[t.ID] = t
+	}
+	var out []string
+	for _, t := range inv.targets {
+		old, ok := planned[t.ID]
+		switch {
+		case t.Absent || t.Kind == certs.KindCache || t.ID == tmpTarget:
+		case !ok:
+			out = append(out, fmt.Sprintf("%s is new (%s)", t.ID, t.Location))
+		case grew(old.Before, t.Before):
+			out = append(out, fmt.Sprintf("%s: counted %s, planned %s", t.ID, countsText(t.Before), countsText(old.Before)))
+		}
+	}
+	return out
+}
+
+func grew(plan, now certs.Counts) bool {
+	return now.Files > plan.Files || now.Objects > plan.Objects || now.Versions > plan.Versions ||
+		now.DeleteMarkers > plan.DeleteMarkers || now.Tables > plan.Tables || now.UnfinishedUploads > plan.UnfinishedUploads
+}
+
+func countsText(c certs.Counts) string {
+	return fmt.Sprintf("%d files, %d objects, %d versions, %d markers, %d uploads, %d tables, %d bytes",
+		c.Files, c.Objects, c.Versions, c.DeleteMarkers, c.UnfinishedUploads, c.Tables, c.Bytes)
+}
+
+func (x *execRun) freeze(ctx context.Context, ev *StepEvidence) error {
+	ev.Note = "backups, drills and restores of the contract are refused from now on"
+	return x.e.freeze(ctx, x.p)
+}
+
+// cryptoErase deletes every restic key file of every repository (on S3,
+// every version of each) and destroys every sealed repository password:
+// what no one can open any more is unreadable wherever a copy of it is.
+func (x *execRun) cryptoErase(ctx context.Context, ev *StepEvidence) error {
+	return x.targets(ctx, StepCryptoErase, ev, func(t Target) bool {
+		return t.Kind == certs.KindRepositoryKey || t.Kind == certs.KindSealedSecret
+	}, func(ctx context.Context, t Target) (TargetResult, error) {
+		if t.Kind == certs.KindSealedSecret {
+			return destroyFile(t.Location)
+		}
+		r, err := x.e.repos.Resolve(t.Name, false)
+		if err != nil {
+			return TargetResult{}, err
+		}
+		if r.S3 == nil {
+			dir := filepath.Join(r.Config.Local.Path, "keys")
+			ents, err := os.ReadDir(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				return TargetResult{Result: TargetAbsent}, nil
+			}
+			if err != nil {
+				return TargetResult{}, err
+			}
+			res := TargetResult{Result: TargetErased}
+			for _, ent := range ents {
+				if err := keys.Destroy(filepath.Join(dir, ent.Name())); err != nil {
+					return res, err
+				}
+				res.Deleted.Files++
+			}
+			if res.Deleted.Files == 0 {
+				res.Result = TargetAbsent
+			}
+			return res, nil
+		}
+		return emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)))
+	})
+}
+
+func keyPrefix(prefix string) string {
+	p := strings.Trim(prefix, "/")
+	if p != "" {
+		p += "/"
+	}
+	return p + "keys/"
+}
+
+func destroyFile(path string) (TargetResult, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return TargetResult{Result: TargetAbsent}, nil
+	}
+	if err != nil {
+		return TargetResult{}, err
+	}
+	if err := keys.Destroy(path); err != nil {
+		return TargetResult{}, err
+	}
+	return TargetResult{Result: TargetErased, Detail: "overwritten three times, then removed", Deleted: certs.Counts{Files: 1, Bytes: st.Size()}}, nil
+}
+
+// emptyPrefix deletes every version, delete marker and upload under a
+// client's prefix.
+func emptyPrefix(ctx context.Context, c *objstore.Client) (TargetResult, error) {
+	rm, err := c.EmptyBucket(ctx, objstore.DeleteOptions{})
+	res := TargetResult{Result: TargetErased, Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads)}}
+	if rm.Versions+rm.DeleteMarkers+rm.UnfinishedUploads == 0 {
+		res.Result = TargetAbsent
+	}
+	return res, err
+}
+
+// removeBucket deletes every version, marker and upload of a bucket, then
+// the bucket.
+func removeBucket(ctx context.Context, c *objstore.Client) (TargetResult, error) {
+	ok, err := c.Exists(ctx)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	if !ok {
+		return TargetResult{Result: TargetAbsent}, nil
+	}
+	rm, err := c.RemoveBucket(ctx, objstore.DeleteOptions{})
+	return TargetResult{Result: TargetErased, Detail: "every version, delete marker and unfinished upload, then the bucket",
+		Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads)}}, err
+}
+
+// tmpTarget is Steward's own tmp folder: emptied, not removed (the
+// certificate is rendered through it).
+const tmpTarget = "scratch:steward-tmp"
+
+// emptyDir removes everything in dir, keeping dir.
+func emptyDir(dir string) (TargetResult, error) {
+	c, err := countTree(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return TargetResult{Result: TargetAbsent}, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	for _, ent := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, ent.Name())); err != nil {
+			return TargetResult{}, err
+		}
+	}
+	res := TargetResult{Result: TargetErased, Detail: "emptied", Deleted: c}
+	if len(ents) == 0 {
+		res.Result = TargetAbsent
+	}
+	return res, nil
+}
+
+func removeTree(path string) (TargetResult, error) {
+	c, err := countTree(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return TargetResult{Result: TargetAbsent}, nil
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return TargetResult{}, err
+	}
+	return TargetResult{Result: TargetErased, Deleted: c}, nil
+}
+
+// logicalDelete deletes the repositories, the sources, restic's cache,
+// drill scratch leftovers and Steward's temporary files.
+func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
+	return x.targets(ctx, StepDelete, ev, func(t Target) bool {
+		switch t.Kind {
+		case certs.KindRepositoryLocal, certs.KindRepositoryS3, certs.KindPath, certs.KindPostgres, certs.KindS3Bucket, certs.KindCache, certs.KindScratch:
+			return true
+		}
+		return false
+	}, func(ctx context.Context, t Target) (TargetResult, error) {
+		switch {
+		case t.Kind == certs.KindRepositoryS3:
+			r, err := x.e.repos.Resolve(t.Name, false)
+			if err != nil {
+				return TargetResult{}, err
+			}
+			if strings.Trim(r.Target.Prefix, "/") != "" {
+				return emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, strings.Trim(r.Target.Prefix, "/")+"/"))
+			}
+			return removeBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
+		case t.Kind == certs.KindS3Bucket:
+			c, err := x.bucketClient(t)
+			if err != nil {
+				return TargetResult{}, err
+			}
+			return removeBucket(ctx, c)
+		case t.Kind == certs.KindPostgres:
+			return x.dropDatabase(ctx, t)
+		case t.ID == tmpTarget:
+			return emptyDir(t.Location)
+		}
+		return removeTree(t.Location)
+	})
+}
+
+// bucketClient is a client for a source or scratch bucket target.
+func (x *execRun) bucketClient(t Target) (*objstore.Client, error) {
+	if name, ok := strings.CutPrefix(t.ID, "scratch-bucket:"); ok {
+		tg, err := x.e.repos.S3Target("drills.scratch.s3", x.e.cfg.Drills.Scratch.S3)
+		if err != nil {
+			return nil, err
+		}
+		tg.Bucket, tg.Prefix = name, ""
+		return objstore.New(tg)
+	}
+	s, ok := x.e.cfg.Source(t.Name)
+	if !ok || s.S3 == nil {
+		return nil, fmt.Errorf("source %q is no longer an S3 source in the config", t.Name)
+	}
+	tg, err := x.e.repos.S3Target(sourceField(x.e.cfg, t.Name)+".s3", s.S3)
+	if err != nil {
+		return nil, err
+	}
+	tg.Prefix = ""
+	return objstore.New(tg)
+}
+
+func (x *execRun) dropDatabase(ctx context.Context, t Target) (TargetResult, error) {
+	server, name, field := x.e.cfg.Drills.Scratch.Postgres, t.Name, "drills.scratch.postgres"
+	if !strings.HasPrefix(t.ID, "scratch-database:") {
+		s, ok := x.e.cfg.Source(t.Name)
+		if !ok || s.Postgres == nil {
+			return TargetResult{}, fmt.Errorf("source %q is no longer a PostgreSQL source in the config", t.Name)
+		}
+		server, name, field = s.Postgres, s.Postgres.Database, sourceField(x.e.cfg, t.Name)+".postgres"
+	}
+	pw, err := x.e.repos.PostgresPassword(field, server)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	admin := *server
+	admin.Database = "postgres" // a database cannot be dropped from inside it
+	exists, err := pgsql.DatabaseExists(ctx, &admin, pw, name)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	if !exists {
+		return TargetResult{Result: TargetAbsent}, nil
+	}
+	if err := pgsql.DropDatabase(ctx, &admin, pw, name); err != nil {
+		return TargetResult{}, err
+	}
+	return TargetResult{Result: TargetErased, Detail: "its connections ended, then DROP DATABASE", Deleted: t.Before}, nil
+}
+
+// credentials revokes the special accounts.
+func (x *execRun) credentials(ctx context.Context, ev *StepEvidence) error {
+	return x.targets(ctx, StepCredentials, ev, func(t Target) bool { return t.Kind == certs.KindAccount }, func(ctx context.Context, t Target) (TargetResult, error) {
+		return x.revoke(ctx, t)
+	})
+}
+
+// revoke revokes one special account. restic keys go with the
+// crypto-erase of their repository; other kinds are revoked through their
+// admin credential.
+func (x *execRun) revoke(ctx context.Context, t Target) (TargetResult, error) {
+	for _, a := range x.e.cfg.Accounts {
+		if a.Name != t.Name {
+			continue
+		}
+		switch a.Kind {
+		case "restic_key":
+			return TargetResult{Result: TargetErased, Detail: "every key file of repository " + a.Target + " was deleted in step " + StepCryptoErase}, nil
+		}
+		return TargetResult{Result: TargetException, Detail: fmt.Sprintf("Steward cannot revoke a %s account yet: revoke %s by hand", a.Kind, a.ID)}, nil
+	}
+	return TargetResult{}, fmt.Errorf("account %q is no longer in the config", t.Name)
+}
+
+// purgeCatalog deletes every manifest (they name files, tables and
+// objects) from Steward's catalog. The audit log holds ids and hashes only.
+func (x *execRun) purgeCatalog(ctx context.Context, ev *StepEvidence) error {
+	return x.targets(ctx, StepCatalog, ev, func(t Target) bool { return t.Kind == certs.KindCatalog }, func(ctx context.Context, t Target) (TargetResult, error) {
+		n, err := x.e.purge(ctx)
+		if err != nil {
+			return TargetResult{}, err
+		}
+		return TargetResult{Result: TargetErased, Detail: "manifests deleted from the catalog", Deleted: certs.Counts{Objects: n}}, nil
+	})
+}
+
+func (e *Eraser) purge(ctx context.Context) (int64, error) {
+	if e.purgeManifests == nil {
+		return 0, errors.New("the catalog's manifests cannot be purged")
+	}
+	return e.purgeManifests(ctx)
+}
+
+// issueTime is the time the certificate is issued.
+func (x *execRun) issueTime() time.Time { return x.e.clock.Now() }
+
+// certificate builds the evidence bundle from the plan and the journal
+// and has it signed as the deletion certificate.
+func (x *execRun) certificate(ctx context.Context, ev *StepEvidence) error {
+	if ev.Certificate != nil {
+		return nil // issued before a crash
+	}
+	if x.e.sign == nil {
+		return errors.New("no signer: the deletion certificate cannot be issued")
+	}
+	bundle, err := x.e.evidence(ctx, x.p, x.o.As, x.issueTime())
+	if err != nil {
+		return err
+	}
+	path, sum, err := x.e.sign(ctx, SignRequest{
+		File: "deletion-certificate-" + bundle.CertificateID + ".pdf", Reason: "データ消去証明書 / Deletion certificate " + bundle.CertificateID,
+		Action: "erase.certificate", Target: "plan:" + x.p.ID,
+		Details: map[string]string{"certificate": bundle.CertificateID, "status": bundle.Status()},
+		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
+			return certs.IssueCertificate(w, bundle, o)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ev.Certificate = &Issued{ID: bundle.CertificateID, Path: path, SHA256: sum, Status: bundle.Status()}
+	return nil
+}
+
+// SignRequest asks the app to render, sign and file a PDF.
+type SignRequest struct {
+	File, Reason, Action, Target string
+	Details                      map[string]string
+	Render                       func(io.Writer, certs.RenderOptions) (*certs.Rendered, error)
+}
+
+// outcome reads the journal back.
+func (e *Eraser) outcome(ctx context.Context, p *Plan) (*Outcome, error) {
+	rows, err := e.store.Journal(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Plan: p, Journal: rows}
+	for _, r := range rows {
+		var ev StepEvidence
+		_ = json.Unmarshal(r.Evidence, &ev)
+		if r.Name == StepCertificate && ev.Certificate != nil {
+			out.Certificate = ev.Certificate
+		}
+		if r.Name == StepVerify {
+			for _, t := range ev.Targets {
+				if t.Result != Verified {
+					out.Exceptions = append(out.Exceptions, t.ID+": "+t.Detail)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// dryRun says what execute would do, changing nothing: it counts again
+// and says whether reality grew beyond the plan; the steps and targets
+// are the plan's.
+func (e *Eraser) dryRun(ctx context.Context, p *Plan) (*Outcome, error) {
+	out, err := e.outcome(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := e.inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Grew = compareInventory(p, inv)
+	return out, nil
+}
