@@ -63,12 +63,10 @@ func validateAccounts(c *collector, cfg *Config, repos, sources map[string]bool)
 				AccountResticKey:    "restic key id (`restic key list`) that crypto-erase deletes",
 			}[a.Kind])
 		}
-		if !checkAccountTarget(c, cfg, p+".target", a, repos, sources) {
-			continue
-		}
+		targetOK := checkAccountTarget(c, cfg, p+".target", a, repos, sources)
 		switch a.Kind {
 		case AccountS3AccessKey:
-			checkS3Admin(c, cfg, p+".admin", a)
+			checkS3Admin(c, p+".admin", a, targetOK)
 		case AccountPostgresRole:
 			checkPostgresAdmin(c, p+".admin", a)
 		case AccountResticKey:
@@ -110,7 +108,9 @@ func checkAccountTarget(c *collector, cfg *Config, p string, a *Account, repos, 
 	return true
 }
 
-func checkS3Admin(c *collector, cfg *Config, p string, a *Account) {
+// checkS3Admin checks an s3_access_key's admin block; the region is
+// looked for only when the target is valid (it is the default).
+func checkS3Admin(c *collector, p string, a *Account, targetOK bool) {
 	ad := a.Admin
 	if ad == nil {
 		c.add(p, "give the S3 admin API that deletes the key: admin: {provider: %s, endpoint: http(s)://host:port, access_key: …, secret_key: …}", S3AdminProviders[0])
@@ -130,7 +130,7 @@ func checkS3Admin(c *collector, cfg *Config, p string, a *Account) {
 	} else if u, err := url.Parse(ad.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		c.add(p+".endpoint", "%q is not an admin API URL: write http(s)://host:port", ad.Endpoint)
 	}
-	if ad.Region == "" {
+	if ad.Region == "" && targetOK {
 		c.add(p+".region", "give the region the S3 service signs for (the target %q names none); a signature for another region is refused", a.Target)
 	}
 	checkSecret(c, p+".access_key", ad.AccessKey, true)

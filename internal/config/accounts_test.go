@@ -189,3 +189,23 @@ func TestEraseCredentialProblems(t *testing.T) {
 		})
 	}
 }
+
+// An account with a wrong target and a wrong admin block gets both
+// problems at once.
+func TestAccountProblemsAllReported(t *testing.T) {
+	ps := problemsOf(t, accountsBase+`accounts:
+  - {name: a, kind: s3_access_key, target: localrepo, id: K, admin: {provider: minio, endpoint: "h:1", access_key: env:A, secret_key: env:B}}
+`)
+	for _, want := range []struct{ path, frag string }{
+		{"accounts[0].target", "not on S3"},
+		{"accounts[0].admin.provider", "supported providers are versitygw"},
+		{"accounts[0].admin.endpoint", "http(s)://host:port"},
+	} {
+		if !hasProblem(ps, want.path, want.frag) {
+			t.Errorf("want a problem at %s containing %q, got:\n%v", want.path, want.frag, ps)
+		}
+	}
+	if len(ps) != 3 {
+		t.Errorf("want 3 problems, got %d:\n%v", len(ps), ps)
+	}
+}
