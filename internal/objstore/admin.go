@@ -313,7 +313,9 @@ func KeyRefused(ctx context.Context, t Target) (refused bool, answer string, err
 	if region == "" {
 		region = defaultSigningRegion
 	}
-	resp, err := signedDo(ctx, adminHTTPClient(), http.MethodGet, t.URL()+"/", nil, t.AccessKey, t.SecretKey, region)
+	hc := adminHTTPClient()
+	defer hc.CloseIdleConnections()
+	resp, err := signedDo(ctx, hc, http.MethodGet, t.URL()+"/", nil, t.AccessKey, t.SecretKey, region)
 	if err != nil {
 		return false, "", unreachable(t.Host, "S3 endpoint", err)
 	}
