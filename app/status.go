@@ -141,8 +141,13 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 	return nil
 }
 
+// minCoolingOff is the shortest erase cooling-off that does not draw a
+// warning.
+const minCoolingOff = 24 * time.Hour
+
 // ConfigWarnings are things in a valid config that need attention: the
-// contract's end, jobs without a replica.
+// contract's end, jobs without a replica, a short erase cooling-off,
+// secret files others may read.
 func ConfigWarnings(cfg *config.Config, c *clock.Zoned) []string {
 	var ws []string
 	left := cfg.Contract.EndDate.End(c.Location()).Sub(c.Now())
@@ -156,6 +161,9 @@ func ConfigWarnings(cfg *config.Config, c *clock.Zoned) []string {
 		if len(j.Replicas) == 0 {
 			ws = append(ws, fmt.Sprintf("job %q has no replica: req 18 asks for a second location", j.Name))
 		}
+	}
+	if co := cfg.Erase.CoolingOff.D(); co < minCoolingOff {
+		ws = append(ws, fmt.Sprintf("erase.cooling_off is %s: an approved erasure could run before anyone notices a mistake (req 12); use at least 24h outside tests", cfg.Erase.CoolingOff))
 	}
 	for _, fs := range cfg.SecretRefs() {
 		scheme, path := fs.Ref.Parts()

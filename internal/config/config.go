@@ -62,6 +62,9 @@ type Repository struct {
 	// ObjectLock is an S3 object-lock retention period, checked against
 	// the contract end date.
 	ObjectLock Duration `yaml:"object_lock"`
+	// Erase names the credential erase uses where it differs from the
+	// backup one (see EraseS3).
+	Erase *RepositoryErase `yaml:"erase"`
 }
 
 // LocalRepo is a repository on a local or mounted path.
@@ -91,6 +94,32 @@ type Source struct {
 	// differs from the backup one (a read-only backup role cannot create
 	// the database a restore goes into).
 	Restore *SourceRestore `yaml:"restore"`
+	// Erase names the credential erase uses where it differs from the
+	// backup one (a read-only backup role cannot drop its database).
+	Erase *SourceErase `yaml:"erase"`
+}
+
+// SourceErase says who erases a source at contract end.
+type SourceErase struct {
+	// Postgres is a login on the source's server that may drop the
+	// database (its owner or a superuser); Database is where it connects
+	// to do so (default postgres: a session cannot drop its own
+	// database).
+	Postgres *PostgresLogin `yaml:"postgres"`
+	// S3 are keys that may delete every object version and the bucket.
+	S3 *S3Keys `yaml:"s3"`
+}
+
+// RepositoryErase says who erases an S3 repository at contract end.
+type RepositoryErase struct {
+	// S3 are keys that may delete every object version and the bucket.
+	S3 *S3Keys `yaml:"s3"`
+}
+
+// S3Keys is another access key for a configured bucket.
+type S3Keys struct {
+	AccessKey SecretRef `yaml:"access_key"`
+	SecretKey SecretRef `yaml:"secret_key"`
 }
 
 // SourceRestore says who restores a source.
@@ -175,22 +204,104 @@ type Account struct {
 	Name string `yaml:"name"`
 	// Kind is one of AccountKinds.
 	Kind string `yaml:"kind"`
-	// Target names the repository or source the account belongs to.
+	// Target names the repository or source the account belongs to: an
+	// s3_access_key's S3 repository or source (its endpoint is where the
+	// revoked key is tried), a postgres_role's postgres source, a
+	// restic_key's repository.
 	Target string `yaml:"target"`
-	// ID is the access key id, role name or user name.
+	// ID is the access key id (s3_access_key), the role name
+	// (postgres_role) or the restic key id (restic_key).
 	ID string `yaml:"id"`
-	// Admin is the credential that can revoke it (S3 admin API, DB superuser).
-	Admin SecretRef `yaml:"admin"`
+	// Admin is who revokes the account: for s3_access_key the S3
+	// service's user-administration API, for postgres_role a login that
+	// may drop the role. restic_key takes none: crypto-erase deletes the
+	// key with the repository's other key files.
+	Admin *AccountAdmin `yaml:"admin"`
 }
 
+// AccountAdmin is the admin block of an account. Its keys depend on the
+// account's kind; validation refuses a key the kind does not use.
+type AccountAdmin struct {
+	// s3_access_key: the S3 service's admin API.
+
+	// Provider is one of S3AdminProviders: how the service's users are
+	// administered.
+	Provider string `yaml:"provider"`
+	// Endpoint is the admin API's URL, http(s)://host:port (versitygw
+	// serves it on its --admin-port).
+	Endpoint string `yaml:"endpoint"`
+	// Region is the region the service signs for (default: the target's
+	// s3.region).
+	Region    string    `yaml:"region"`
+	AccessKey SecretRef `yaml:"access_key"`
+	SecretKey SecretRef `yaml:"secret_key"`
+
+	// postgres_role: a superuser, or a role with CREATEROLE and ADMIN
+	// OPTION on the role to drop, on the target source's server. Host,
+	// port and sslmode default to the target source's; database to
+	// "postgres".
+
+	Host     string    `yaml:"host"`
+	Port     int       `yaml:"port"`
+	Database string    `yaml:"database"`
+	User     string    `yaml:"user"`
+	Password SecretRef `yaml:"password"`
+	SSLMode  string    `yaml:"sslmode"`
+}
+
+// Account kinds.
+const (
+	AccountS3AccessKey  = "s3_access_key"
+	AccountPostgresRole = "postgres_role"
+	AccountResticKey    = "restic_key"
+)
+
 // AccountKinds are the special-account kinds Steward can revoke.
-var AccountKinds = []string{"s3_access_key", "postgres_role", "restic_key", "os_user"}
+var AccountKinds = []string{AccountS3AccessKey, AccountPostgresRole, AccountResticKey}
+
+// S3AdminProviders are the S3 services whose user access keys Steward can
+// delete (accounts[].admin.provider); objstore.NewKeyAdmin implements
+// each.
+var S3AdminProviders = []string{"versitygw"}
+
+// unrevocable are account kinds Steward knows of but cannot revoke, with
+// what the operator should do instead.
+var unrevocable = map[string]string{
+	"os_user": "remove it from accounts and delete the user by hand at contract end (e.g. with userdel), keeping your own record: the deletion certificate lists only what Steward revoked and verified",
+}
+
+// S3Admin is an s3_access_key account's admin API block, nil for other
+// kinds or when absent.
+func (a *Account) S3Admin() *AccountAdmin {
+	if a.Kind != AccountS3AccessKey {
+		return nil
+	}
+	return a.Admin
+}
+
+// PostgresAdmin is the login that drops a postgres_role account, with
+// defaults applied (database "postgres", the target source's host, port
+// and sslmode); nil for other kinds or when absent.
+func (a *Account) PostgresAdmin() *PostgresSource {
+	if a.Kind != AccountPostgresRole || a.Admin == nil {
+		return nil
+	}
+	ad := a.Admin
+	return &PostgresSource{Host: ad.Host, Port: ad.Port, Database: ad.Database, User: ad.User, Password: ad.Password, SSLMode: ad.SSLMode}
+}
 
 // Erase configures contract-end erasure.
 type Erase struct {
+	// CoolingOff is the wait between approval and execution (default
+	// 72h). Any positive duration is valid; config check warns below
+	// 24h (tests use seconds).
 	CoolingOff Duration `yaml:"cooling_off"`
 	// Approvers may approve an erase plan (second person, req 12).
 	Approvers []string `yaml:"approvers"`
+	// AllowGovernanceBypass lets erase delete objects under a governance
+	// retention (x-amz-bypass-governance-retention), recording it as
+	// such. Compliance retention can never be bypassed.
+	AllowGovernanceBypass bool `yaml:"allow_governance_bypass"`
 }
 
 // Signing holds the certificate and key that sign reports.

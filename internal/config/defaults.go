@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"path/filepath"
 
 	"steward/internal/clock"
@@ -90,6 +91,9 @@ func (c *Config) applyDefaults(baseDir string) {
 	if d.Scratch.Postgres != nil {
 		d.Scratch.Postgres.defaults()
 	}
+	for i := range c.Accounts {
+		c.Accounts[i].defaults(c)
+	}
 	if c.Erase.CoolingOff == 0 {
 		c.Erase.CoolingOff = defaultCoolingOff
 	}
@@ -108,6 +112,50 @@ func (c *Config) applyDefaults(baseDir string) {
 	if c.Server.Listen == "" {
 		c.Server.Listen = defaultListen
 	}
+}
+
+// defaults fills an account's admin block from its target: a role lives on
+// the target source's server, an access key's service signs for the
+// target's region.
+func (a *Account) defaults(c *Config) {
+	ad := a.Admin
+	if ad == nil {
+		return
+	}
+	switch a.Kind {
+	case AccountPostgresRole:
+		if s, ok := c.Source(a.Target); ok && s.Postgres != nil {
+			ad.Host = cmp.Or(ad.Host, s.Postgres.Host)
+			if ad.Port == 0 {
+				ad.Port = s.Postgres.Port
+			}
+			ad.SSLMode = cmp.Or(ad.SSLMode, s.Postgres.SSLMode)
+		}
+		ad.Database = cmp.Or(ad.Database, defaultAdminDatabase)
+		ad.Host = cmp.Or(ad.Host, "localhost")
+		if ad.Port == 0 {
+			ad.Port = 5432
+		}
+		ad.SSLMode = cmp.Or(ad.SSLMode, "prefer")
+	case AccountS3AccessKey:
+		if ad.Region == "" {
+			if t := c.s3Of(a.Target); t != nil {
+				ad.Region = t.Region
+			}
+		}
+	}
+}
+
+// s3Of is the S3 settings of the repository or source named name, nil when
+// it is neither or not on S3.
+func (c *Config) s3Of(name string) *S3Target {
+	if r, ok := c.Repository(name); ok && r.S3 != nil {
+		return r.S3
+	}
+	if s, ok := c.Source(name); ok && s.S3 != nil {
+		return s.S3
+	}
+	return nil
 }
 
 func (p *PostgresSource) defaults() {

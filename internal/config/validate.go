@@ -46,6 +46,13 @@ func validate(c *collector, cfg *Config) {
 		case r.S3 != nil:
 			checkS3(c, cfg, p+".s3", r.S3)
 		}
+		if r.Erase != nil && r.Erase.S3 != nil {
+			if r.S3 == nil {
+				c.add(p+".erase.s3", "only an s3 repository is erased with S3 keys: remove it")
+			} else {
+				checkS3Keys(c, p+".erase.s3", r.Erase.S3)
+			}
+		}
 		if r.ObjectLock > 0 && !end.IsZero() && now().Add(r.ObjectLock.D()).After(end) {
 			c.add(p+".object_lock", "an object lock of %s would keep data past the contract end (%s), so it could not be deleted at termination (req 23): shorten it to at most %s",
 				r.ObjectLock, cfg.Contract.EndDate, Duration(end.Sub(now()).Truncate(24*time.Hour)))
@@ -80,6 +87,9 @@ func validate(c *collector, cfg *Config) {
 			}
 			checkSecret(c, p+".restore.postgres.password", r.Postgres.Password, false)
 		}
+		if e := s.Erase; e != nil {
+			validateSourceErase(c, p+".erase", s, e)
+		}
 		switch {
 		case n == 0:
 			c.add(p, "say what to back up: path: {path: …}, postgres: {database: …} or s3: {bucket: …}")
@@ -95,20 +105,7 @@ func validate(c *collector, cfg *Config) {
 
 	validateDrills(c, cfg)
 
-	uniqueNames(c, "accounts", len(cfg.Accounts), func(i int) string { return cfg.Accounts[i].Name })
-	for i, a := range cfg.Accounts {
-		p := fmt.Sprintf("accounts[%d]", i)
-		if !slices.Contains(AccountKinds, a.Kind) {
-			c.add(p+".kind", "kind %q is not known: use one of %s", a.Kind, strings.Join(AccountKinds, ", "))
-		}
-		if a.ID == "" {
-			c.add(p+".id", "give the account's id (access key id, role or user name)")
-		}
-		if a.Target != "" && !repos[a.Target] && !sources[a.Target] {
-			c.add(p+".target", "%q is neither a repository nor a source: name one of them", a.Target)
-		}
-		checkSecret(c, p+".admin", a.Admin, false)
-	}
+	validateAccounts(c, cfg, repos, sources)
 
 	for i, a := range cfg.Erase.Approvers {
 		if strings.TrimSpace(a) == "" {
@@ -238,6 +235,33 @@ func validateDrills(c *collector, cfg *Config) {
 	if d.Scratch.S3 != nil {
 		checkS3(c, cfg, "drills.scratch.s3", d.Scratch.S3)
 	}
+}
+
+// validateSourceErase checks a source's erase credential: the block that
+// matches its kind, complete.
+func validateSourceErase(c *collector, p string, s *Source, e *SourceErase) {
+	if e.Postgres != nil {
+		switch {
+		case s.Postgres == nil:
+			c.add(p+".postgres", "only a postgres source is erased with a PostgreSQL login: remove it")
+		case e.Postgres.User == "":
+			c.add(p+".postgres.user", "name the role that drops the database (its owner or a superuser)")
+		}
+		checkSecret(c, p+".postgres.password", e.Postgres.Password, false)
+	}
+	if e.S3 != nil {
+		if s.S3 == nil {
+			c.add(p+".s3", "only an s3 source is erased with S3 keys: remove it")
+		} else {
+			checkS3Keys(c, p+".s3", e.S3)
+		}
+	}
+}
+
+// checkS3Keys checks an erase key pair: both halves, as references.
+func checkS3Keys(c *collector, p string, k *S3Keys) {
+	checkSecret(c, p+".access_key", k.AccessKey, true)
+	checkSecret(c, p+".secret_key", k.SecretKey, true)
 }
 
 func checkS3(c *collector, cfg *Config, p string, s *S3Target) {

@@ -190,3 +190,143 @@ func TestDropRole(t *testing.T) {
 		t.Fatalf("drop a missing role: %v", err)
 	}
 }
+
+// connectAs opens a session as another login; the test closes it.
+func connectAs(t *testing.T, p *testenv.Postgres, db, user, password string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(p.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Password = user, password
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("connect as %q: %v", user, err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// TestRevokeRole: a contract's role with an open session, a database of
+// its own with data, a table and a default privilege in another database
+// and a grant is revoked by a superuser: its session ends, it is gone
+// from pg_roles, what it owned is the admin's with the data intact. A
+// second revocation finds it absent.
+func TestRevokeRole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := testenv.StartPostgres(t)
+	admin, pw := source(p, "postgres"), keys.Secret(p.Password)
+	const role, rolePW = "contract_app", "app-pw-4711"
+	p.Exec(t, "postgres", "CREATE ROLE contract_app LOGIN CREATEDB PASSWORD '"+rolePW+"'")
+	p.CreateDatabase(t, "other")
+	p.Exec(t, "other", "CREATE TABLE shared (x int); GRANT SELECT ON shared TO contract_app; GRANT CREATE ON SCHEMA public TO contract_app")
+	app := connectAs(t, p, "postgres", role, rolePW)
+	if _, err := app.Exec(ctx, "CREATE DATABASE appdb"); err != nil {
+		t.Fatal(err)
+	}
+	inApp := connectAs(t, p, "appdb", role, rolePW)
+	if _, err := inApp.Exec(ctx, "CREATE TABLE cases (id int); INSERT INTO cases VALUES (1), (2), (3)"); err != nil {
+		t.Fatal(err)
+	}
+	inOther := connectAs(t, p, "other", role, rolePW)
+	if _, err := inOther.Exec(ctx, "CREATE TABLE notes (n text); ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+
+	rev, err := RevokeRole(ctx, admin, pw, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", rev)
+	if !rev.Existed || rev.SessionsEnded != 3 || !slices.Equal(rev.Databases, []string{"appdb", "other", "postgres"}) || rev.ReassignedTo != p.User {
+		t.Fatalf("revocation: %+v", rev)
+	}
+	if rows := p.Query(t, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = $1", role); rows[0][0] != int64(0) {
+		t.Fatalf("pg_roles still has the role: %v", rows)
+	}
+	if err := inApp.Ping(ctx); err == nil {
+		t.Fatal("the role's session still answers")
+	}
+	if rows := p.Query(t, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'appdb'"); rows[0][0] != p.User {
+		t.Fatalf("owner of appdb: %v", rows)
+	}
+	if rows := p.Query(t, "appdb", "SELECT tableowner, (SELECT count(*) FROM cases) FROM pg_tables WHERE tablename = 'cases'"); rows[0][0] != p.User || rows[0][1] != int64(3) {
+		t.Fatalf("table in appdb: %v", rows)
+	}
+	if rows := p.Query(t, "other", "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"); rows[0][0] != p.User {
+		t.Fatalf("table in other: %v", rows)
+	}
+	// No dependency on the role is left anywhere (no dangling grant).
+	if rows := p.Query(t, "postgres", "SELECT count(*) FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid NOT IN (SELECT oid FROM pg_roles)"); rows[0][0] != int64(0) {
+		t.Fatalf("dependencies on a dropped role: %v", rows)
+	}
+	cfg, err := pgx.ParseConfig(p.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Password = role, rolePW
+	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		t.Fatal("the revoked role logs in")
+	} else {
+		t.Logf("login as the revoked role: %v", err)
+	}
+
+	rev, err = RevokeRole(ctx, admin, pw, role)
+	if err != nil || rev.Existed {
+		t.Fatalf("revoke again: %+v, %v", rev, err)
+	}
+}
+
+// TestRevokeRolePrivileges: an admin login without the rights the
+// revocation needs gets an error naming the privilege to grant, the role
+// stays, and no password shows; the admin cannot revoke itself.
+func TestRevokeRolePrivileges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := testenv.StartPostgres(t)
+	const rolePW, plainPW, creatorPW = "app-pw-4711", "plain-pw-0815", "creator-pw-1234"
+	p.Exec(t, "postgres", "CREATE ROLE contract_app LOGIN PASSWORD '"+rolePW+"'; CREATE TABLE owned (x int); ALTER TABLE owned OWNER TO contract_app")
+	p.Exec(t, "postgres", "CREATE ROLE plain LOGIN PASSWORD '"+plainPW+"'; CREATE ROLE creator LOGIN CREATEROLE PASSWORD '"+creatorPW+"'")
+
+	for _, tt := range []struct {
+		user, pw, frag string
+	}{
+		{"plain", plainPW, "CREATEROLE"},
+		{"creator", creatorPW, `GRANT "contract_app" TO "creator"`},
+	} {
+		admin := source(p, "postgres")
+		admin.User = tt.user
+		_, err := RevokeRole(ctx, admin, keys.Secret(tt.pw), "contract_app")
+		if !IsPermissionDenied(err) || !strings.Contains(err.Error(), tt.frag) || !strings.Contains(err.Error(), "superuser") {
+			t.Fatalf("as %s: %v", tt.user, err)
+		}
+		t.Logf("as %s: %v", tt.user, err)
+		for _, secret := range []string{rolePW, plainPW, creatorPW, p.Password} {
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("the error shows a password: %v", err)
+			}
+		}
+		if rows := p.Query(t, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'contract_app'"); rows[0][0] != int64(1) {
+			t.Fatalf("the role is gone after a refused revocation")
+		}
+	}
+	// Granted what it lacked, the CREATEROLE login completes the
+	// revocation (the rerun of a stopped one).
+	p.Exec(t, "postgres", "GRANT contract_app TO creator")
+	admin := source(p, "postgres")
+	admin.User = "creator"
+	if rev, err := RevokeRole(ctx, admin, keys.Secret(creatorPW), "contract_app"); err != nil || !rev.Existed {
+		t.Fatalf("as creator with the role's privileges: %+v, %v", rev, err)
+	}
+	if rows := p.Query(t, "postgres", "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'"); rows[0][0] != "creator" {
+		t.Fatalf("owner of the role's table: %v", rows)
+	}
+
+	if _, err := RevokeRole(ctx, source(p, "postgres"), keys.Secret(p.Password), p.User); err == nil || !strings.Contains(err.Error(), "admin login itself") {
+		t.Fatalf("revoking the admin login: %v", err)
+	}
+}

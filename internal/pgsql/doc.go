@@ -7,7 +7,10 @@
 // It is also the only package that issues CREATE DATABASE, DROP DATABASE
 // and DROP ROLE (admin.go), for restores, drills' scratch databases and
 // erasure: CreateDatabase, DropDatabase, ListDatabases, DatabaseExists,
-// DatabaseEmpty, RoleExists and DropRole. They connect to the server's own
+// DatabaseEmpty, RoleExists, and RevokeRole (DropRole without its report),
+// which revokes a special account (req 27): no new logins, its sessions
+// ended, what it owns in every database handed to the admin login, its
+// privileges dropped, then the role. They connect to the server's own
 // database (the config's database, e.g. postgres) with Connect.
 //
 // # Content checksum: copyxxh3/v1
