@@ -2,6 +2,8 @@ package erase
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"steward/certs"
@@ -89,9 +92,19 @@ type ExecuteOptions struct {
 	// Progress, when set, receives each step's start and end and each
 	// target's result.
 	Progress func(Event)
-	// stopAt, when set, makes execution stop as if killed just after
-	// the named step started (tests of resumption).
-	stopAt string
+}
+
+// KillAtEnv names the test hook: when set to a step's name, the process
+// kills itself with SIGKILL just after that step's journal entry says it
+// started, and when set to "<step>:<target id>", just after that target
+// was erased (tests of resumption; never set it in production).
+const KillAtEnv = "STEWARD_TEST_ERASE_KILL_AT"
+
+func killAt(point string) {
+	if v := os.Getenv(KillAtEnv); v != "" && v == point {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
 }
 
 // Event is one line of progress.
@@ -212,9 +225,7 @@ func (x *execRun) run(ctx context.Context, n int, name string, fn func(context.C
 		return err
 	}
 	x.emit(Event{Step: name, Detail: "started"})
-	if x.o.stopAt == name {
-		return errStopped
-	}
+	killAt(name)
 	err := fn(ctx, &ev)
 	row.Finished, row.Result = x.e.now(), ResultDone
 	if err != nil {
@@ -226,9 +237,6 @@ func (x *execRun) run(ctx context.Context, n int, name string, fn func(context.C
 	x.emit(Event{Step: name, Result: row.Result})
 	return err
 }
-
-// errStopped is the test hook's stop (see ExecuteOptions.stopAt).
-var errStopped = errors.New("stopped by the test hook")
 
 func (x *execRun) put(ctx context.Context, row *catalog.JournalRow, ev *StepEvidence) error {
 	b, err := json.Marshal(ev)
@@ -274,6 +282,7 @@ func (x *execRun) targets(ctx context.Context, step string, ev *StepEvidence, pi
 			return err
 		}
 		x.emit(Event{Step: step, Target: t.ID, Result: r.Result, Detail: r.Detail})
+		killAt(step + ":" + t.ID)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
@@ -538,7 +547,7 @@ func (x *execRun) dropDatabase(ctx context.Context, t Target) (TargetResult, err
 	if err := pgsql.DropDatabase(ctx, &admin, pw, name); err != nil {
 		return TargetResult{}, err
 	}
-	return TargetResult{Result: TargetErased, Detail: "its connections ended, then DROP DATABASE", Deleted: t.Before}, nil
+	return TargetResult{Result: TargetErased, Detail: "its connections ended, then the database was dropped", Deleted: t.Before}, nil
 }
 
 // credentials revokes the special accounts.
@@ -546,23 +555,6 @@ func (x *execRun) credentials(ctx context.Context, ev *StepEvidence) error {
 	return x.targets(ctx, StepCredentials, ev, func(t Target) bool { return t.Kind == certs.KindAccount }, func(ctx context.Context, t Target) (TargetResult, error) {
 		return x.revoke(ctx, t)
 	})
-}
-
-// revoke revokes one special account. restic keys go with the
-// crypto-erase of their repository; other kinds are revoked through their
-// admin credential.
-func (x *execRun) revoke(ctx context.Context, t Target) (TargetResult, error) {
-	for _, a := range x.e.cfg.Accounts {
-		if a.Name != t.Name {
-			continue
-		}
-		switch a.Kind {
-		case "restic_key":
-			return TargetResult{Result: TargetErased, Detail: "every key file of repository " + a.Target + " was deleted in step " + StepCryptoErase}, nil
-		}
-		return TargetResult{Result: TargetException, Detail: fmt.Sprintf("Steward cannot revoke a %s account yet: revoke %s by hand", a.Kind, a.ID)}, nil
-	}
-	return TargetResult{}, fmt.Errorf("account %q is no longer in the config", t.Name)
 }
 
 // purgeCatalog deletes every manifest (they name files, tables and
@@ -600,8 +592,17 @@ func (x *execRun) certificate(ctx context.Context, ev *StepEvidence) error {
 	if err != nil {
 		return err
 	}
+	file := "deletion-certificate-" + bundle.CertificateID + ".pdf"
+	if b, err := os.ReadFile(filepath.Join(x.e.dir.Reports(), file)); err == nil {
+		// Signed and filed by a run killed before its journal entry said
+		// so: that one is the certificate, never a second.
+		h := sha256.Sum256(b)
+		ev.Certificate = &Issued{ID: bundle.CertificateID, Path: filepath.Join(x.e.dir.Reports(), file), SHA256: hex.EncodeToString(h[:]), Status: bundle.Status()}
+		ev.Note = "found signed and filed by an earlier, interrupted run"
+		return nil
+	}
 	path, sum, err := x.e.sign(ctx, SignRequest{
-		File: "deletion-certificate-" + bundle.CertificateID + ".pdf", Reason: "データ消去証明書 / Deletion certificate " + bundle.CertificateID,
+		File: file, Reason: "データ消去証明書 / Deletion certificate " + bundle.CertificateID,
 		Action: "erase.certificate", Target: "plan:" + x.p.ID,
 		Details: map[string]string{"certificate": bundle.CertificateID, "status": bundle.Status()},
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {

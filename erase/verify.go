@@ -106,23 +106,23 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 		if r.S3 == nil {
 			return noFiles(filepath.Join(r.Config.Local.Path, "keys"))
 		}
-		return noVersions(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)), "no key object in any version")
+		return noVersions(ctx, e.verifyClient(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix))), "no key object in any version")
 	case certs.KindRepositoryS3:
 		r, err := e.repos.Resolve(t.Name, false)
 		if err != nil {
 			return "", err
 		}
 		if p := strings.Trim(r.Target.Prefix, "/"); p != "" {
-			return noVersions(ctx, r.S3.WithBucket(r.Target.Bucket, p+"/"), "no object, version, marker or upload under the prefix")
+			return noVersions(ctx, e.verifyClient(ctx, r.S3.WithBucket(r.Target.Bucket, p+"/")), "no object, version, marker or upload under the prefix")
 		}
-		return noBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
+		return noBucket(ctx, e.verifyClient(ctx, r.S3.WithBucket(r.Target.Bucket, "")))
 	case certs.KindS3Bucket:
 		x := &execRun{e: e}
 		c, err := x.bucketClient(t)
 		if err != nil {
 			return "", err
 		}
-		return noBucket(ctx, c)
+		return noBucket(ctx, e.verifyClient(ctx, c))
 	case certs.KindPostgres:
 		return e.noDatabase(ctx, t)
 	case certs.KindCatalog:
@@ -138,14 +138,10 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 		}
 		return "the catalog holds no manifest", nil
 	case certs.KindAccount:
-		r, ok := accounts[t.ID]
-		switch {
-		case !ok:
-			return "", errors.New("not revoked yet")
-		case r.Result == TargetErased || r.Result == TargetAbsent:
-			return "revoked: " + r.Detail, nil
+		if r, ok := accounts[t.ID]; ok && r.Result != TargetErased && r.Result != TargetAbsent {
+			return "", fmt.Errorf("not revoked: %s", r.Detail)
 		}
-		return "", fmt.Errorf("not revoked: %s", r.Detail)
+		return e.verifyAccount(ctx, t)
 	}
 	if t.ID == tmpTarget {
 		return noFiles(t.Location)

@@ -317,3 +317,9 @@ func (o *Opener) KeyFiles(ctx context.Context, r *Repo) ([]string, error) {
 	slices.Sort(ids)
 	return ids, nil
 }
+
+// Secret resolves a secret reference of the config (field names it in
+// errors), unsealing sealed values with the master key.
+func (o *Opener) Secret(field string, ref config.SecretRef) (keys.Secret, error) {
+	return keys.Resolve(o.keys, field, string(ref))
+}
