@@ -167,6 +167,11 @@ func (x *Exporter) Export(ctx context.Context, opts HandoverOptions) (res *Hando
 	if err != nil {
 		return nil, err
 	}
+	// Every source's snapshot is found before anything is written: a
+	// source without one is refused with nothing changed.
+	if err := x.resolve(ctx, plan); err != nil {
+		return nil, err
+	}
 	dir, made, err := prepareDir(opts.To)
 	if err != nil {
 		return nil, err
@@ -229,10 +234,36 @@ func (x *Exporter) Export(ctx context.Context, opts HandoverOptions) (res *Hando
 	return res, nil
 }
 
-// planned is one source of one job to export.
+// planned is one source of one job to export, and (once resolved) its
+// job's primary repository and the snapshot to export.
 type planned struct {
 	job    *config.Job
 	source *config.Source
+	repo   *repo.Repo
+	snap   resticx.Snapshot
+}
+
+// resolve opens each job's primary repository and finds each source's
+// latest snapshot in it.
+func (x *Exporter) resolve(ctx context.Context, plan []planned) error {
+	opened := map[string]*repo.Repo{}
+	for i := range plan {
+		p := &plan[i]
+		r, ok := opened[p.job.Repository]
+		if !ok {
+			var err error
+			if r, err = x.repos.Open(ctx, p.job.Repository); err != nil {
+				return err
+			}
+			opened[p.job.Repository] = r
+		}
+		snap, err := x.latestSnapshot(ctx, r, *p)
+		if err != nil {
+			return err
+		}
+		p.repo, p.snap = r, snap
+	}
+	return nil
 }
 
 // plan lists the sources to export: every job's (or job's) sources, in

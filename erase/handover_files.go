@@ -3,6 +3,7 @@ package erase
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -305,7 +306,8 @@ func (x *Exporter) writeManifest(w *fileWriter, res *HandoverResult) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	bw.Write(head[:len(head)-1]) // without the closing brace
+	// The header without its closing brace, then the file list.
+	bw.Write(bytes.TrimRight(bytes.TrimSuffix(head, []byte("}")), "\n"))
 	bw.WriteString(",\n \"files\": [")
 	if _, err := w.spool.Seek(0, io.SeekStart); err != nil {
 		f.abort()

@@ -26,20 +26,14 @@ import (
 // exportSource writes one source's latest snapshot under
 // <job>/<source>/ in the export directory.
 func (x *Exporter) exportSource(ctx context.Context, w *fileWriter, p planned, emit progress.Func) (*HandoverSource, error) {
-	r, err := x.repos.Open(ctx, p.job.Repository)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := x.latestSnapshot(ctx, r, p)
-	if err != nil {
-		return nil, err
-	}
+	r, snap := p.repo, p.snap
 	src := &HandoverSource{Job: p.job.Name, Source: p.source.Name, Kind: p.source.Kind(), Repository: r.Name(),
 		SnapshotID: snap.ID, SnapshotTime: snap.Time.In(x.clock.Location()), Dir: path.Join(p.job.Name, p.source.Name)}
 	ev := func(e progress.Event) {
 		e.Time, e.Job, e.Source, e.Repository, e.SnapshotID = x.clock.Now(), src.Job, src.Source, src.Repository, src.SnapshotID
 		emit.Emit(e)
 	}
+	var err error
 	var total int64
 	if snap.Summary != nil {
 		total = snap.Summary.TotalBytesProcessed
