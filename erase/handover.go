@@ -333,7 +333,7 @@ func prepareDir(dir string) (abs string, made bool, err error) {
 	if err != nil {
 		return "", false, err
 	}
-	st, err := os.Lstat(abs)
+	st, err := os.Stat(abs) // a link to a directory is that directory
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {

@@ -81,11 +81,13 @@ func (w *fileWriter) close() { w.spool.Close() }
 // abs is rel's path on disk.
 func (w *fileWriter) abs(rel string) string { return filepath.Join(w.root, filepath.FromSlash(rel)) }
 
-// hashFile is a file being written, hashed as it is written.
+// hashFile is a file being written (through a 1 MiB buffer), hashed as
+// it is written.
 type hashFile struct {
 	w   *fileWriter
 	rel string
 	f   *os.File
+	bw  *bufio.Writer
 	h   hash.Hash
 	n   int64
 }
@@ -101,11 +103,11 @@ func (w *fileWriter) create(rel string) (*hashFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &hashFile{w: w, rel: rel, f: f, h: sha256.New()}, nil
+	return &hashFile{w: w, rel: rel, f: f, bw: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}, nil
 }
 
 func (h *hashFile) Write(p []byte) (int, error) {
-	n, err := h.f.Write(p)
+	n, err := h.bw.Write(p)
 	h.h.Write(p[:n])
 	h.n += int64(n)
 	if m := h.w.meter; m != nil {
@@ -120,15 +122,25 @@ func (h *hashFile) abort() {
 	os.Remove(h.f.Name())
 }
 
-// commit syncs and closes h and lists it as e (Path, Size and SHA256 are
-// filled in).
-func (w *fileWriter) commit(h *hashFile, e FileEntry) error {
-	if err := h.f.Sync(); err != nil {
-		h.abort()
-		return err
+// finish flushes, syncs and closes h; on error h is removed.
+func (h *hashFile) finish() error {
+	err := h.bw.Flush()
+	if err == nil {
+		err = h.f.Sync()
 	}
-	if err := h.f.Close(); err != nil {
+	if cerr := h.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(h.f.Name())
+	}
+	return err
+}
+
+// commit finishes h and lists it as e (Path, Size and SHA256 are filled
+// in).
+func (w *fileWriter) commit(h *hashFile, e FileEntry) error {
+	if err := h.finish(); err != nil {
 		return err
 	}
 	e.Path, e.Size, e.SHA256 = h.rel, h.n, hex.EncodeToString(h.h.Sum(nil))
@@ -305,7 +317,7 @@ func (x *Exporter) writeManifest(w *fileWriter, res *HandoverResult) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(f)
+	bw := bufio.NewWriter(f) // through f, which hashes
 	// The header without its closing brace, then the file list.
 	bw.Write(bytes.TrimRight(bytes.TrimSuffix(head, []byte("}")), "\n"))
 	bw.WriteString(",\n \"files\": [")
@@ -331,11 +343,7 @@ func (x *Exporter) writeManifest(w *fileWriter, res *HandoverResult) error {
 		f.abort()
 		return err
 	}
-	if err := f.f.Sync(); err != nil {
-		f.abort()
-		return err
-	}
-	if err := f.f.Close(); err != nil {
+	if err := f.finish(); err != nil {
 		return err
 	}
 	res.ManifestPath, res.ManifestSHA256 = f.f.Name(), hex.EncodeToString(f.h.Sum(nil))
@@ -344,9 +352,5 @@ func (x *Exporter) writeManifest(w *fileWriter, res *HandoverResult) error {
 		return err
 	}
 	fmt.Fprintf(sum, "%s  %s\n", res.ManifestSHA256, ManifestName)
-	if err := sum.f.Sync(); err != nil {
-		sum.abort()
-		return err
-	}
-	return sum.f.Close()
+	return sum.finish()
 }
