@@ -36,7 +36,7 @@ import (
 // finds the receipt's signature valid and `steward verify` passes; the
 // catalog records the export and the audit log names no file. A non-empty
 // --to, an unknown job and a source without a snapshot are refused and
-// change nothing.
+// change nothing. The export still runs once the contract has ended.
 func TestHandoverExport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -180,6 +180,18 @@ jobs:
 		}
 		if _, err := os.Stat(filepath.Join(dir, "x")); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal("a refused export made its directory")
+		}
+	})
+
+	// Backups stop at the contract's end; the hand-over is for then.
+	t.Run("after the contract ends", func(t *testing.T) {
+		os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(strings.Replace(cfg, "2099-03-31", "2020-01-31", 1)), 0o600)
+		defer os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+		if code, _, _ := stewardRun(t, dir, "", "backup", "run"); code != exitFailure {
+			t.Fatalf("backup after the end: exit %d", code)
+		}
+		if code, out, errOut := stewardRun(t, dir, "", "handover", "export", "--to", filepath.Join(dir, "late"), "--job", "j"); code != 0 || !strings.Contains(out, "manifest") {
+			t.Fatalf("export after the end: %d\n%s%s", code, out, errOut)
 		}
 	})
 }
