@@ -1,8 +1,9 @@
-// Package erase is contract-end erasure (req 4, 23, 26, 27): the hand-over
-// export that gives the data to the successor before anything is deleted,
-// and (to come) the inventory, the two-person approved plan, the
-// journaled erasure of every copy and every special account, its
-// independent verification and the deletion certificate.
+// Package erase is contract-end erasure (req 4, 12, 23, 26, 27): the
+// hand-over export that gives the data to the successor before anything is
+// deleted (handover*.go); the inventory and the two-person approved plan
+// (plan.go, inventory.go, approve.go); the journaled erasure of every copy
+// and every special account, its independent verification and the
+// deletion certificate (execute.go, verify.go).
 //
 // # Hand-over export (req 4)
 //
@@ -16,8 +17,8 @@
 // and SHA-256, every source with its snapshot) and the manifest's own
 // SHA-256; a signed receipt names that hash. The export is audited
 // (handover.export, ids and hashes only: file and object names are
-// contract data) and recorded in the catalog, where LastHandover finds it
-// for the erase plan.
+// contract data) and recorded in the catalog under HandoverKey, where
+// the erase plan finds it (LastHandover reads it back).
 //
 // erase reaches repositories through internal/repo, databases' tools
 // through internal/pgsql, and renders through certs; it never imports

@@ -13,9 +13,6 @@ import (
 	"steward/internal/catalog"
 )
 
-// handoverKey is the catalog KV key of the last hand-over export.
-const handoverKey = "erase.handover.last"
-
 // HandoverRecord is what the catalog keeps of the last hand-over export:
 // ids, counts and hashes (no file names, no export path).
 type HandoverRecord struct {
@@ -46,7 +43,8 @@ func (r *HandoverRecord) String() string {
 	return fmt.Sprintf("last hand-over export: %s (%s), manifest SHA-256 %s", r.Time, r.ID, r.ManifestSHA256)
 }
 
-// record stores res as the last hand-over export.
+// record stores res as the last hand-over export (under HandoverKey,
+// which the erase plan reads).
 func (x *Exporter) record(ctx context.Context, res *HandoverResult) error {
 	rec := HandoverRecord{ID: res.ID, Operator: res.Operator, Time: x.clock.Format(res.Finished), ManifestSHA256: res.ManifestSHA256,
 		ReceiptSHA256: res.ReceiptSHA256, Files: res.Files, Bytes: res.Bytes}
@@ -58,7 +56,7 @@ func (x *Exporter) record(ctx context.Context, res *HandoverResult) error {
 	if err != nil {
 		return err
 	}
-	if err := x.store.Put(ctx, handoverKey, b); err != nil {
+	if err := x.store.Put(ctx, HandoverKey, b); err != nil {
 		return fmt.Errorf("record the hand-over export in the catalog: %w", err)
 	}
 	return nil
@@ -67,7 +65,7 @@ func (x *Exporter) record(ctx context.Context, res *HandoverResult) error {
 // LastHandover returns the last hand-over export recorded in the catalog,
 // or an error wrapping ErrNoHandover when there has been none.
 func LastHandover(ctx context.Context, kv catalog.KV) (*HandoverRecord, error) {
-	b, err := kv.Get(ctx, handoverKey)
+	b, err := kv.Get(ctx, HandoverKey)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, fmt.Errorf("%w: run `steward handover export --to DIR` before the erase plan", ErrNoHandover)
 	}
@@ -76,7 +74,7 @@ func LastHandover(ctx context.Context, kv catalog.KV) (*HandoverRecord, error) {
 	}
 	var rec HandoverRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("catalog key %s: %w", handoverKey, err)
+		return nil, fmt.Errorf("catalog key %s: %w", HandoverKey, err)
 	}
 	return &rec, nil
 }

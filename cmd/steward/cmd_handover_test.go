@@ -34,7 +34,8 @@ import (
 // source's; the bucket's files match its objects; the manifest's SHA-256s
 // match the files on disk, and its own SHA-256 is the receipt's; pdfsig
 // finds the receipt's signature valid and `steward verify` passes; the
-// catalog records the export and the audit log names no file. A non-empty
+// catalog records the export, `erase plan` shows it, and the audit log
+// names no file. A non-empty
 // --to, an unknown job and a source without a snapshot are refused and
 // change nothing. The export still runs once the contract has ended.
 func TestHandoverExport(t *testing.T) {
@@ -154,6 +155,13 @@ jobs:
 		})
 		if strings.Join(actions, " ") != "handover.export:started handover.receipt:ok handover.export:ok" {
 			t.Errorf("audit records %v", actions)
+		}
+	})
+
+	t.Run("erase plan shows it", func(t *testing.T) {
+		code, out, errOut := stewardRun(t, dir, "", "erase", "plan", "--as", "sato")
+		if code != 0 || !strings.Contains(out, res.ManifestSHA256) || !strings.Contains(out, res.ID) {
+			t.Fatalf("erase plan: %d\n%s%s", code, out, errOut)
 		}
 	})
 
