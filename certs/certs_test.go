@@ -51,6 +51,11 @@ func reportCases() []reportCase {
 			return func(w io.Writer) (*Rendered, error) { return RenderCapacityReport(w, c, opts) }
 		}, want: []string{"容量・性能報告書", "Capacity and Performance Report", "2027-01", "consult", "case-files",
 			"primary-repo", "replica-osaka", "ap-northeast-3", "Drill RTO trend", "+09:00"}},
+		{name: "handover", render: func(t *testing.T) func(io.Writer) (*Rendered, error) {
+			h, opts := fixtureHandover(t), renderOptions(t)
+			return func(w io.Writer) (*Rendered, error) { return RenderHandoverReceipt(w, h, opts) }
+		}, want: []string{"データ引渡書", "Data Hand-over Receipt", "HO-20270331T100000-a1b2c3", "K-2024-017", "os:yamada",
+			strings.Repeat("ab", 32), "consult", "case-files", "letters", "37 表 tables", "1,201 オブジェクト objects", "4f1c2b9a", "+09:00"}},
 	}
 }
 

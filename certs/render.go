@@ -30,6 +30,7 @@ const (
 	KindCertificate = "deletion-certificate"
 	KindDrill       = "drill-report"
 	KindCapacity    = "capacity-report"
+	KindHandover    = "handover-receipt"
 )
 
 // RenderOptions are the settings shared by every report.

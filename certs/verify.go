@@ -46,7 +46,8 @@ type VerifyOptions struct {
 // hold, each phrased for the reader; empty means the report is authentic.
 type VerifyResult struct {
 	File string `json:"file"`
-	// Kind is deletion-certificate, drill-report or capacity-report.
+	// Kind is deletion-certificate, drill-report, capacity-report or
+	// handover-receipt.
 	Kind string `json:"kind"`
 	// ID is the certificate id (管理番号), drill id or report id.
 	ID string `json:"id"`
@@ -81,6 +82,9 @@ type VerifyResult struct {
 	// made (nil for reports made before Steward recorded it).
 	ReportAuditHead *AuditHead     `json:"report_audit_head,omitempty"`
 	Objects         ObjectsSummary `json:"objects"`
+	// ManifestSHA256 is a hand-over receipt's manifest hash: the SHA-256
+	// of the handover-manifest.json delivered with the data.
+	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
 
 	Checks   []string `json:"checks"`
 	Failed   []string `json:"failed"`
@@ -419,6 +423,12 @@ func readData(r io.Reader, res *VerifyResult) error {
 			return err
 		}
 		id, res.Contract = c.ID(), c.Contract
+	case KindHandover:
+		var h HandoverReceipt
+		if err := json.NewDecoder(r).Decode(&h); err != nil {
+			return err
+		}
+		id, res.Contract, res.ManifestSHA256 = h.ExportID, h.Contract, h.ManifestSHA256
 	default:
 		return fmt.Errorf("unknown report kind %q", res.Kind)
 	}
@@ -458,6 +468,7 @@ func (r *VerifyResult) String() string {
 		line("timestamp (TSA)", r.TimestampTime.Format(time.RFC3339)+" "+r.TimestampAuthority)
 	}
 	line("data sha-256", r.DataSHA256)
+	line("manifest sha-256", r.ManifestSHA256)
 	if r.ReportAuditHead != nil {
 		line("audit head", fmt.Sprintf("seq %d %s (when the report was made)", r.ReportAuditHead.Seq, r.ReportAuditHead.Hash))
 	}
