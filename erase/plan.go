@@ -267,9 +267,9 @@ func (e *Eraser) Plans(ctx context.Context) ([]*Plan, error) {
 const HandoverKey = "handover.last"
 
 func (e *Eraser) lastHandover(ctx context.Context) string {
-	v, err := e.store.Get(ctx, HandoverKey)
+	rec, err := LastHandover(ctx, e.store)
 	if err != nil {
 		return ""
 	}
-	return string(v)
+	return rec.String()
 }
