@@ -29,26 +29,36 @@ func refused(format string, args ...any) error {
 
 // Approve records approver's approval of plan id. It is refused unless
 // the approver is one of erase.approvers and is not the planner, confirm
-// is the contract id typed out, the plan is still only planned, and every
+// is the contract id typed out, the plan is still only planned, every
 // target was counted and may be deleted with the credential execute will
-// use. Execute may start once erase.cooling_off has passed.
-func (e *Eraser) Approve(ctx context.Context, id, approver, confirm string) (*Plan, error) {
+// use, and the plan records a hand-over export or the approver waives it
+// (waiver: the reason, typed out; req 4). Execute may start once
+// erase.cooling_off has passed.
+func (e *Eraser) Approve(ctx context.Context, id, approver, confirm, waiver string) (*Plan, error) {
 	p, err := e.Plan(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.approvable(p, approver, confirm); err != nil {
+	err = e.approvable(p, approver, confirm)
+	if err == nil && p.Handover == "" && strings.TrimSpace(waiver) == "" {
+		err = refused("plan %s records no hand-over export (req 4): run `steward handover export --to DIR` and make a new plan, or waive it with --waive-handover 'WHY'", p.ID)
+	}
+	if err != nil {
 		e.rec.Record(ctx, "erase.approve", "plan:"+id, audit.ResultDenied, map[string]string{"approver": approver, "reason": err.Error()})
 		return nil, err
 	}
 	now := e.clock.Now()
 	p.Status = StatusApproved
 	p.Approval = &Approval{By: approver, Time: e.clock.Format(now), CoolingOffUntil: e.clock.Format(now.Add(e.cfg.Erase.CoolingOff.D()))}
+	details := map[string]string{"approver": approver, "planner": p.Planner, "hash": p.Hash, "cooling_off_until": p.Approval.CoolingOffUntil}
+	if p.Handover == "" {
+		p.Approval.HandoverWaived = strings.TrimSpace(waiver)
+		details["handover_waived"] = p.Approval.HandoverWaived
+	}
 	if err := e.save(ctx, p); err != nil {
 		return nil, err
 	}
-	e.rec.Record(ctx, "erase.approve", "plan:"+id, audit.ResultOK, map[string]string{"approver": approver, "planner": p.Planner,
-		"hash": p.Hash, "cooling_off_until": p.Approval.CoolingOffUntil})
+	e.rec.Record(ctx, "erase.approve", "plan:"+id, audit.ResultOK, details)
 	return p, nil
 }
 

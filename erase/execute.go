@@ -297,6 +297,15 @@ func (x *execRun) reinventory(ctx context.Context, ev *StepEvidence) error {
 	if err != nil {
 		return err
 	}
+	var uncounted []string
+	for _, t := range inv.targets {
+		if t.Error != "" {
+			uncounted = append(uncounted, t.ID+": "+t.Error)
+		}
+	}
+	if len(uncounted) > 0 {
+		return fmt.Errorf("cannot count again, so cannot tell whether reality grew beyond the plan: %s", strings.Join(uncounted, "; "))
+	}
 	ev.Grew = compareInventory(x.p, inv)
 	if len(ev.Grew) > 0 {
 		return fmt.Errorf("%w: %s; cancel this plan and make a new one", ErrGrew, strings.Join(ev.Grew, "; "))
@@ -621,6 +630,15 @@ type SignRequest struct {
 	File, Reason, Action, Target string
 	Details                      map[string]string
 	Render                       func(io.Writer, certs.RenderOptions) (*certs.Rendered, error)
+}
+
+// Outcome is plan id with its journal, certificate and exceptions so far.
+func (e *Eraser) Outcome(ctx context.Context, id string) (*Outcome, error) {
+	p, err := e.Plan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.outcome(ctx, p)
 }
 
 // outcome reads the journal back.

@@ -102,6 +102,9 @@ type Approval struct {
 	Time string `json:"time"`
 	// CoolingOffUntil is the earliest time execute may start.
 	CoolingOffUntil string `json:"cooling_off_until"`
+	// HandoverWaived is the approver's reason, typed out, for erasing
+	// without a hand-over export (req 4); empty when there was one.
+	HandoverWaived string `json:"handover_waived,omitempty"`
 }
 
 // Cancelled records who stopped the plan.

@@ -176,26 +176,36 @@ func TestApprovalSafeguards(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, try := range map[string]func() error{
-		"the planner":          func() error { _, err := f.e.Approve(ctx, p.ID, "alice", "TEST-1"); return err },
-		"not an approver":      func() error { _, err := f.e.Approve(ctx, p.ID, "mallory", "TEST-1"); return err },
-		"a mistyped contract":  func() error { _, err := f.e.Approve(ctx, p.ID, "bob", "TEST-2"); return err },
-		"nobody":               func() error { _, err := f.e.Approve(ctx, p.ID, "", "TEST-1"); return err },
-		"execute unapproved":   func() error { return f.e.CheckExecutable(p, time.Now().Add(1000*time.Hour)) },
-		"cancel without a who": func() error { _, err := f.e.Cancel(ctx, p.ID, "", ""); return err },
+		"the planner": func() error {
+			_, err := f.e.Approve(ctx, p.ID, "alice", "TEST-1", "the successor declined it")
+			return err
+		},
+		"not an approver": func() error {
+			_, err := f.e.Approve(ctx, p.ID, "mallory", "TEST-1", "the successor declined it")
+			return err
+		},
+		"a mistyped contract": func() error {
+			_, err := f.e.Approve(ctx, p.ID, "bob", "TEST-2", "the successor declined it")
+			return err
+		},
+		"nobody":                  func() error { _, err := f.e.Approve(ctx, p.ID, "", "TEST-1", "the successor declined it"); return err },
+		"no hand-over, no waiver": func() error { _, err := f.e.Approve(ctx, p.ID, "bob", "TEST-1", " "); return err },
+		"execute unapproved":      func() error { return f.e.CheckExecutable(p, time.Now().Add(1000*time.Hour)) },
+		"cancel without a who":    func() error { _, err := f.e.Cancel(ctx, p.ID, "", ""); return err },
 	} {
 		if err := try(); !errors.Is(err, ErrRefused) {
 			t.Errorf("%s: %v, want a refusal", name, err)
 		}
 	}
-	if n := testenv.AuditCount(t, f.store, "erase.approve", audit.ResultDenied); n != 4 {
-		t.Errorf("refused approvals audited %d times, want 4", n)
+	if n := testenv.AuditCount(t, f.store, "erase.approve", audit.ResultDenied); n != 5 {
+		t.Errorf("refused approvals audited %d times, want 5", n)
 	}
 	if _, err := f.e.Plan(ctx, "EP-none"); !errors.Is(err, ErrNoPlan) {
 		t.Fatalf("unknown plan: %v", err)
 	}
 
-	ok, err := f.e.Approve(ctx, p.ID, "bob", "TEST-1")
-	if err != nil || ok.Status != StatusApproved || ok.Approval.By != "bob" {
+	ok, err := f.e.Approve(ctx, p.ID, "bob", "TEST-1", "the successor declined it")
+	if err != nil || ok.Status != StatusApproved || ok.Approval.By != "bob" || ok.Approval.HandoverWaived != "the successor declined it" {
 		t.Fatalf("approve: %+v, %v", ok, err)
 	}
 	approvedAt, _ := f.e.clock.Parse(ok.Approval.Time)
@@ -205,7 +215,7 @@ func TestApprovalSafeguards(t *testing.T) {
 	if err := f.e.CheckExecutable(ok, approvedAt.Add(time.Hour)); err != nil {
 		t.Fatalf("execute after the cooling-off: %v", err)
 	}
-	if _, err := f.e.Approve(ctx, p.ID, "carol", "TEST-1"); !errors.Is(err, ErrRefused) {
+	if _, err := f.e.Approve(ctx, p.ID, "carol", "TEST-1", "the successor declined it"); !errors.Is(err, ErrRefused) {
 		t.Fatalf("a second approval: %v", err)
 	}
 	c, err := f.e.Cancel(ctx, p.ID, "carol", "wrong date")
@@ -233,7 +243,7 @@ func TestApprovalSafeguards(t *testing.T) {
 	if err := f.e.save(ctx, p2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.e.Approve(ctx, p2.ID, "bob", "TEST-1"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "database:db could not be deleted") {
+	if _, err := f.e.Approve(ctx, p2.ID, "bob", "TEST-1", "the successor declined it"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "database:db could not be deleted") {
 		t.Fatalf("approve a plan with a target that may not be deleted: %v", err)
 	}
 	// A plan changed in the catalog is refused.

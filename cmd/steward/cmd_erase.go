@@ -18,6 +18,7 @@ type eraseOptions struct {
 	Confirm string
 	Reason  string
 	DryRun  bool
+	Waive   string
 }
 
 func newEraseCommand(g *globalOptions) *cli.Command {
@@ -71,7 +72,8 @@ then reads "Erased with exceptions" and lists them.`,
 			Usage:     "approve a plan as the second person (execute may start after erase.cooling_off)",
 			ArgsUsage: "PLAN",
 			Flags: []cli.Flag{as("approves"),
-				&cli.StringFlag{Name: "confirm", Usage: "the contract id, typed out (`CONTRACT_ID`)", Destination: &o.Confirm}},
+				&cli.StringFlag{Name: "confirm", Usage: "the contract id, typed out (`CONTRACT_ID`)", Destination: &o.Confirm},
+				&cli.StringFlag{Name: "waive-handover", Usage: "erase without a hand-over export, for the reason `WHY` (typed out, audited; req 4)", Destination: &o.Waive}},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if err := requireArgs(cmd, 1, "one plan id"); err != nil {
 					return err
@@ -164,7 +166,7 @@ func runEraseApprove(ctx context.Context, id string, o eraseOptions, g *globalOp
 	if err != nil {
 		return err
 	}
-	p, err := e.Approve(ctx, id, o.As, o.Confirm)
+	p, err := e.Approve(ctx, id, o.As, o.Confirm, o.Waive)
 	if err != nil {
 		return err
 	}
@@ -277,14 +279,33 @@ func runEraseShow(ctx context.Context, id string, g *globalOptions, out io.Write
 	if err != nil {
 		return err
 	}
-	p, err := e.Plan(ctx, id)
+	o, err := e.Outcome(ctx, id)
 	if err != nil {
 		return err
 	}
 	if g.JSON {
-		return printJSON(out, p)
+		return printJSON(out, o)
 	}
-	printPlan(out, p)
+	printPlan(out, o.Plan)
+	if len(o.Journal) > 0 {
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STEP\tSTARTED\tFINISHED\tRESULT")
+		for _, r := range o.Journal {
+			result := r.Result
+			if result == "" {
+				result = "unfinished"
+			}
+			fmt.Fprintf(tw, "%d %s\t%s\t%s\t%s\n", r.Step, r.Name, r.Started, r.Finished, result)
+		}
+		tw.Flush()
+	}
+	if c := o.Certificate; c != nil {
+		fmt.Fprintf(out, "\ndeletion certificate %s (%s): %s, SHA-256 %s\n", c.ID, c.Status, c.Path, c.SHA256)
+	}
+	for _, x := range o.Exceptions {
+		fmt.Fprintf(out, "exception: %s\n", x)
+	}
 	return nil
 }
 
@@ -327,6 +348,9 @@ func printPlan(out io.Writer, p *erase.Plan) {
 	fmt.Fprintf(out, "  planned:    %s by %s\n", p.Created, p.Planner)
 	if p.Approval != nil {
 		fmt.Fprintf(out, "  approved:   %s by %s; execute from %s\n", p.Approval.Time, p.Approval.By, p.Approval.CoolingOffUntil)
+		if p.Approval.HandoverWaived != "" {
+			fmt.Fprintf(out, "  hand-over waived by %s: %s\n", p.Approval.By, p.Approval.HandoverWaived)
+		}
 	}
 	if p.Cancelled != nil {
 		fmt.Fprintf(out, "  cancelled:  %s by %s %s\n", p.Cancelled.Time, p.Cancelled.By, p.Cancelled.Reason)

@@ -53,7 +53,10 @@ erase: {approvers: [bob], cooling_off: 1h}
 			t.Errorf("%v: exit %d, want a refusal\n%s%s", args, code, out, errOut)
 		}
 	}
-	if code, out, errOut := stewardRun(t, dir, "", "erase", "approve", id, "--as", "bob", "--confirm", "T-1"); code != 0 || !strings.Contains(out, "approved by bob") {
+	if code, out, errOut := stewardRun(t, dir, "", "erase", "approve", id, "--as", "bob", "--confirm", "T-1"); code != exitFailure || !strings.Contains(errOut, "no hand-over export") {
+		t.Fatalf("approve without a hand-over or a waiver: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := stewardRun(t, dir, "", "erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "the city keeps its own copy"); code != 0 || !strings.Contains(out, "approved by bob") {
 		t.Fatalf("approve: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, out, _ := stewardRun(t, dir, "", "erase", "list"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "approved") {
