@@ -107,7 +107,7 @@ func (e *Eraser) verifyAccount(ctx context.Context, t Target) (string, error) {
 	}
 	switch a.Kind {
 	case config.AccountResticKey:
-		r, err := e.repos.Resolve(a.Target, false)
+		r, err := e.eraseRepo(a.Target)
 		if err != nil {
 			return "", err
 		}

@@ -19,6 +19,7 @@ import (
 	"steward/certs"
 	"steward/internal/audit"
 	"steward/internal/catalog"
+	"steward/internal/config"
 	"steward/internal/errs"
 	"steward/internal/keys"
 	"steward/internal/objstore"
@@ -360,7 +361,7 @@ func (x *execRun) cryptoErase(ctx context.Context, ev *StepEvidence) error {
 		if t.Kind == certs.KindSealedSecret {
 			return destroyFile(t.Location)
 		}
-		r, err := x.e.repos.Resolve(t.Name, false)
+		r, err := x.e.eraseRepo(t.Name)
 		if err != nil {
 			return TargetResult{}, err
 		}
@@ -486,7 +487,7 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 	}, func(ctx context.Context, t Target) (TargetResult, error) {
 		switch {
 		case t.Kind == certs.KindRepositoryS3:
-			r, err := x.e.repos.Resolve(t.Name, false)
+			r, err := x.e.eraseRepo(t.Name)
 			if err != nil {
 				return TargetResult{}, err
 			}
@@ -509,7 +510,8 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 	})
 }
 
-// bucketClient is a client for a source or scratch bucket target.
+// bucketClient is a client for a source or scratch bucket target, with
+// the erase keys.
 func (x *execRun) bucketClient(t Target) (*objstore.Client, error) {
 	if name, ok := strings.CutPrefix(t.ID, "scratch-bucket:"); ok {
 		tg, err := x.e.repos.S3Target("drills.scratch.s3", x.e.cfg.Drills.Scratch.S3)
@@ -519,41 +521,32 @@ func (x *execRun) bucketClient(t Target) (*objstore.Client, error) {
 		tg.Bucket, tg.Prefix = name, ""
 		return objstore.New(tg)
 	}
-	s, ok := x.e.cfg.Source(t.Name)
-	if !ok || s.S3 == nil {
-		return nil, fmt.Errorf("source %q is no longer an S3 source in the config", t.Name)
+	c, _, err := x.e.sourceBucket(t.Name)
+	return c, err
+}
+
+// database is the login, password and name of a database target.
+func (e *Eraser) database(t Target) (*config.PostgresSource, keys.Secret, string, error) {
+	if name, ok := strings.CutPrefix(t.ID, "scratch-database:"); ok {
+		server, pw, err := e.scratchDatabase()
+		return server, pw, name, err
 	}
-	tg, err := x.e.repos.S3Target(sourceField(x.e.cfg, t.Name)+".s3", s.S3)
-	if err != nil {
-		return nil, err
-	}
-	tg.Prefix = ""
-	return objstore.New(tg)
+	return e.sourceDatabase(t.Name)
 }
 
 func (x *execRun) dropDatabase(ctx context.Context, t Target) (TargetResult, error) {
-	server, name, field := x.e.cfg.Drills.Scratch.Postgres, t.Name, "drills.scratch.postgres"
-	if !strings.HasPrefix(t.ID, "scratch-database:") {
-		s, ok := x.e.cfg.Source(t.Name)
-		if !ok || s.Postgres == nil {
-			return TargetResult{}, fmt.Errorf("source %q is no longer a PostgreSQL source in the config", t.Name)
-		}
-		server, name, field = s.Postgres, s.Postgres.Database, sourceField(x.e.cfg, t.Name)+".postgres"
-	}
-	pw, err := x.e.repos.PostgresPassword(field, server)
+	server, pw, name, err := x.e.database(t)
 	if err != nil {
 		return TargetResult{}, err
 	}
-	admin := *server
-	admin.Database = "postgres" // a database cannot be dropped from inside it
-	exists, err := pgsql.DatabaseExists(ctx, &admin, pw, name)
+	exists, err := pgsql.DatabaseExists(ctx, server, pw, name)
 	if err != nil {
 		return TargetResult{}, err
 	}
 	if !exists {
 		return TargetResult{Result: TargetAbsent}, nil
 	}
-	if err := pgsql.DropDatabase(ctx, &admin, pw, name); err != nil {
+	if err := pgsql.DropDatabase(ctx, server, pw, name); err != nil {
 		return TargetResult{}, err
 	}
 	return TargetResult{Result: TargetErased, Detail: "its connections ended, then the database was dropped", Deleted: t.Before}, nil

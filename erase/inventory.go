@@ -67,7 +67,7 @@ func (e *Eraser) inventory(ctx context.Context) (*inventory, error) {
 
 func (e *Eraser) countKeys(ctx context.Context, name string) Target {
 	t := Target{ID: "repository-key:" + name, Kind: certs.KindRepositoryKey, Name: name, Role: e.repoRole(name)}
-	r, err := e.repos.Resolve(name, false)
+	r, err := e.eraseRepo(name)
 	if err != nil {
 		t.Error = err.Error()
 		return t
@@ -111,7 +111,7 @@ func (e *Eraser) repoRole(name string) string {
 
 func (e *Eraser) countRepository(ctx context.Context, name string) Target {
 	t := Target{ID: "repository:" + name, Name: name, Role: e.repoRole(name)}
-	r, err := e.repos.Resolve(name, false)
+	r, err := e.eraseRepo(name)
 	if err != nil {
 		t.Kind, t.Error = certs.KindRepositoryLocal, err.Error()
 		return t
@@ -145,7 +145,6 @@ func (e *Eraser) access(ctx context.Context, r *repo.Repo) string {
 }
 
 func (e *Eraser) countSource(ctx context.Context, s *config.Source) Target {
-	field := sourceField(e.cfg, s.Name)
 	switch {
 	case s.Path != nil:
 		t := e.countLocalDir(certs.KindPath, s.Name, "source", s.Path.Path)
@@ -155,12 +154,12 @@ func (e *Eraser) countSource(ctx context.Context, s *config.Source) Target {
 		pg := s.Postgres
 		t := Target{ID: "database:" + s.Name, Kind: certs.KindPostgres, Name: s.Name, Role: "source",
 			Location: fmt.Sprintf("%s:%d/%s", pg.Host, pg.Port, pg.Database)}
-		pw, err := e.repos.PostgresPassword(field+".postgres", pg)
+		server, pw, db, err := e.sourceDatabase(s.Name)
 		if err != nil {
 			t.Error = err.Error()
 			return t
 		}
-		st, err := pgsql.Stats(ctx, pg, pw, pg.Database)
+		st, err := pgsql.Stats(ctx, server, pw, db)
 		if err != nil {
 			t.Error = err.Error()
 			return t
@@ -174,17 +173,12 @@ func (e *Eraser) countSource(ctx context.Context, s *config.Source) Target {
 		return t
 	default:
 		t := Target{ID: "bucket:" + s.Name, Kind: certs.KindS3Bucket, Name: s.Name, Role: "source"}
-		tg, err := e.repos.S3Target(field+".s3", s.S3)
+		c, tg, err := e.sourceBucket(s.Name)
 		if err != nil {
 			t.Error = err.Error()
 			return t
 		}
 		t.Location, t.Region = tg.URL()+"/"+tg.Bucket, tg.Region
-		c, err := objstore.New(tg)
-		if err != nil {
-			t.Error = err.Error()
-			return t
-		}
 		t.Before, t.Absent, err = countBucket(ctx, c)
 		if err != nil {
 			t.Error = err.Error()

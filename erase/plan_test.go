@@ -274,3 +274,43 @@ func TestFreezeRefusesWork(t *testing.T) {
 		t.Fatalf("frozen: %v", err)
 	}
 }
+
+// The plan checks the credential erase will use: a read-only backup role
+// may not drop its database (denied, so the plan cannot be approved);
+// sources[].erase.postgres names one that may.
+func TestPlanChecksTheEraseCredential(t *testing.T) {
+	ctx := context.Background()
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cases")
+	pg.Exec(t, "postgres", `CREATE ROLE reader LOGIN PASSWORD 'reader-pw'`)
+	pg.Exec(t, "cases", `CREATE TABLE notes (id int); GRANT SELECT ON notes TO reader`)
+	for _, c := range []struct {
+		name, erase, want string
+	}{
+		{"backup role only", "", "denied: reader is neither its owner"},
+		{"erase login", fmt.Sprintf("\n    erase: {postgres: {user: %s, password: %s}}", pg.User, testenv.SecretFile(t, t.TempDir(), "su", pg.Password)), "ok: " + pg.User + " is a superuser"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testenv.LoadConfig(t, dir, fmt.Sprintf(`repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: cases, user: reader, password: %s}%s
+jobs:
+  - {name: j, sources: [db], repository: disk}
+erase: {approvers: [bob]}
+`, pg.Port, testenv.SecretFile(t, dir, "reader", "reader-pw"), c.erase))
+			st := testenv.OpenState(t, cfg)
+			repos := repo.New(repo.Deps{Config: cfg, Keys: st.Keys, Restic: st.Restic, Audit: st.Audit})
+			e := New(Deps{Config: cfg, Store: st.Store, Manifests: st.Store.CountManifests, Repos: repos, Audit: st.Audit, Clock: st.Clock})
+			p, err := e.MakePlan(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db := target(t, p, "database:db"); !strings.HasPrefix(db.Access, c.want) || db.Before.Tables != 1 {
+				t.Fatalf("database target %+v, want access %q…", db, c.want)
+			}
+		})
+	}
+}

@@ -99,7 +99,7 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 	defer cancel()
 	switch t.Kind {
 	case certs.KindRepositoryKey:
-		r, err := e.repos.Resolve(t.Name, false)
+		r, err := e.eraseRepo(t.Name)
 		if err != nil {
 			return "", err
 		}
@@ -108,7 +108,7 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 		}
 		return noVersions(ctx, e.verifyClient(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix))), "no key object in any version")
 	case certs.KindRepositoryS3:
-		r, err := e.repos.Resolve(t.Name, false)
+		r, err := e.eraseRepo(t.Name)
 		if err != nil {
 			return "", err
 		}
@@ -201,21 +201,11 @@ func noBucket(ctx context.Context, c *objstore.Client) (string, error) {
 }
 
 func (e *Eraser) noDatabase(ctx context.Context, t Target) (string, error) {
-	server, name, field := e.cfg.Drills.Scratch.Postgres, t.Name, "drills.scratch.postgres"
-	if !strings.HasPrefix(t.ID, "scratch-database:") {
-		s, ok := e.cfg.Source(t.Name)
-		if !ok || s.Postgres == nil {
-			return "", fmt.Errorf("source %q is no longer a PostgreSQL source in the config", t.Name)
-		}
-		server, name, field = s.Postgres, s.Postgres.Database, sourceField(e.cfg, t.Name)+".postgres"
-	}
-	pw, err := e.repos.PostgresPassword(field, server)
+	server, pw, name, err := e.database(t)
 	if err != nil {
 		return "", err
 	}
-	admin := *server
-	admin.Database = "postgres"
-	exists, err := pgsql.DatabaseExists(ctx, &admin, pw, name)
+	exists, err := pgsql.DatabaseExists(ctx, server, pw, name)
 	if err != nil {
 		return "", err
 	}
