@@ -219,22 +219,26 @@ func (p *purge) uploads(ctx context.Context) error {
 	return err
 }
 
-// versions deletes the versions in passes until a pass deletes nothing.
-// Each pass lists the exceptions again; the last pass's are the ones that
-// stay.
+// versions deletes the versions in passes until a pass finds nothing but
+// exceptions. Each pass lists the exceptions again; the last pass's are
+// the ones that stay.
 func (p *purge) versions(ctx context.Context) error {
 	for range maxPasses {
 		p.rm.ExceptionCount, p.rm.Exceptions = 0, nil
-		deleted, err := p.pass(ctx)
-		if err != nil || deleted == 0 {
+		deleted, vanished, err := p.pass(ctx)
+		if err != nil || deleted+vanished == 0 {
 			return err
 		}
 	}
 	return fmt.Errorf("%s: %s: versions under prefix %q still appear after %d passes: stop whatever writes into the bucket, then run the purge again", stepDelete, p.c.t, p.c.t.Prefix, maxPasses)
 }
 
-// pass lists the versions once, deleting them as they come.
-func (p *purge) pass(ctx context.Context) (deleted int, err error) {
+// pass lists the versions once, deleting them as they come. vanished
+// counts the versions that were listed but were no longer there to delete
+// (versitygw, when two requests delete versions of one key at once, moves
+// an older version to the current one's place and answers InvalidArgument
+// for its old place): the next pass lists them again.
+func (p *purge) pass(ctx context.Context) (deleted, vanished int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	versions := make(chan Version)
@@ -252,7 +256,11 @@ func (p *purge) pass(ctx context.Context) (deleted int, err error) {
 	}()
 	delErr := p.c.deleteStream(ctx, versions, DeleteOptions{GovernanceBypass: p.o.GovernanceBypass}, func(v Version, err error) error {
 		if err != nil {
-			return p.refused(ctx, v, err)
+			gone, err := p.refused(ctx, v, err)
+			if gone {
+				vanished++
+			}
+			return err
 		}
 		deleted++
 		if v.IsDeleteMarker {
@@ -268,49 +276,53 @@ func (p *purge) pass(ctx context.Context) (deleted int, err error) {
 	listErr := <-listed
 	switch {
 	case delErr != nil:
-		return deleted, delErr
+		return deleted, vanished, delErr
 	case listErr != nil && !errors.Is(listErr, context.Canceled):
-		return deleted, listErr // ListVersions names the step
+		return deleted, vanished, listErr // ListVersions names the step
 	}
-	return deleted, nil
+	return deleted, vanished, nil
 }
 
-// refused handles one version the server did not delete: an object lock
-// makes it an Exception; anything else stops the purge.
-func (p *purge) refused(ctx context.Context, v Version, err error) error {
+// refused handles one version the server did not delete: gone when it
+// is no longer there; an object lock makes it an Exception; anything else
+// stops the purge.
+func (p *purge) refused(ctx context.Context, v Version, err error) (gone bool, _ error) {
 	c := p.c
+	if errors.Is(err, errVanished) {
+		return true, nil
+	}
 	if errors.Is(err, ErrOutsidePrefix) {
-		return fmt.Errorf("%s: %s: %w", stepDelete, keyRef(v.Key, v.VersionID), err)
+		return false, fmt.Errorf("%s: %s: %w", stepDelete, keyRef(v.Key, v.VersionID), err)
 	}
 	code := minio.ToErrorResponse(err).Code
 	switch {
-	case code == "NoSuchKey" || code == "NoSuchVersion":
-		return nil // deleted meanwhile
+	case code == "NoSuchKey" || code == "NoSuchVersion" || code == "InvalidArgument":
+		return true, nil
 	case code == "" || code == "NoSuchBucket" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
 		// The whole request failed: server down, credentials refused.
-		return c.fail(stepDelete, err)
+		return false, c.fail(stepDelete, err)
 	case v.IsDeleteMarker || (code != "AccessDenied" && code != "ObjectLocked"):
 		// No lock holds a delete marker, and no lock answers so.
-		return fmt.Errorf("%s: %s: %w: %s: %w", stepDelete, c.t, ErrDeleteFailed, keyRef(v.Key, v.VersionID), c.classify(err))
+		return false, fmt.Errorf("%s: %s: %w: %s: %w", stepDelete, c.t, ErrDeleteFailed, keyRef(v.Key, v.VersionID), c.classify(err))
 	}
 	l, err := p.lock(ctx, v)
 	switch {
 	case err != nil:
-		return err
+		return false, err
 	case l.gone:
-		return nil
+		return true, nil
 	case l.bypassRefused:
-		return fmt.Errorf("%s: %s: %w: %s is under governance retention and the bypass was refused: give the credentials s3:BypassGovernanceRetention, or purge without the bypass and record it as an exception",
+		return false, fmt.Errorf("%s: %s: %w: %s is under governance retention and the bypass was refused: give the credentials s3:BypassGovernanceRetention, or purge without the bypass and record it as an exception",
 			stepDelete, c.t, ErrDeleteFailed, keyRef(v.Key, v.VersionID))
 	case l.reason == "":
-		return fmt.Errorf("%s: %s: %w: %s refused (%s) though no object lock holds it: the credentials may not delete object versions; give them s3:DeleteObjectVersion",
+		return false, fmt.Errorf("%s: %s: %w: %s refused (%s) though no object lock holds it: the credentials may not delete object versions; give them s3:DeleteObjectVersion",
 			stepDelete, c.t, ErrDeleteFailed, keyRef(v.Key, v.VersionID), code)
 	}
 	if p.rm.ExceptionCount++; len(p.rm.Exceptions) < maxExceptions {
 		p.rm.Exceptions = append(p.rm.Exceptions, Exception{KeySHA256: KeyHash(v.Key), VersionID: v.VersionID, Size: v.Size, Reason: l.reason, RetainUntil: l.until})
 	}
 	p.progress()
-	return nil
+	return false, nil
 }
 
 // lockState is what keeps one version that the server would not delete.
@@ -456,8 +468,11 @@ func (e DeleteError) Unwrap() error { return e.Err }
 func (c *Client) DeleteVersions(ctx context.Context, versions <-chan Version, o DeleteOptions) (deleted int, failed []DeleteError, err error) {
 	nfailed := 0
 	err = c.deleteStream(ctx, versions, o, func(v Version, e error) error {
-		if e == nil {
+		switch {
+		case e == nil:
 			deleted++
+			return nil
+		case errors.Is(e, errVanished):
 			return nil
 		}
 		if !errors.Is(e, ErrOutsidePrefix) {
@@ -474,11 +489,16 @@ func (c *Client) DeleteVersions(ctx context.Context, versions <-chan Version, o 
 	return deleted, failed, err
 }
 
+// errVanished is deleteStream's outcome for a version the server no
+// longer had to delete (minio-go drops NoSuchVersion and InvalidArgument
+// from a DeleteObjects answer).
+var errVanished = errors.New("version no longer there")
+
 // deleteStream deletes versions in batches of deleteBatch, at most
 // deleteWorkers batches at once, and calls outcome for each version with
-// the server's refusal (nil: deleted), one call at a time. A version the
-// server no longer has gets no call. An error from outcome stops the
-// stream and is returned; so is the end of ctx.
+// the server's refusal (nil: deleted; errVanished: not there), one call
+// at a time. An error from outcome stops the stream and is returned; so
+// is the end of ctx.
 func (c *Client) deleteStream(ctx context.Context, versions <-chan Version, o DeleteOptions, outcome func(Version, error) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -569,8 +589,12 @@ func (c *Client) deleteBatch(ctx context.Context, batch []Version, o DeleteOptio
 		}
 		report(v, r.Err)
 	}
-	// Left in pending: versions the server said it does not have
-	// (minio-go drops NoSuchVersion), so already gone.
+	// Left in pending: versions the server said it does not have.
+	if ctx.Err() == nil {
+		for _, v := range pending {
+			report(v, errVanished)
+		}
+	}
 }
 
 // deleteFailed explains why the server refused to delete one version
