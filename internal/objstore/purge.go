@@ -182,7 +182,7 @@ func (c *Client) Purge(ctx context.Context, o PurgeOptions) (Removal, error) {
 			p.rm.AlreadyAbsent = true
 			return p.rm, nil
 		case "BucketNotEmpty":
-			return p.rm, fmt.Errorf("%s: %s: %s: %w: objects were written while it was emptied; stop the writer and run the purge again", stepRemove, c.t, ErrBucketNotEmpty, err)
+			return p.rm, fmt.Errorf("%s: %s: %w (%v): objects were written while it was emptied; stop the writer and run the purge again", stepRemove, c.t, ErrBucketNotEmpty, err)
 		}
 		return p.rm, c.fail(stepRemove, err)
 	}
