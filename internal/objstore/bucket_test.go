@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -171,7 +172,7 @@ func TestVersionsEmptyRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Removal{Versions: 3 + bigCount, DeleteMarkers: 1, UnfinishedUploads: 1}); rm != want {
+	if want := (Removal{Versions: 3 + bigCount, DeleteMarkers: 1, UnfinishedUploads: 1, Bytes: 3*2 + bigCount}); !reflect.DeepEqual(rm, want) {
 		t.Fatalf("removal %+v, want %+v", rm, want)
 	}
 	if v, m := count(t, ctx, c); v != 0 || m != 0 {
@@ -200,17 +201,17 @@ func TestVersionsEmptyRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Removal{Versions: 1, UnfinishedUploads: 1, BucketRemoved: true}); rm != want {
+	if want := (Removal{Versions: 1, UnfinishedUploads: 1, Bytes: 4, BucketRemoved: true}); !reflect.DeepEqual(rm, want) {
 		t.Fatalf("removal %+v, want %+v", rm, want)
 	}
 	if ok, err := whole.Exists(ctx); err != nil || ok {
 		t.Fatalf("exists after RemoveBucket: %v, %v", ok, err)
 	}
 	rm, err = whole.RemoveBucket(ctx, DeleteOptions{GovernanceBypass: true})
-	if err != nil || rm != (Removal{}) {
+	if err != nil || !reflect.DeepEqual(rm, Removal{AlreadyAbsent: true}) {
 		t.Fatalf("second RemoveBucket: %+v, %v", rm, err)
 	}
-	if rm, err := whole.EmptyBucket(ctx, DeleteOptions{}); err != nil || rm != (Removal{}) {
+	if rm, err := whole.EmptyBucket(ctx, DeleteOptions{}); err != nil || !reflect.DeepEqual(rm, Removal{AlreadyAbsent: true}) {
 		t.Fatalf("EmptyBucket of a missing bucket: %+v, %v", rm, err)
 	}
 }
@@ -296,7 +297,7 @@ func TestPutMakeListBuckets(t *testing.T) {
 
 	// An unversioned bucket is removed with its objects.
 	rm, err := c.WithBucket("drill-a", "").RemoveBucket(ctx, DeleteOptions{})
-	if err != nil || rm != (Removal{Versions: 3, BucketRemoved: true}) {
+	if err != nil || !reflect.DeepEqual(rm, Removal{Versions: 3, Bytes: 1 + 13 + 3, BucketRemoved: true}) {
 		t.Fatalf("remove: %+v, %v", rm, err)
 	}
 	if names, err := base.ListBuckets(ctx, "drill-"); err != nil || !slices.Equal(names, []string{"drill-b"}) {
@@ -357,6 +358,9 @@ func TestDeleteVersionsFailures(t *testing.T) {
 	if failed[0].Key != "d/held" || failed[0].VersionID != info.VersionID || failed[0].Err == nil || !strings.Contains(failed[0].Err.Error(), "object lock") {
 		t.Fatalf("held version: %+v", failed[0])
 	}
+	if strings.Contains(failed[0].Error(), "d/held") || !strings.Contains(failed[0].Error(), KeyHash("d/held")) {
+		t.Fatalf("a DeleteError names the key, not its hash: %v", failed[0])
+	}
 	if failed[1].Key != "elsewhere" || !errors.Is(failed[1].Err, ErrOutsidePrefix) {
 		t.Fatalf("outside key: %+v", failed[1])
 	}
@@ -364,15 +368,18 @@ func TestDeleteVersionsFailures(t *testing.T) {
 		t.Fatalf("held version gone: %v", err)
 	}
 
-	// EmptyBucket fails, naming how many and the first.
-	_, err = c.EmptyBucket(ctx, DeleteOptions{})
+	// EmptyBucket fails, naming how many and the first by its key's hash.
+	rm, err := c.EmptyBucket(ctx, DeleteOptions{})
 	t.Logf("EmptyBucket without bypass: %v", err)
-	if !errors.Is(err, ErrDeleteFailed) || !strings.Contains(err.Error(), "1 under") || !strings.Contains(err.Error(), "d/held") {
+	if !errors.Is(err, ErrRetained) || !strings.Contains(err.Error(), ": 1 under") || !strings.Contains(err.Error(), KeyHash("d/held")) || strings.Contains(err.Error(), "d/held") {
 		t.Fatalf("EmptyBucket without bypass: %v", err)
 	}
+	if rm.ExceptionCount != 1 || len(rm.Exceptions) != 1 || rm.Exceptions[0].Reason != ReasonGovernance || rm.Exceptions[0].VersionID != info.VersionID {
+		t.Fatalf("EmptyBucket without bypass: %+v", rm)
+	}
 	// With the governance bypass the bucket goes.
-	rm, err := c.WithBucket("locked", "").RemoveBucket(ctx, DeleteOptions{GovernanceBypass: true})
-	if err != nil || rm != (Removal{Versions: 1, BucketRemoved: true}) {
+	rm, err = c.WithBucket("locked", "").RemoveBucket(ctx, DeleteOptions{GovernanceBypass: true})
+	if err != nil || !reflect.DeepEqual(rm, Removal{Versions: 1, Bytes: 1, BucketRemoved: true}) {
 		t.Fatalf("remove with bypass: %+v, %v", rm, err)
 	}
 }

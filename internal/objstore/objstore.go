@@ -151,8 +151,15 @@ func (c *Client) classify(err error) error {
 	}
 	var ne net.Error
 	var ue *url.Error
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: %w (%v): check the endpoint and that the server runs", c.t, ErrUnreachable, err)
+	isURL := errors.As(err, &ue) // first: a *url.Error is a net.Error too
+	if isURL || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		detail := err
+		if ue != nil {
+			// Not the URL: it may carry an object key (a GET, a listing's
+			// marker), and keys are contract data.
+			detail = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
+		return fmt.Errorf("%s: %w (%v): check the endpoint and that the server runs", c.t, ErrUnreachable, detail)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w within the deadline: check the endpoint", c.t, ErrUnreachable)
