@@ -386,7 +386,7 @@ func (x *execRun) cryptoErase(ctx context.Context, ev *StepEvidence) error {
 			}
 			return res, nil
 		}
-		return emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)))
+		return x.emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)))
 	})
 }
 
@@ -414,28 +414,55 @@ func destroyFile(path string) (TargetResult, error) {
 
 // emptyPrefix deletes every version, delete marker and upload under a
 // client's prefix.
-func emptyPrefix(ctx context.Context, c *objstore.Client) (TargetResult, error) {
-	rm, err := c.EmptyBucket(ctx, objstore.DeleteOptions{})
-	res := TargetResult{Result: TargetErased, Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads)}}
-	if rm.Versions+rm.DeleteMarkers+rm.UnfinishedUploads == 0 {
-		res.Result = TargetAbsent
-	}
-	return res, err
+func (x *execRun) emptyPrefix(ctx context.Context, c *objstore.Client) (TargetResult, error) {
+	return x.purge(ctx, c, false)
 }
 
 // removeBucket deletes every version, marker and upload of a bucket, then
 // the bucket.
-func removeBucket(ctx context.Context, c *objstore.Client) (TargetResult, error) {
-	ok, err := c.Exists(ctx)
-	if err != nil {
-		return TargetResult{}, err
+func (x *execRun) removeBucket(ctx context.Context, c *objstore.Client) (TargetResult, error) {
+	return x.purge(ctx, c, true)
+}
+
+// purge runs objstore.Purge. Versions an object lock keeps (compliance
+// retention, legal hold; governance retention unless
+// erase.allow_governance_bypass) are an exception, not a failure:
+// everything else is deleted, the bucket stays, and the certificate says
+// so.
+func (x *execRun) purge(ctx context.Context, c *objstore.Client, bucket bool) (TargetResult, error) {
+	bypass := x.e.cfg.Erase.AllowGovernanceBypass
+	rm, err := c.Purge(ctx, objstore.PurgeOptions{RemoveBucket: bucket, GovernanceBypass: bypass})
+	res := TargetResult{Result: TargetErased,
+		Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads), Bytes: rm.Bytes}}
+	var notes []string
+	if bucket {
+		notes = append(notes, "every version, delete marker and unfinished upload, then the bucket")
 	}
-	if !ok {
-		return TargetResult{Result: TargetAbsent}, nil
+	if bypass {
+		notes = append(notes, "governance-retained versions deleted with bypass (erase.allow_governance_bypass)")
 	}
-	rm, err := c.RemoveBucket(ctx, objstore.DeleteOptions{})
-	return TargetResult{Result: TargetErased, Detail: "every version, delete marker and unfinished upload, then the bucket",
-		Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads)}}, err
+	if rm.AlreadyAbsent || (!bucket && rm.Versions+rm.DeleteMarkers+rm.UnfinishedUploads == 0 && rm.ExceptionCount == 0) {
+		res.Result, notes = TargetAbsent, nil
+	}
+	if errors.Is(err, objstore.ErrRetained) {
+		var kept []string
+		for i, e := range rm.Exceptions {
+			if i == 5 {
+				kept = append(kept, fmt.Sprintf("and %d more", rm.ExceptionCount-5))
+				break
+			}
+			k := fmt.Sprintf("key sha256:%s version %q: %s", e.KeySHA256, e.VersionID, e.Reason)
+			if !e.RetainUntil.IsZero() {
+				k += " until " + x.e.clock.Format(e.RetainUntil)
+			}
+			kept = append(kept, k)
+		}
+		res.Result = TargetException
+		notes = append(notes, fmt.Sprintf("%d versions kept by object lock, cannot be deleted: %s", rm.ExceptionCount, strings.Join(kept, "; ")))
+		err = nil
+	}
+	res.Detail = strings.Join(notes, "; ")
+	return res, err
 }
 
 // tmpTarget is Steward's own tmp folder: emptied, not removed (the
@@ -492,15 +519,15 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 				return TargetResult{}, err
 			}
 			if strings.Trim(r.Target.Prefix, "/") != "" {
-				return emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, strings.Trim(r.Target.Prefix, "/")+"/"))
+				return x.emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, strings.Trim(r.Target.Prefix, "/")+"/"))
 			}
-			return removeBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
+			return x.removeBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
 		case t.Kind == certs.KindS3Bucket:
 			c, err := x.bucketClient(t)
 			if err != nil {
 				return TargetResult{}, err
 			}
-			return removeBucket(ctx, c)
+			return x.removeBucket(ctx, c)
 		case t.Kind == certs.KindPostgres:
 			return x.dropDatabase(ctx, t)
 		case t.ID == tmpTarget:

@@ -308,3 +308,80 @@ erase: {approvers: [bob], cooling_off: 1s}
 		t.Fatal("bucket src survived")
 	}
 }
+
+// TestEraseComplianceException: a compliance-retained object version
+// cannot be deleted. Everything else is; execute and erase verify exit 3
+// naming the bucket, the certificate reads "Erased with exceptions", and
+// nothing claims full success.
+func TestEraseComplianceException(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s3 := testenv.StartS3(t)
+	s3.MakeBucket(t, "locked", testenv.WithObjectLock())
+	mc := s3.Client(t)
+	if _, err := mc.PutObject(ctx, "locked", "kept.txt", strings.NewReader("kept"), 4, minio.PutObjectOptions{
+		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.PutObject(ctx, "locked", "free.txt", strings.NewReader("free"), 4, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: bucket%s
+jobs:
+  - {name: j, sources: [bucket], repository: disk}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+erase: {approvers: [bob], cooling_off: 1s}
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "locked", s3.AccessKey, s3.SecretKey))), 0o600)
+	run := func(want int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := stewardRun(t, dir, "", args...)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+		}
+		return out, errOut
+	}
+	run(0, "init")
+	run(0, "repo", "init")
+	run(0, "backup", "run")
+	out, _ := run(0, "erase", "plan", "--as", "alice")
+	id := strings.Fields(out)[2]
+	run(0, "erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "test")
+	time.Sleep(1100 * time.Millisecond)
+	out, errOut := run(exitVerify, "erase", "execute", id, "--as", "alice")
+	if !strings.Contains(out, "(Erased with exceptions)") || !strings.Contains(out, "kept by object lock") || !strings.Contains(errOut, "bucket:bucket") {
+		t.Fatalf("execute with a retained version:\n%s%s", out, errOut)
+	}
+	if strings.Contains(out+errOut, "kept.txt") {
+		t.Fatalf("an object key in the output:\n%s%s", out, errOut)
+	}
+	var pdf string
+	for _, f := range strings.Fields(out) {
+		if strings.HasSuffix(f, ".pdf") {
+			pdf = f
+		}
+	}
+	run(0, "verify", pdf) // a valid certificate, of exceptions
+	if _, errOut := run(exitVerify, "erase", "verify", id); !strings.Contains(errOut, "1 of") {
+		t.Fatalf("erase verify: %s", errOut)
+	}
+	if show, _ := run(0, "erase", "show", id); !strings.Contains(show, "exception: bucket:bucket") {
+		t.Fatalf("show:\n%s", show)
+	}
+	// Everything not retained went.
+	var left []string
+	for o := range mc.ListObjects(ctx, "locked", minio.ListObjectsOptions{WithVersions: true, Recursive: true}) {
+		left = append(left, o.Key)
+	}
+	if len(left) != 1 || left[0] != "kept.txt" {
+		t.Fatalf("left in the bucket: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "repositories", "disk")); err == nil {
+		t.Fatal("the repository survived")
+	}
+}
