@@ -22,9 +22,11 @@ import (
 	"steward/internal/testenv"
 )
 
-// TestEraseWholeContract: a whole contract — a path source, a database, a
-// versioned bucket with an old version, a delete marker and an unfinished
-// upload, an S3 repository in a versioned bucket with a local replica — is
+// TestEraseWholeContract: a whole contract — a path source, a database
+// with its own role, a versioned bucket with an old version, a delete
+// marker and an unfinished upload, an S3 repository in a versioned bucket
+// with an S3 replica on a second server and a local replica, an S3 user —
+// is
 // backed up, drilled, planned, approved, executed and verified. Checks
 // that do not use Steward's code (the root key's listing, psql, the file
 // system, a grep of a marker planted in the data over the S3 server's
@@ -38,6 +40,8 @@ func TestEraseWholeContract(t *testing.T) {
 	s3 := testenv.StartS3(t)
 	s3.MakeBucket(t, "src", testenv.WithVersioning())
 	s3.MakeBucket(t, "repo", testenv.WithVersioning())
+	osaka := testenv.StartS3(t) // a second server for the S3 replica
+	osaka.MakeBucket(t, "replica", testenv.WithVersioning())
 	mc := s3.Client(t)
 	for _, body := range []string{"old " + marker, "new " + marker} {
 		if _, err := mc.PutObject(ctx, "src", "cases/a.txt", strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
@@ -77,13 +81,14 @@ restic: {path: %s}
 repositories:
   - name: tokyo%s
   - {name: copy, local: {}}
+  - name: osaka%s
 sources:
   - {name: files, path: {path: %s}}
   - name: db
     postgres: {host: 127.0.0.1, port: %d, database: cases, user: %s, password: %s, sslmode: disable}
   - name: bucket%s
 jobs:
-  - {name: j, sources: [files, db, bucket], repository: tokyo, replicas: [copy]}
+  - {name: j, sources: [files, db, bucket], repository: tokyo, replicas: [copy, osaka]}
 drills:
   read_data_subsets: 1
   scratch:
@@ -99,7 +104,8 @@ accounts:
     admin: {provider: versitygw, endpoint: %s, region: %s, access_key: %s, secret_key: %s}
   - {name: app-role, kind: postgres_role, target: db, id: app_user, admin: {user: %s, password: %s}}
   - {name: restic-key, kind: restic_key, target: tokyo, id: primary}
-`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files,
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey),
+		testenv.S3YAML(t, dir, osaka, "replica", osaka.AccessKey, osaka.SecretKey), files,
 		pg.Port, pg.User, pgpw, testenv.S3YAML(t, dir, s3, "src", s3.AccessKey, s3.SecretKey),
 		filepath.Join(dir, "scratch"), pg.Port, pg.User, pgpw,
 		s3.AdminURL, s3.Region, testenv.SecretFile(t, dir, "root-a", s3.AccessKey), testenv.SecretFile(t, dir, "root-s", s3.SecretKey), pg.User, pgpw)
@@ -170,6 +176,9 @@ accounts:
 			t.Errorf("bucket %s still listed by the root key", b.Name)
 		}
 	}
+	if ok, err := osaka.Client(t).BucketExists(ctx, "replica"); err != nil || ok {
+		t.Errorf("the S3 replica's bucket on the second server: exists %v, %v", ok, err)
+	}
 	if rows := pg.Query(t, "postgres", `SELECT datname FROM pg_database WHERE datname = 'cases' OR datname LIKE 'steward_drill_%'`); len(rows) != 0 {
 		t.Errorf("databases left: %v", rows)
 	}
@@ -185,7 +194,7 @@ accounts:
 			t.Errorf("%s still exists", p)
 		}
 	}
-	for _, root := range []string{s3.Dir, filepath.Join(dir, "state")} {
+	for _, root := range []string{s3.Dir, osaka.Dir, filepath.Join(dir, "state")} {
 		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return nil
