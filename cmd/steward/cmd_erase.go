@@ -41,14 +41,15 @@ steps, each audited:
    steward erase execute PLAN --as ALICE  after the cooling-off: erase, verify, certify
    steward erase verify PLAN              check every target again, independently
 
-A plan changes nothing: it counts, now, every repository and replica (snapshots,
-key files, bytes, every object version), the sources, restic's cache, drill
+A plan changes nothing: it counts, now, every repository and replica (key
+files, files and bytes, every object version), the sources, restic's cache, drill
 scratch leftovers, temporary files, special accounts and the catalog's
 manifests, and checks that the credential erase will use may delete each one.
 Things that look related but are not configured are listed as "found, not
 planned". Approval is refused for the planner, for anyone not in
-erase.approvers, for a mistyped contract id, and for a plan with a target that
-could not be counted or may not be deleted.
+erase.approvers, for a mistyped contract id, for a plan with a target that
+could not be counted or may not be deleted, and for a plan without a hand-over
+export unless the approver waives it (--waive-handover 'WHY', req 4).
 
 Execute runs journaled steps — inventory (stops if reality grew beyond the
 plan), freeze (backups, drills and restores are refused from then on),
