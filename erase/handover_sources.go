@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"steward/internal/progress"
@@ -211,62 +210,10 @@ func (x *Exporter) findPgRestore(ctx context.Context) (string, error) {
 	return "", errors.New("pg_restore not found: install Debian's postgresql-client package (the version of the source's server or newer)")
 }
 
-// dump runs restic with args (a dump) and hands its output to consume,
-// which runs in its own goroutine. If consume fails, restic is stopped
-// (its output is discarded meanwhile, so it never blocks on a full pipe).
+// dump runs restic with args (a dump) and hands its output to consume
+// (resticx.Runner.Stream).
 func (x *Exporter) dump(ctx context.Context, r *repo.Repo, args []string, consume func(io.Reader) error) error {
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := consume(pr)
-		if err != nil {
-			cancel()
-		}
-		pr.CloseWithError(errConsumerDone)
-		done <- err
-	}()
-	sink := &sinkWriter{w: pw}
-	_, err := x.restic.Run(dctx, r.Restic, resticx.Call{Args: args, Stdout: sink, Timeout: x.cfg.Restic.Timeout.D()})
-	if err != nil {
-		pw.CloseWithError(err)
-	} else {
-		pw.Close()
-	}
-	cerr := <-done
-	switch {
-	case err != nil && cerr != nil && (errors.Is(cerr, errConsumerDone) || strings.Contains(cerr.Error(), err.Error())):
-		return fmt.Errorf("restic %s: %w", args[0], err)
-	case err != nil && cerr != nil && errors.Is(dctx.Err(), context.Canceled) && ctx.Err() == nil:
-		// The consumer failed first and restic was stopped for it.
-		return cerr
-	case err != nil && cerr != nil:
-		return fmt.Errorf("restic %s: %w (then: %v)", args[0], err, cerr)
-	case cerr != nil:
-		return cerr
-	case err != nil:
-		return fmt.Errorf("restic %s: %w", args[0], err)
-	}
-	return nil
-}
-
-var errConsumerDone = errors.New("consumer finished")
-
-// sinkWriter passes writes on until the first error, then swallows them.
-type sinkWriter struct {
-	w      io.Writer
-	failed atomic.Bool
-}
-
-func (s *sinkWriter) Write(p []byte) (int, error) {
-	if s.failed.Load() {
-		return len(p), nil
-	}
-	if _, err := s.w.Write(p); err != nil {
-		s.failed.Store(true)
-	}
-	return len(p), nil
+	return x.restic.Stream(ctx, r.Restic, resticx.Call{Args: args, Timeout: x.cfg.Restic.Timeout.D()}, consume)
 }
 
 func lastLine(s string) string {

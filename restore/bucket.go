@@ -10,6 +10,7 @@ import (
 
 	"steward/internal/objstore"
 	"steward/internal/progress"
+	"steward/internal/resticx"
 )
 
 // restoreBucket streams the snapshot's tar archive (restic dump) into a
@@ -60,7 +61,7 @@ func (r *Restorer) restoreBucket(ctx context.Context, rs *Resolved, snap Snapsho
 		}
 		return err
 	})
-	if errors.Is(err, errConsumerDone) {
+	if errors.Is(err, resticx.ErrConsumerDone) {
 		err = nil
 	}
 	return err

@@ -83,58 +83,10 @@ func dirEmpty(dir string) (bool, error) {
 	return len(ents) == 0, nil
 }
 
-// dump runs `restic dump <id> <path>` and hands its output to consume,
-// which runs in its own goroutine. If consume fails, restic is stopped
-// (its output is discarded meanwhile, so it never blocks on a full pipe).
+// dump runs `restic dump <id> <path>` and hands its output to consume
+// (resticx.Runner.Stream).
 func (r *Restorer) dump(ctx context.Context, rs *Resolved, snap Snapshot, consume func(io.Reader) error) error {
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := consume(pr)
-		if err != nil {
-			cancel()
-		}
-		pr.CloseWithError(errConsumerDone)
-		done <- err
-	}()
-	sink := &sinkWriter{w: pw}
-	_, err := r.restic.Run(dctx, rs.Repository, resticx.Call{Args: []string{"dump", snap.ID, snap.Path}, Stdout: sink, Timeout: r.cfg.Restic.Timeout.D()})
-	if err != nil {
-		pw.CloseWithError(err)
-	} else {
-		pw.Close()
-	}
-	cerr := <-done
-	switch {
-	case err != nil && cerr != nil && (errors.Is(cerr, errConsumerDone) || strings.Contains(cerr.Error(), err.Error())):
-		return err
-	case err != nil && cerr != nil:
-		// restic's failure is the cause; the consumer saw a cut stream.
-		return fmt.Errorf("%w (then: %v)", err, cerr)
-	case cerr != nil:
-		return cerr
-	}
-	return err
-}
-
-var errConsumerDone = errors.New("consumer finished")
-
-// sinkWriter passes writes on until the first error, then swallows them.
-type sinkWriter struct {
-	w      io.Writer
-	failed atomic.Bool
-}
-
-func (s *sinkWriter) Write(p []byte) (int, error) {
-	if s.failed.Load() {
-		return len(p), nil
-	}
-	if _, err := s.w.Write(p); err != nil {
-		s.failed.Store(true)
-	}
-	return len(p), nil
+	return r.restic.Stream(ctx, rs.Repository, resticx.Call{Args: []string{"dump", snap.ID, snap.Path}, Timeout: r.cfg.Restic.Timeout.D()}, consume)
 }
 
 // countingReader counts what passes through it.
