@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,52 +26,11 @@ import (
 // environment: BENCH_MB (default 1024), BENCH_FILES (10000), BENCH_DB_MB
 // (1000), BENCH_OBJECTS (10000). scripts/bench-backup.sh runs them.
 
-// note prints one line of a benchmark's figures at once (b.Logf would keep
-// only some iterations' lines).
-func note(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
-
-// metrics gathers each iteration's figures; reported after the last, a
-// ratio as the median of the iterations (this machine's speed wanders by
-// 20-40% from one minute to the next; each iteration runs its baseline and
-// Steward back to back, and the median pair is the fair one), a peak as the
-// largest. Every iteration's figures are printed as they come.
-type metrics struct {
-	names []string
-	vals  map[string][]float64
-	peak  map[string]bool
-}
-
-func newMetrics() *metrics { return &metrics{vals: map[string][]float64{}, peak: map[string]bool{}} }
-
-func (m *metrics) add(name string, v float64, peak bool) {
-	if _, ok := m.vals[name]; !ok {
-		m.names = append(m.names, name)
-	}
-	m.vals[name] = append(m.vals[name], v)
-	m.peak[name] = peak
-	note("  %s %.3f", name, v)
-}
-
-func (m *metrics) median(name string, v float64) { m.add(name, v, false) }
-func (m *metrics) max(name string, v float64)    { m.add(name, v, true) }
-
-func (m *metrics) report(b *testing.B) {
-	for _, name := range m.names {
-		vs := slices.Sorted(slices.Values(m.vals[name]))
-		if m.peak[name] {
-			b.ReportMetric(vs[len(vs)-1], name)
-			continue
-		}
-		med := vs[len(vs)/2]
-		if len(vs)%2 == 0 {
-			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
-		}
-		b.ReportMetric(med, name+"-median")
-		if len(vs) > 1 {
-			note("%s over %d iterations: median %.3f, min %.3f, max %.3f", name, len(vs), med, vs[0], vs[len(vs)-1])
-		}
-	}
-}
+// note and newMetrics: see testenv.Note and testenv.Metrics.
+var (
+	note       = testenv.Note
+	newMetrics = testenv.NewMetrics
+)
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
@@ -180,7 +138,7 @@ func BenchmarkP1(b *testing.B) {
 		os.WriteFile(p, buf, 0o644)
 	}
 	ms := newMetrics()
-	defer ms.report(b)
+	defer ms.Report(b)
 	for b.Loop() {
 		run := b.TempDir() // repositories and state of this iteration
 		base := newPlainRestic(b, run)
@@ -189,9 +147,9 @@ func BenchmarkP1(b *testing.B) {
 		cfg := benchConfig(b, run, fmt.Sprintf("repositories:\n  - {name: disk, local: {}}\nsources:\n  - {name: files, path: {path: %s}}\njobs:\n  - {name: j, sources: [files], repository: disk}\n", data))
 		stewardRun(b, cfg, "init:disk")
 		sFirst, sSame := stewardRun(b, cfg, "j"), stewardRun(b, cfg, "j")
-		ms.median("first-ratio", sFirst.wall.Seconds()/bFirst.Seconds())
-		ms.median("nochange-ratio", sSame.wall.Seconds()/bSame.Seconds())
-		ms.max("steward-MB-RSS", float64(max(sFirst.rssKB, sSame.rssKB))/1024)
+		ms.Median("first-ratio", sFirst.wall.Seconds()/bFirst.Seconds())
+		ms.Median("nochange-ratio", sSame.wall.Seconds()/bSame.Seconds())
+		ms.Max("steward-MB-RSS", float64(max(sFirst.rssKB, sSame.rssKB))/1024)
 		note("P1 %d MiB / %d files: restic %v then %v; steward %v then %v", mb, n, bFirst, bSame, sFirst.wall, sSame.wall)
 	}
 }
@@ -216,7 +174,7 @@ func BenchmarkP2(b *testing.B) {
 		INSERT INTO t SELECT g, md5(g::text), md5((g*7)::text), g * 1.5 FROM generate_series(1, %d) g`, rows))
 	size := pg.Query(b, "bench", "SELECT pg_database_size('bench')")[0][0]
 	ms := newMetrics()
-	defer ms.report(b)
+	defer ms.Report(b)
 	for b.Loop() {
 		run := b.TempDir() // repositories and state of this iteration
 		dump := filepath.Join(pg.BinDir, "pg_dump")
@@ -256,15 +214,15 @@ jobs:
 `, pg.Port, pg.User, writeSecret(b, orun, pg.Password)))
 			stewardRunBin(b, other, ocfg, "init:disk")
 			ost := stewardRunBin(b, other, ocfg, "j")
-			ms.median("other-ratio-vs-Z0", ost.wall.Seconds()/likeForLike.Seconds())
-			ms.median("ratio-vs-other", st.wall.Seconds()/ost.wall.Seconds())
+			ms.Median("other-ratio-vs-Z0", ost.wall.Seconds()/likeForLike.Seconds())
+			ms.Median("ratio-vs-other", st.wall.Seconds()/ost.wall.Seconds())
 		}
 		tmp, _ := os.ReadDir(filepath.Join(run, "state", "tmp"))
-		ms.median("ratio-vs-default", st.wall.Seconds()/byDefault.Seconds())
-		ms.median("ratio-vs-Z0", st.wall.Seconds()/likeForLike.Seconds())
-		ms.max("steward-MB-RSS", float64(st.rssKB)/1024)
-		ms.max("steward-kB-written", float64(st.writeBytes)/1024)
-		ms.max("tmp-files-left", float64(len(tmp)))
+		ms.Median("ratio-vs-default", st.wall.Seconds()/byDefault.Seconds())
+		ms.Median("ratio-vs-Z0", st.wall.Seconds()/likeForLike.Seconds())
+		ms.Max("steward-MB-RSS", float64(st.rssKB)/1024)
+		ms.Max("steward-kB-written", float64(st.writeBytes)/1024)
+		ms.Max("tmp-files-left", float64(len(tmp)))
 		note("P2 database of %v bytes: pg_dump -Fc|restic %v; pg_dump -Fc -Z0|restic %v; steward %v (manifest of every table included)",
 			size, byDefault, likeForLike, st.wall)
 	}
@@ -299,7 +257,7 @@ func BenchmarkP3(b *testing.B) {
 	}
 	total := float64(n * size)
 	ms := newMetrics()
-	defer ms.report(b)
+	defer ms.Report(b)
 	for b.Loop() {
 		run := b.TempDir() // repositories and state of this iteration
 		base := newPlainRestic(b, run)
@@ -317,9 +275,9 @@ jobs:
 		srv0 := procCPU(s.PID())
 		st := stewardRun(b, cfg, "j")
 		note("versitygw: cpu %v", procCPU(s.PID())-srv0)
-		ms.median("throughput-ratio", (total/st.wall.Seconds())/(total/bt.Seconds()))
-		ms.median("steward-MiB/s", total/st.wall.Seconds()/(1<<20))
-		ms.max("steward-MB-RSS", float64(st.rssKB)/1024)
+		ms.Median("throughput-ratio", (total/st.wall.Seconds())/(total/bt.Seconds()))
+		ms.Median("steward-MiB/s", total/st.wall.Seconds()/(1<<20))
+		ms.Max("steward-MB-RSS", float64(st.rssKB)/1024)
 		note("P3 %d objects, %d MiB: restic from disk %v; steward from S3 %v", n, mb, bt, st.wall)
 		if rclone := os.Getenv("BENCH_RCLONE"); rclone != "" {
 			// What a user would do instead: copy the bucket to disk, then
@@ -333,8 +291,8 @@ jobs:
 			os.MkdirAll(filepath.Join(run, "rclone-baseline"), 0o700)
 			staging := newPlainRestic(b, filepath.Join(run, "rclone-baseline"))
 			rt, _ := timed(b, staging.cmd("backup", "--host", "steward", staged))
-			ms.median("vs-rclone-then-restic", (ct+rt).Seconds()/st.wall.Seconds())
-			ms.max("rclone-staging-MiB", float64(dirBytes(staged))/(1<<20))
+			ms.Median("vs-rclone-then-restic", (ct+rt).Seconds()/st.wall.Seconds())
+			ms.Max("rclone-staging-MiB", float64(dirBytes(staged))/(1<<20))
 			note("P3 rclone copy %v + restic backup %v = %v; steward %v", ct, rt, ct+rt, st.wall)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +64,7 @@ func benchPurge(b *testing.B, rclone string, n, perKey int) {
 	populate(b, s, "template", n, perKey)
 	note("populated the template bucket with %d versions in %v", n, time.Since(start).Round(time.Millisecond))
 	ms := newMetrics()
-	defer ms.report(b)
+	defer ms.Report(b)
 	i := 0
 	for b.Loop() {
 		i++
@@ -93,11 +92,11 @@ func benchPurge(b *testing.B, rclone string, n, perKey int) {
 				b.Fatalf("bucket %s after its purge: exists %v, %v", bucket, ok, err)
 			}
 		}
-		ms.median("throughput-ratio", rt.Seconds()/st.wall.Seconds())
-		ms.median("steward-versions/s", float64(n)/st.wall.Seconds())
-		ms.median("rclone-versions/s", float64(n)/rt.Seconds())
-		ms.max("steward-MB-RSS", float64(st.rssKB)/1024)
-		ms.max("rclone-MB-RSS", float64(rrss)/1024)
+		ms.Median("throughput-ratio", rt.Seconds()/st.wall.Seconds())
+		ms.Median("steward-versions/s", float64(n)/st.wall.Seconds())
+		ms.Median("rclone-versions/s", float64(n)/rt.Seconds())
+		ms.Max("steward-MB-RSS", float64(st.rssKB)/1024)
+		ms.Max("rclone-MB-RSS", float64(rrss)/1024)
 		note("P4 %d versions: rclone purge %v (%.0f MB RSS); steward %v (%.1f MB RSS, %s)", n, rt.Round(time.Millisecond), float64(rrss)/1024,
 			st.wall.Round(time.Millisecond), float64(st.rssKB)/1024, st.cpu)
 	}
@@ -266,50 +265,11 @@ func purgeHelper(v string) int {
 	return 0
 }
 
-// note prints one line of a benchmark's figures at once.
-func note(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
-
-// metrics gathers each iteration's figures (as backup's benchmarks do): a
-// ratio is reported as the median of the iterations (this machine's speed
-// wanders from one minute to the next; each iteration runs the baseline
-// and Steward back to back), a peak as the largest.
-type metrics struct {
-	names []string
-	vals  map[string][]float64
-	peak  map[string]bool
-}
-
-func newMetrics() *metrics { return &metrics{vals: map[string][]float64{}, peak: map[string]bool{}} }
-
-func (m *metrics) add(name string, v float64, peak bool) {
-	if _, ok := m.vals[name]; !ok {
-		m.names = append(m.names, name)
-	}
-	m.vals[name] = append(m.vals[name], v)
-	m.peak[name] = peak
-	note("  %s %.3f", name, v)
-}
-
-func (m *metrics) median(name string, v float64) { m.add(name, v, false) }
-func (m *metrics) max(name string, v float64)    { m.add(name, v, true) }
-
-func (m *metrics) report(b *testing.B) {
-	for _, name := range m.names {
-		vs := slices.Sorted(slices.Values(m.vals[name]))
-		if m.peak[name] {
-			b.ReportMetric(vs[len(vs)-1], name)
-			continue
-		}
-		med := vs[len(vs)/2]
-		if len(vs)%2 == 0 {
-			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
-		}
-		b.ReportMetric(med, name+"-median")
-		if len(vs) > 1 {
-			note("%s over %d iterations: median %.3f, min %.3f, max %.3f", name, len(vs), med, vs[0], vs[len(vs)-1])
-		}
-	}
-}
+// note and newMetrics: see testenv.Note and testenv.Metrics.
+var (
+	note       = testenv.Note
+	newMetrics = testenv.NewMetrics
+)
 
 // timed runs cmd and returns its wall time and output. Dirty pages are
 // written back first, so that no run pays for the writes of the one
