@@ -523,7 +523,7 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 			}
 			return x.removeBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
 		case t.Kind == certs.KindS3Bucket:
-			c, err := x.bucketClient(t)
+			c, err := x.e.bucketClient(t)
 			if err != nil {
 				return TargetResult{}, err
 			}
@@ -539,16 +539,16 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 
 // bucketClient is a client for a source or scratch bucket target, with
 // the erase keys.
-func (x *execRun) bucketClient(t Target) (*objstore.Client, error) {
+func (e *Eraser) bucketClient(t Target) (*objstore.Client, error) {
 	if name, ok := strings.CutPrefix(t.ID, "scratch-bucket:"); ok {
-		tg, err := x.e.repos.S3Target("drills.scratch.s3", x.e.cfg.Drills.Scratch.S3)
+		tg, err := e.repos.S3Target("drills.scratch.s3", e.cfg.Drills.Scratch.S3)
 		if err != nil {
 			return nil, err
 		}
 		tg.Bucket, tg.Prefix = name, ""
 		return objstore.New(tg)
 	}
-	c, _, err := x.e.sourceBucket(t.Name)
+	c, _, err := e.sourceBucket(t.Name)
 	return c, err
 }
 

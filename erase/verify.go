@@ -117,8 +117,7 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 		}
 		return noBucket(ctx, e.verifyClient(ctx, r.S3.WithBucket(r.Target.Bucket, "")))
 	case certs.KindS3Bucket:
-		x := &execRun{e: e}
-		c, err := x.bucketClient(t)
+		c, err := e.bucketClient(t)
 		if err != nil {
 			return "", err
 		}
