@@ -98,7 +98,8 @@ type App struct {
 	Log     *slog.Logger
 	Catalog catalog.Store
 	Audit   *audit.Log
-	// Keys is the master key (nil only if the state dir has none).
+	// Keys is the master key (nil only if the state dir has none; a
+	// keyring that fails with keys.ErrMasterKeyDestroyed after erasure).
 	Keys *keys.Keyring
 
 	mu     sync.Mutex
@@ -142,6 +143,12 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 		return nil, err
 	}
 	kr, err := keys.Open(cfg.StateDir)
+	if errors.Is(err, keys.ErrMasterKeyDestroyed) {
+		// Contract-end erasure destroyed it: what needs no sealed value
+		// (show, verify, reports, the audit log) still works, and what
+		// does says why it cannot.
+		kr, err = keys.Destroyed(err), nil
+	}
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("state dir %s: %w", cfg.StateDir, err)

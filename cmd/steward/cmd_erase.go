@@ -56,8 +56,11 @@ plan), freeze (backups, drills and restores are refused from then on),
 crypto-erase (every restic key file and sealed repository password),
 logical deletion (every object version, marker and upload, the buckets,
 repositories, sources, databases, caches, scratch and temporary files),
-credentials (special accounts), catalog purge (manifests), verify, and the
-signed deletion certificate (データ消去証明書). Killed at any moment, it resumes
+credentials (special accounts), catalog purge (manifests), verify, master
+key (destroyed: no sealed: value of the config opens afterwards; give the
+admin credentials as env: or file: to run erase verify again later), and
+the signed deletion certificate (データ消去証明書), whose evidence lists every
+object version deleted, by key hash. Killed at any moment, it resumes
 from the first unfinished step when run again; a certificate is issued once.
 Exit code 3 when a target was not erased or not verified: the certificate
 then reads "Erased with exceptions" and lists them.`,

@@ -60,7 +60,10 @@ func runSecretSeal(ctx context.Context, _ secretSealOptions, g *globalOptions, o
 	if len(secret) == 0 {
 		return errs.Usage("no secret on standard input: pipe it in or type it at the prompt")
 	}
-	sealed := e.Keys.Seal(config.SealedPurpose, secret)
+	sealed, err := e.Keys.Seal(config.SealedPurpose, secret)
+	if err != nil {
+		return err
+	}
 	if err := e.Record(ctx, "secret.seal", "config-secret", audit.ResultOK, nil); err != nil {
 		return err
 	}

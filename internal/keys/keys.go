@@ -45,10 +45,39 @@ func (s Secret) Wipe() {
 // Keyring is the master key loaded from the state dir.
 type Keyring struct {
 	aead cipher.AEAD
+	// gone, when set, is why there is no key (Destroyed): every Seal and
+	// Unseal fails with it.
+	gone error
 }
+
+// Destroyed is a keyring whose master key contract-end erasure destroyed:
+// it seals and opens nothing, and says why.
+func Destroyed(why error) *Keyring { return &Keyring{gone: why} }
+
+// Err is why the keyring cannot seal or open anything, or nil.
+func (k *Keyring) Err() error { return k.gone }
 
 // MasterKeyPath is where the master key lives in a state dir.
 func MasterKeyPath(stateDir string) string { return state.Dir(stateDir).MasterKey() }
+
+// DestroyedMarkerPath is the note DestroyMaster leaves where the master
+// key was.
+func DestroyedMarkerPath(stateDir string) string { return state.Dir(stateDir).MasterKeyDestroyed() }
+
+// DestroyMaster destroys the state dir's master key (Destroy) at contract
+// end, after leaving a note (who, when; no key material) that makes Open
+// fail with ErrMasterKeyDestroyed from then on, even if the process dies
+// between the two. Every sealed: value sealed with it, in any copy of the
+// config, is unreadable afterwards. Running it again is harmless.
+func DestroyMaster(stateDir, note string) error {
+	marker := DestroyedMarkerPath(stateDir)
+	if _, err := os.Stat(marker); errors.Is(err, fs.ErrNotExist) {
+		if err := WriteFileExclusive(marker, []byte(note+"\n"), 0o600); err != nil && !errors.Is(err, ErrExists) {
+			return fmt.Errorf("mark the master key destroyed: %w", err)
+		}
+	}
+	return Destroy(MasterKeyPath(stateDir))
+}
 
 // CreateMasterKey writes a new random master key (0600); it refuses to
 // overwrite one.
@@ -65,8 +94,13 @@ func CreateMasterKey(stateDir string) error {
 	return WriteFileExclusive(path, key, 0o600)
 }
 
-// Open loads the master key.
+// Open loads the master key. Once DestroyMaster has run it fails with
+// ErrMasterKeyDestroyed, naming who destroyed it and when.
 func Open(stateDir string) (*Keyring, error) {
+	if note, err := os.ReadFile(DestroyedMarkerPath(stateDir)); err == nil {
+		return nil, fmt.Errorf("%w (%s): sealed values cannot be opened any more; give a credential still needed as an env: or file: reference",
+			ErrMasterKeyDestroyed, strings.TrimSpace(string(note)))
+	}
 	key, err := os.ReadFile(MasterKeyPath(stateDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoMasterKey
@@ -96,17 +130,23 @@ func newKeyring(key []byte) (*Keyring, error) {
 // Seal encrypts plaintext for purpose (e.g. "repository:tokyo"); the
 // purpose is authenticated, so a value sealed for one use cannot be
 // swapped into another.
-func (k *Keyring) Seal(purpose string, plaintext []byte) string {
+func (k *Keyring) Seal(purpose string, plaintext []byte) (string, error) {
+	if k.gone != nil {
+		return "", k.gone
+	}
 	nonce := make([]byte, k.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		panic("keys: no randomness: " + err.Error())
 	}
 	ct := k.aead.Seal(nonce, nonce, plaintext, []byte(purpose))
-	return SealedPrefix + base64.RawURLEncoding.EncodeToString(ct)
+	return SealedPrefix + base64.RawURLEncoding.EncodeToString(ct), nil
 }
 
 // Unseal opens a value made by Seal for the same purpose.
 func (k *Keyring) Unseal(purpose, sealed string) (Secret, error) {
+	if k.gone != nil {
+		return nil, k.gone
+	}
 	b64, ok := strings.CutPrefix(sealed, SealedPrefix)
 	if !ok {
 		return nil, ErrBadSealed

@@ -27,7 +27,10 @@ func TestSealUnseal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := k.Seal("repository:a", []byte("pw-123"))
+	sealed, err := k.Seal("repository:a", []byte("pw-123"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(sealed, "pw-123") || !strings.HasPrefix(sealed, SealedPrefix) {
 		t.Fatalf("sealed = %q", sealed)
 	}
@@ -106,5 +109,50 @@ func TestSigningCertificate(t *testing.T) {
 	}
 	if _, err := LoadSigner(kp); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDestroyMaster: after DestroyMaster the key file is gone, Open says
+// who destroyed it (never "run init"), a Destroyed keyring seals and
+// opens nothing, and destroying again is harmless.
+func TestDestroyMaster(t *testing.T) {
+	dir := t.TempDir()
+	if err := CreateMasterKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := k.Seal(PurposeConfig, []byte("db-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := DestroyMaster(dir, "erase plan EP-1, 2026-12-01T10:00:00+09:00"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(MasterKeyPath(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("master key still there: %v", err)
+	}
+	_, err = Open(dir)
+	if !errors.Is(err, ErrMasterKeyDestroyed) || !strings.Contains(err.Error(), "EP-1") || strings.Contains(err.Error(), "init") {
+		t.Fatalf("Open after DestroyMaster: %v", err)
+	}
+	gone := Destroyed(err)
+	if _, err := Resolve(gone, "sources[0].postgres.password", sealed); !errors.Is(err, ErrMasterKeyDestroyed) || !strings.Contains(err.Error(), "sources[0].postgres.password") {
+		t.Fatalf("Resolve with a destroyed key: %v", err)
+	}
+	if _, err := gone.Seal(PurposeConfig, []byte("x")); !errors.Is(err, ErrMasterKeyDestroyed) {
+		t.Fatalf("Seal with a destroyed key: %v", err)
+	}
+	// A process killed between the note and the overwrite: the key file is
+	// still there, Open refuses it all the same.
+	dir2 := t.TempDir()
+	CreateMasterKey(dir2)
+	os.WriteFile(DestroyedMarkerPath(dir2), []byte("erase plan EP-2\n"), 0o600)
+	if _, err := Open(dir2); !errors.Is(err, ErrMasterKeyDestroyed) {
+		t.Fatalf("Open with the note and the key: %v", err)
 	}
 }

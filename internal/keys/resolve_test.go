@@ -21,7 +21,7 @@ func TestResolve(t *testing.T) {
 	file := filepath.Join(dir, "s")
 	os.WriteFile(file, []byte("from-file\n"), 0o600)
 	t.Setenv("STEWARD_TEST_SECRET", "from-env")
-	sealed := kr.Seal(PurposeConfig, []byte("from-seal"))
+	sealed := must(kr.Seal(PurposeConfig, []byte("from-seal")))
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("\n"), 0o600)
 	t.Setenv("STEWARD_TEST_EMPTY", "")
@@ -39,7 +39,7 @@ func TestResolve(t *testing.T) {
 		{"unreadable file", "file:" + dir, "", "read secret file", false},
 		{"unset env", "env:STEWARD_TEST_UNSET", "", "STEWARD_TEST_UNSET is not set: export STEWARD_TEST_UNSET", true},
 		{"empty env", "env:STEWARD_TEST_EMPTY", "", "export STEWARD_TEST_EMPTY", true},
-		{"wrong purpose", kr.Seal("other", []byte("x")), "", "cannot be opened", false},
+		{"wrong purpose", must(kr.Seal("other", []byte("x"))), "", "cannot be opened", false},
 		{"inline", "hunter2", "", "never written inline", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,4 +61,11 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

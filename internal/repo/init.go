@@ -55,7 +55,11 @@ func (o *Opener) Init(ctx context.Context, name string) (err error) {
 			return err
 		}
 		pw = keys.RandomSecret(32)
-		if err := keys.WriteFileExclusive(path, []byte(o.keys.Seal(passwordPurpose(name), pw.Reveal())+"\n"), 0o600); err != nil {
+		sealed, err := o.keys.Seal(passwordPurpose(name), pw.Reveal())
+		if err != nil {
+			return fmt.Errorf("repository %q: seal its password: %w", name, err)
+		}
+		if err := keys.WriteFileExclusive(path, []byte(sealed+"\n"), 0o600); err != nil {
 			return fmt.Errorf("repository %q: store sealed password: %w", name, err)
 		}
 		created = true

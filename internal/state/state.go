@@ -48,6 +48,15 @@ func (d Dir) Keys() string { return d.join("keys") }
 // MasterKey is the key that seals repository passwords and secrets.
 func (d Dir) MasterKey() string { return d.join("keys", "master.key") }
 
+// MasterKeyDestroyed is the note erase leaves when it destroyed the master
+// key.
+func (d Dir) MasterKeyDestroyed() string { return d.join("keys", "master.key.destroyed") }
+
+// EraseObjects is the list of object versions an erase plan deleted (one
+// JSON line each: target, key SHA-256, version, size; never a key),
+// written as they are deleted and read into the evidence bundle.
+func (d Dir) EraseObjects(planID string) string { return d.join("erase", planID+"-objects.jsonl") }
+
 // SigningCertificate and SigningKey are the default report signing
 // certificate and its key.
 func (d Dir) SigningCertificate() string { return d.join("keys", "signing.crt") }
