@@ -38,11 +38,18 @@ const (
 	StepCredentials = "credentials"
 	StepCatalog     = "catalog-purge"
 	StepVerify      = "verify"
+	StepMasterKey   = "master-key"
 	StepCertificate = "certificate"
 )
 
+// MasterKeyTarget is the plan target of Steward's master key, destroyed in
+// the master-key step: after verification, which still needs the sealed
+// admin credentials, and before the certificate, which needs only the
+// signing key.
+const MasterKeyTarget = "master-key"
+
 // Steps lists the execution steps in order.
-var Steps = []string{StepInventory, StepFreeze, StepCryptoErase, StepDelete, StepCredentials, StepCatalog, StepVerify, StepCertificate}
+var Steps = []string{StepInventory, StepFreeze, StepCryptoErase, StepDelete, StepCredentials, StepCatalog, StepVerify, StepMasterKey, StepCertificate}
 
 // Journal results.
 const (
@@ -177,7 +184,7 @@ func (e *Eraser) Execute(ctx context.Context, id string, o ExecuteOptions) (*Out
 	e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultStarted, map[string]string{"by": o.As, "hash": p.Hash, "resumed": fmt.Sprint(len(rows) > 0)})
 	fns := map[string]func(context.Context, *StepEvidence) error{
 		StepInventory: x.reinventory, StepFreeze: x.freeze, StepCryptoErase: x.cryptoErase, StepDelete: x.logicalDelete,
-		StepCredentials: x.credentials, StepCatalog: x.purgeCatalog, StepVerify: x.verify, StepCertificate: x.certificate,
+		StepCredentials: x.credentials, StepCatalog: x.purgeCatalog, StepVerify: x.verify, StepMasterKey: x.destroyMasterKey, StepCertificate: x.certificate,
 	}
 	for i, name := range Steps {
 		if r := x.steps[name]; r != nil && r.Result == ResultDone {
@@ -356,7 +363,7 @@ func (x *execRun) freeze(ctx context.Context, ev *StepEvidence) error {
 // what no one can open any more is unreadable wherever a copy of it is.
 func (x *execRun) cryptoErase(ctx context.Context, ev *StepEvidence) error {
 	return x.targets(ctx, StepCryptoErase, ev, func(t Target) bool {
-		return t.Kind == certs.KindRepositoryKey || t.Kind == certs.KindSealedSecret
+		return t.Kind == certs.KindRepositoryKey || (t.Kind == certs.KindSealedSecret && t.ID != MasterKeyTarget)
 	}, func(ctx context.Context, t Target) (TargetResult, error) {
 		if t.Kind == certs.KindSealedSecret {
 			return destroyFile(t.Location)
@@ -386,7 +393,7 @@ func (x *execRun) cryptoErase(ctx context.Context, ev *StepEvidence) error {
 			}
 			return res, nil
 		}
-		return x.emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)))
+		return x.emptyPrefix(ctx, t, r.S3.WithBucket(r.Target.Bucket, keyPrefix(r.Target.Prefix)))
 	})
 }
 
@@ -414,24 +421,38 @@ func destroyFile(path string) (TargetResult, error) {
 
 // emptyPrefix deletes every version, delete marker and upload under a
 // client's prefix.
-func (x *execRun) emptyPrefix(ctx context.Context, c *objstore.Client) (TargetResult, error) {
-	return x.purge(ctx, c, false)
+func (x *execRun) emptyPrefix(ctx context.Context, t Target, c *objstore.Client) (TargetResult, error) {
+	return x.purge(ctx, t, c, false)
 }
 
 // removeBucket deletes every version, marker and upload of a bucket, then
 // the bucket.
-func (x *execRun) removeBucket(ctx context.Context, c *objstore.Client) (TargetResult, error) {
-	return x.purge(ctx, c, true)
+func (x *execRun) removeBucket(ctx context.Context, t Target, c *objstore.Client) (TargetResult, error) {
+	return x.purge(ctx, t, c, true)
 }
 
 // purge runs objstore.Purge. Versions an object lock keeps (compliance
 // retention, legal hold; governance retention unless
 // erase.allow_governance_bypass) are an exception, not a failure:
 // everything else is deleted, the bucket stays, and the certificate says
-// so.
-func (x *execRun) purge(ctx context.Context, c *objstore.Client, bucket bool) (TargetResult, error) {
+// so. Every version deleted is appended to the plan's object list (the
+// evidence's "objects") as the server confirms it.
+func (x *execRun) purge(ctx context.Context, t Target, c *objstore.Client, bucket bool) (TargetResult, error) {
 	bypass := x.e.cfg.Erase.AllowGovernanceBypass
-	rm, err := c.Purge(ctx, objstore.PurgeOptions{RemoveBucket: bucket, GovernanceBypass: bypass})
+	path := x.e.dir.EraseObjects(x.p.ID)
+	before, err := recordedFor(path, t.ID)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	list, err := openObjectList(path)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	rm, err := c.Purge(ctx, objstore.PurgeOptions{RemoveBucket: bucket, GovernanceBypass: bypass,
+		Deleted: func(v objstore.Version) error { return list.add(t.ID, v) }})
+	if cerr := list.close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	res := TargetResult{Result: TargetErased,
 		Deleted: certs.Counts{Versions: int64(rm.Versions), DeleteMarkers: int64(rm.DeleteMarkers), UnfinishedUploads: int64(rm.UnfinishedUploads), Bytes: rm.Bytes}}
 	var notes []string
@@ -443,6 +464,9 @@ func (x *execRun) purge(ctx context.Context, c *objstore.Client, bucket bool) (T
 	}
 	if rm.AlreadyAbsent || (!bucket && rm.Versions+rm.DeleteMarkers+rm.UnfinishedUploads == 0 && rm.ExceptionCount == 0) {
 		res.Result, notes = TargetAbsent, nil
+	}
+	if before > 0 {
+		notes = append(notes, fmt.Sprintf("resumed: an earlier attempt that stopped had deleted and listed %d versions; had it been killed, the object list may lack up to %d it deleted last", before, objectSyncEvery))
 	}
 	if errors.Is(err, objstore.ErrRetained) {
 		var kept []string
@@ -519,15 +543,15 @@ func (x *execRun) logicalDelete(ctx context.Context, ev *StepEvidence) error {
 				return TargetResult{}, err
 			}
 			if strings.Trim(r.Target.Prefix, "/") != "" {
-				return x.emptyPrefix(ctx, r.S3.WithBucket(r.Target.Bucket, strings.Trim(r.Target.Prefix, "/")+"/"))
+				return x.emptyPrefix(ctx, t, r.S3.WithBucket(r.Target.Bucket, strings.Trim(r.Target.Prefix, "/")+"/"))
 			}
-			return x.removeBucket(ctx, r.S3.WithBucket(r.Target.Bucket, ""))
+			return x.removeBucket(ctx, t, r.S3.WithBucket(r.Target.Bucket, ""))
 		case t.Kind == certs.KindS3Bucket:
 			c, err := x.e.bucketClient(t)
 			if err != nil {
 				return TargetResult{}, err
 			}
-			return x.removeBucket(ctx, c)
+			return x.removeBucket(ctx, t, c)
 		case t.Kind == certs.KindPostgres:
 			return x.dropDatabase(ctx, t)
 		case t.ID == tmpTarget:
@@ -607,6 +631,42 @@ func (e *Eraser) purge(ctx context.Context) (int64, error) {
 
 // issueTime is the time the certificate is issued.
 func (x *execRun) issueTime() time.Time { return x.e.clock.Now() }
+
+// destroyMasterKey destroys Steward's master key (keys.DestroyMaster):
+// every sealed: value of the config — the contract's credentials, in
+// every copy of the config wherever it is kept — can no longer be opened.
+// It then checks that: the file is gone and the key no longer opens.
+func (x *execRun) destroyMasterKey(ctx context.Context, ev *StepEvidence) error {
+	return x.targets(ctx, StepMasterKey, ev, func(t Target) bool { return t.ID == MasterKeyTarget }, func(ctx context.Context, t Target) (TargetResult, error) {
+		res := TargetResult{Result: TargetAbsent}
+		if st, err := os.Stat(t.Location); err == nil {
+			res = TargetResult{Result: TargetErased, Deleted: certs.Counts{Files: 1, Bytes: st.Size()}}
+		}
+		note := fmt.Sprintf("by erase plan %s, step %s, at %s", x.p.ID, StepMasterKey, x.e.now())
+		if err := keys.DestroyMaster(x.e.dir.Root(), note); err != nil {
+			return TargetResult{}, err
+		}
+		detail, err := masterKeyGone(x.e.dir.Root(), t.Location)
+		if err != nil {
+			return TargetResult{}, err
+		}
+		res.Detail = "overwritten three times, then removed; " + detail
+		return res, nil
+	})
+}
+
+// masterKeyGone checks that the master key file is absent and that
+// Steward refuses to open sealed values.
+func masterKeyGone(stateDir, path string) (string, error) {
+	detail, err := absent(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := keys.Open(stateDir); !errors.Is(err, keys.ErrMasterKeyDestroyed) {
+		return "", fmt.Errorf("the master key still opens: %v", err)
+	}
+	return detail + "; sealed values no longer open", nil
+}
 
 // certificate builds the evidence bundle from the plan and the journal
 // and has it signed as the deletion certificate.

@@ -61,6 +61,7 @@ func (e *Eraser) inventory(ctx context.Context) (*inventory, error) {
 			Role: "special account", Access: "unknown: checked when it is revoked"})
 	}
 	add(e.countCatalog(ctx))
+	add(e.countMasterKey())
 	inv.found = append(inv.found, e.foundBuckets(ctx)...)
 	return inv, nil
 }
@@ -86,8 +87,12 @@ func (e *Eraser) countKeys(ctx context.Context, name string) Target {
 
 func (e *Eraser) countSealed(name string) Target {
 	p := e.dir.SealedPassword(name)
-	t := Target{ID: "sealed-password:" + name, Kind: certs.KindSealedSecret, Name: name, Location: p, Role: "sealed repository password"}
-	st, err := os.Stat(p)
+	return countFile(Target{ID: "sealed-password:" + name, Kind: certs.KindSealedSecret, Name: name, Location: p, Role: "sealed repository password"})
+}
+
+// countFile counts the one file at t.Location.
+func countFile(t Target) Target {
+	st, err := os.Stat(t.Location)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		t.Absent = true
@@ -96,8 +101,16 @@ func (e *Eraser) countSealed(name string) Target {
 	default:
 		t.Before.Files, t.Before.Bytes = 1, st.Size()
 	}
-	t.Access = localAccess(p)
+	t.Access = localAccess(t.Location)
 	return t
+}
+
+// countMasterKey is Steward's master key: it opens every sealed: value of
+// the config, the contract's credentials among them. It goes last, after
+// verification (see StepMasterKey).
+func (e *Eraser) countMasterKey() Target {
+	return countFile(Target{ID: MasterKeyTarget, Kind: certs.KindSealedSecret, Name: "master.key", Location: e.dir.MasterKey(),
+		Role: "Steward's master key (opens every sealed: value of the config)"})
 }
 
 func (e *Eraser) repoRole(name string) string {

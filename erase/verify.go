@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +27,12 @@ const (
 
 // verify checks every target's post-condition independently of how it
 // was erased, with fresh clients and connections.
+//
+// The master key is not checked here: it is still needed (the sealed
+// admin credentials above) and is destroyed, then checked, in the next
+// step.
 func (x *execRun) verify(ctx context.Context, ev *StepEvidence) error {
-	ev.Targets = x.e.Verify(ctx, x.p, x.accountResults(ctx))
+	ev.Targets = slices.DeleteFunc(x.e.Verify(ctx, x.p, x.accountResults(ctx)), func(r TargetResult) bool { return r.ID == MasterKeyTarget })
 	return nil // a target not verified is an exception on the certificate, not a failed step
 }
 
@@ -145,6 +150,9 @@ func (e *Eraser) verifyOne(ctx context.Context, t Target, accounts map[string]Ta
 	if t.ID == tmpTarget {
 		return noFiles(t.Location)
 	}
+	if t.ID == MasterKeyTarget {
+		return masterKeyGone(e.dir.Root(), t.Location)
+	}
 	return absent(t.Location)
 }
 
@@ -223,6 +231,15 @@ func (e *Eraser) evidence(ctx context.Context, p *Plan, operator string, issued 
 		}
 	}
 	verified := e.stepResults(ctx, p.ID, StepVerify)
+	// The master-key step checks what it destroyed itself.
+	for id, r := range e.stepResults(ctx, p.ID, StepMasterKey) {
+		done[id] = r
+		if r.Result == TargetErased || r.Result == TargetAbsent {
+			verified[id] = TargetResult{ID: id, Result: Verified, Detail: r.Detail}
+		} else {
+			verified[id] = TargetResult{ID: id, Result: NotVerified, Detail: r.Detail}
+		}
+	}
 	approver := ""
 	if p.Approval != nil {
 		approver = p.Approval.By
@@ -263,6 +280,9 @@ func (e *Eraser) evidence(ctx context.Context, p *Plan, operator string, issued 
 		ev.Targets = append(ev.Targets, certs.Target{ID: t.ID, Kind: t.Kind, Name: t.Name, Location: t.Location, Region: t.Region,
 			Before: t.Before, Method: method, NIST: nist, Started: parse(d.Started), Finished: parse(d.Finished),
 			Verification: ver, Exception: exception})
+	}
+	if _, err := os.Stat(e.dir.EraseObjects(p.ID)); err == nil {
+		ev.Objects = readObjects(e.dir.EraseObjects(p.ID))
 	}
 	for _, a := range e.cfg.Signing.Attestations {
 		ev.Attestations = append(ev.Attestations, certs.Attestation{Title: a.Title, Issuer: a.Issuer, Date: a.Date.String(), Reference: a.Reference})

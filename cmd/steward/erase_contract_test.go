@@ -123,6 +123,10 @@ accounts:
 	run(0, "backup", "run")
 	run(0, "drill", "run")
 	run(0, "handover", "export", "--to", filepath.Join(t.TempDir(), "handover"))
+	masterKey, err := os.ReadFile(filepath.Join(dir, "state", "keys", "master.key"))
+	if err != nil || len(masterKey) != 32 {
+		t.Fatalf("master key: %d bytes, %v", len(masterKey), err)
+	}
 
 	out := run(0, "--json", "erase", "plan", "--as", "alice")
 	var plan struct {
@@ -153,7 +157,58 @@ accounts:
 	}
 	run(0, "verify", pdf)
 	run(0, "erase", "verify", plan.ID)
-	if show := run(0, "erase", "show", plan.ID); !strings.Contains(show, "8 certificate") || !strings.Contains(show, "deletion certificate DC-") || !strings.Contains(show, "DONE") {
+
+	// The evidence lists every object version and delete marker the purges
+	// deleted, as many as the journal counted, each by key hash.
+	var verified struct {
+		Objects struct{ Count, Bytes int64 } `json:"objects"`
+	}
+	if err := json.Unmarshal([]byte(run(0, "--json", "verify", pdf)), &verified); err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Journal []struct {
+			Name     string
+			Evidence struct {
+				Targets []struct {
+					ID      string `json:"id"`
+					Deleted struct {
+						Versions      int64 `json:"versions"`
+						DeleteMarkers int64 `json:"delete_markers"`
+						Bytes         int64 `json:"bytes"`
+					} `json:"deleted"`
+				} `json:"targets"`
+			}
+		} `json:"journal"`
+	}
+	if err := json.Unmarshal([]byte(run(0, "--json", "erase", "show", plan.ID)), &shown); err != nil {
+		t.Fatal(err)
+	}
+	var counted, countedBytes int64
+	for _, r := range shown.Journal {
+		if r.Name == erase.StepCryptoErase || r.Name == erase.StepDelete {
+			for _, tg := range r.Evidence.Targets {
+				if n := tg.Deleted.Versions + tg.Deleted.DeleteMarkers; n > 0 { // S3, not files
+					counted += n
+					countedBytes += tg.Deleted.Bytes
+				}
+			}
+		}
+	}
+	if verified.Objects.Count == 0 || verified.Objects.Count != counted || verified.Objects.Bytes != countedBytes {
+		t.Errorf("the certificate lists %d objects (%d bytes); the journal counted %d deleted versions and markers (%d bytes)",
+			verified.Objects.Count, verified.Objects.Bytes, counted, countedBytes)
+	}
+
+	// The master key is gone: its bytes are nowhere in the state dir, and
+	// Steward refuses to seal with it, naming the plan.
+	if _, err := os.Lstat(filepath.Join(dir, "state", "keys", "master.key")); err == nil {
+		t.Error("the master key survived the erase")
+	}
+	if code, _, errOut := stewardRun(t, dir, "a secret\n", "secret", "seal"); code == 0 || !strings.Contains(errOut, "destroyed") || !strings.Contains(errOut, plan.ID) {
+		t.Errorf("secret seal after the erase: exit %d\n%s", code, errOut)
+	}
+	if show := run(0, "erase", "show", plan.ID); !strings.Contains(show, "9 certificate") || !strings.Contains(show, "deletion certificate DC-") || !strings.Contains(show, "DONE") {
 		t.Fatalf("show after execute:\n%s", show)
 	}
 	again := run(0, "erase", "execute", plan.ID, "--as", "alice")
@@ -201,6 +256,8 @@ accounts:
 			}
 			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(marker)) {
 				t.Errorf("the marker is still in %s", p)
+			} else if bytes.Contains(b, masterKey) {
+				t.Errorf("the master key's bytes are still in %s", p)
 			}
 			return nil
 		})
@@ -266,7 +323,8 @@ erase: {approvers: [bob], cooling_off: 1s}
 		return cmd, string(b), err
 	}
 	for _, point := range []string{erase.StepInventory, erase.StepFreeze, erase.StepCryptoErase, erase.StepCryptoErase + ":repository-key:tokyo",
-		erase.StepDelete, "s3-down", erase.StepDelete + ":bucket:bucket", erase.StepCredentials, erase.StepCatalog, erase.StepVerify, erase.StepCertificate} {
+		erase.StepDelete, "s3-down", erase.StepDelete + ":bucket:bucket", erase.StepCredentials, erase.StepCatalog, erase.StepVerify,
+		erase.StepMasterKey, erase.StepMasterKey + ":" + erase.MasterKeyTarget, erase.StepCertificate} {
 		if point == "s3-down" {
 			// The S3 server stops mid-deletion: execute fails naming the
 			// step; started again, the next run goes on.
@@ -306,6 +364,9 @@ erase: {approvers: [bob], cooling_off: 1s}
 	}
 	if pdfs, _ := filepath.Glob(filepath.Join(dir, "state", "reports", "deletion-certificate-*.pdf")); len(pdfs) != 1 {
 		t.Fatalf("certificates: %v", pdfs)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "state", "keys", "master.key")); err == nil {
+		t.Error("the master key survived the erase")
 	}
 	if code, out, errOut := stewardRun(t, dir, "", "erase", "verify", id); code != 0 {
 		t.Fatalf("verify: %d\n%s%s", code, out, errOut)
