@@ -78,6 +78,10 @@ type PurgeOptions struct {
 	// DeleteObjects request and each aborted upload, one call at a time
 	// (its Exceptions is nil; ExceptionCount is set).
 	Progress func(Removal)
+	// Deleted, when set, is called with every version and delete marker
+	// once the server has confirmed its deletion, one call at a time (the
+	// evidence's object list); an error from it stops the purge.
+	Deleted func(Version) error
 }
 
 // Why an Exception's version stays (Exception.Reason).
@@ -263,6 +267,11 @@ func (p *purge) pass(ctx context.Context) (deleted, vanished int, err error) {
 			return err
 		}
 		deleted++
+		if p.o.Deleted != nil {
+			if err := p.o.Deleted(v); err != nil {
+				return fmt.Errorf("%s: record %s: %w", stepDelete, keyRef(v.Key, v.VersionID), err)
+			}
+		}
 		if v.IsDeleteMarker {
 			p.rm.DeleteMarkers++
 		} else {

@@ -145,9 +145,24 @@ func TestPurge(t *testing.T) {
 	}
 
 	c := newClient(t, target(s, "contract", s.AccessKey, s.SecretKey))
+	listed := map[string]int64{}
+	if err := c.ListVersions(ctx, func(v Version) error {
+		listed[v.Key+"\x00"+v.VersionID] = v.Size
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]int64{}
 	var calls int
 	var last Removal
-	rm, err := c.Purge(ctx, PurgeOptions{RemoveBucket: true, Progress: func(r Removal) {
+	rm, err := c.Purge(ctx, PurgeOptions{RemoveBucket: true, Deleted: func(v Version) error {
+		k := v.Key + "\x00" + v.VersionID
+		if _, dup := recorded[k]; dup {
+			t.Errorf("version %q of %q recorded twice", v.VersionID, v.Key)
+		}
+		recorded[k] = v.Size
+		return nil
+	}, Progress: func(r Removal) {
 		if r.Versions < last.Versions || r.DeleteMarkers < last.DeleteMarkers || r.Bytes < last.Bytes || r.Exceptions != nil {
 			t.Errorf("progress went back or carries exceptions: %+v after %+v", r, last)
 		}
@@ -160,6 +175,11 @@ func TestPurge(t *testing.T) {
 	want := Removal{Versions: 5 + many, DeleteMarkers: 1, UnfinishedUploads: 1, Bytes: bytesIn, BucketRemoved: true}
 	if !equalRemoval(rm, want) {
 		t.Fatalf("removal %+v, want %+v", rm, want)
+	}
+	// The evidence's object list: every version and marker listed
+	// before, each once, with its size.
+	if !reflect.DeepEqual(recorded, listed) || len(recorded) != want.Versions+want.DeleteMarkers {
+		t.Fatalf("Deleted saw %d versions, %d were listed before the purge", len(recorded), len(listed))
 	}
 	if calls < 4 || !equalRemoval(last, Removal{Versions: want.Versions, DeleteMarkers: 1, UnfinishedUploads: 1, Bytes: bytesIn}) {
 		t.Fatalf("progress: %d calls, last %+v", calls, last)
