@@ -186,13 +186,13 @@ func (b *builder) finish(ctx context.Context, res *RebuildResult, opts Options) 
 			rr.Read, rr.Snapshots, rr.SnapshotRows, rr.Manifests, rr.Runs, rr.Known, rr.Unclaimed, len(rr.Problems))
 		switch {
 		case rr.Error != "":
-			missing = append(missing, fmt.Sprintf("repository %q not read: %s", rr.Name, rr.Error))
+			missing = append(missing, fmt.Sprintf("repository %q not read (%s)", rr.Name, rr.Error))
 		case len(rr.Problems) > 0:
 			missing = append(missing, fmt.Sprintf("repository %q: %s", rr.Name, strings.Join(rr.Problems, "; ")))
 		}
 	}
 	if len(missing) > 0 {
-		err := fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(missing, "; "))
+		err := fmt.Errorf("%w: %s; what was read is catalogued: once the others answer, rebuild again with their passwords (nothing is added twice)", ErrIncomplete, strings.Join(missing, "; "))
 		details["error"] = oneLine(err)
 		b.rec.Record(ctx, "recovery.rebuild", "catalog", audit.ResultFailed, details)
 		return err
@@ -239,7 +239,7 @@ func (b *builder) list(ctx context.Context, name string, pw keys.Secret) (*listi
 	}
 	snaps, err := b.d.Repos.Snapshots(ctx, r, manifest.TagSteward)
 	if err != nil {
-		return nil, fmt.Errorf("repository %q: list snapshots: %w", name, err)
+		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	return &listing{r: r, restic: b.d.Repos.Restic(), snaps: snaps, loaded: map[string]storedManifest{}}, nil
 }

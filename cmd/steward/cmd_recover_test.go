@@ -262,3 +262,84 @@ func backupReport(t *testing.T, out string) backup.Report {
 	}
 	return last.Report
 }
+
+// TestRecoverNamesWhatItCannotRead: a replica that is not there, then one
+// given the wrong password, is named (exit 1) while the primary is rebuilt
+// all the same, and its password is not sealed; once it answers, recover
+// again adds it without adding the primary's rows twice.
+func TestRecoverNamesWhatItCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	testenv.WriteFiles(t, files, 4, 1000)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: main, local: {path: %s}}
+  - {name: copy, local: {path: %s}}
+sources:
+  - {name: files, path: {path: %s}}
+jobs:
+  - {name: j, sources: [files], repository: main, replicas: [copy]}
+`, filepath.Join(repoRoot(t), "bin", "restic"), filepath.Join(dir, "main"), filepath.Join(dir, "copy"), files)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	old, err := app.Open(context.Background(), app.Options{ConfigPath: filepath.Join(dir, "steward.yaml"), LogLevel: "warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, _ := old.Repos(context.Background())
+	var pwArgs []string
+	for _, name := range []string{"main", "copy"} {
+		pw, err := repos.Password(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name+".password"), pw.Reveal(), 0o600)
+		pwArgs = append(pwArgs, "--password-file", name+"="+filepath.Join(dir, name+".password"))
+	}
+	old.Close()
+	os.WriteFile(filepath.Join(dir, "wrong.password"), []byte("not-the-password"), 0o600)
+	os.RemoveAll(filepath.Join(dir, "state"))
+	sealed := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, "state", "keys", "repositories", name+".sealed"))
+		return err == nil
+	}
+
+	// The replica is not there.
+	os.Rename(filepath.Join(dir, "copy"), filepath.Join(dir, "copy-away"))
+	code, out, errOut := stewardRun(t, dir, "", append([]string{"recover"}, pwArgs...)...)
+	if code != exitFailure || !strings.Contains(errOut, `repository "copy" not read`) || !strings.Contains(out, "main") || !sealed("main") || sealed("copy") {
+		t.Fatalf("recover without the replica: exit %d, main sealed %t, copy sealed %t\n%s%s", code, sealed("main"), sealed("copy"), out, errOut)
+	}
+	t.Logf("recover without the replica:\n%s%s", out, errOut)
+	// Back, but with the wrong password.
+	os.Rename(filepath.Join(dir, "copy-away"), filepath.Join(dir, "copy"))
+	code, out, errOut = stewardRun(t, dir, "", "--json", "recover", pwArgs[0], pwArgs[1], "--password-file", "copy="+filepath.Join(dir, "wrong.password"))
+	if code != exitFailure || !strings.Contains(errOut, `repository \"copy\" not read`) || sealed("copy") {
+		t.Fatalf("recover with a wrong password: exit %d, copy sealed %t\n%s%s", code, sealed("copy"), out, errOut)
+	}
+	// Right: the replica is added, the primary's rows are not added twice.
+	code, out, errOut = stewardRun(t, dir, "", append([]string{"--json", "recover"}, pwArgs...)...)
+	if code != 0 || !sealed("copy") {
+		t.Fatalf("recover with the replica back: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, r := range recoverResult(t, out) {
+		if !r.Read || r.Snapshots != 1 || r.SnapshotRows+r.Manifests+r.Runs != 0 {
+			t.Errorf("third recover of %s: %+v", r.Name, r)
+		}
+	}
+	if code, out, errOut := stewardRun(t, dir, "", "drill", "run", "--repository", "copy"); code != 0 {
+		t.Fatalf("drill of the replica after recover: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := stewardRun(t, dir, "", "recover", "--help"); code != 0 || !strings.Contains(out, "--password-file NAME=FILE") {
+		t.Errorf("recover --help: %d\n%s", code, out)
+	}
+	if code, _, errOut := stewardRun(t, dir, "", "recover", "--password-file", "nope="+filepath.Join(dir, "main.password")); code != exitUsage || !strings.Contains(errOut, `no repository named "nope"`) {
+		t.Errorf("recover with an unknown repository: %d %s", code, errOut)
+	}
+}
