@@ -113,6 +113,9 @@ func runRecover(ctx context.Context, opts recoverOptions, g *globalOptions, out 
 		if problem == "" {
 			problem = strings.Join(r.Problems, "; ")
 		}
+		if r.Unclaimed > 0 {
+			problem = strings.TrimPrefix(problem+fmt.Sprintf("; %d snapshot(s) of jobs the config does not give this repository, left out", r.Unclaimed), "; ")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t+%d\t+%d\t+%d\t%d\t%s\n", r.Name, r.Kind, r.Read, r.Snapshots, r.SnapshotRows, r.Manifests, r.Runs, r.Known, problem)
 	}
 	tw.Flush()
