@@ -85,6 +85,7 @@ Every command that changes anything is recorded in the audit log.
 			newBackupCommand(g),
 			newSnapshotsCommand(g),
 			newRestoreCommand(g),
+			newRecoverCommand(g),
 			newHandoverCommand(g),
 			newDrillCommand(g),
 			newEraseCommand(g),
