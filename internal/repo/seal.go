@@ -42,11 +42,24 @@ func (o *Opener) SealPassword(name string, pw keys.Secret) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, err
 	}
-	if err := keys.WriteFileExclusive(path, []byte(o.keys.Seal(passwordPurpose(name), pw.Reveal())+"\n"), 0o600); err != nil {
+	if err := o.writeSealed(name, pw); err != nil {
 		if errors.Is(err, keys.ErrExists) {
 			return false, fmt.Errorf("repository %q: %w (%s)", name, ErrOtherPassword, path)
 		}
-		return false, fmt.Errorf("repository %q: store sealed password: %w", name, err)
+		return false, err
 	}
 	return true, nil
+}
+
+// writeSealed seals pw under the master key into repository name's
+// sealed-password file, created exclusively (0600) and synced.
+func (o *Opener) writeSealed(name string, pw keys.Secret) error {
+	sealed, err := o.keys.Seal(passwordPurpose(name), pw.Reveal())
+	if err != nil {
+		return fmt.Errorf("repository %q: seal its password: %w", name, err)
+	}
+	if err := keys.WriteFileExclusive(o.SealedPasswordPath(name), []byte(sealed+"\n"), 0o600); err != nil {
+		return fmt.Errorf("repository %q: store sealed password: %w", name, err)
+	}
+	return nil
 }
