@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"steward/internal/audit"
+	"steward/internal/catalog"
+	"steward/internal/clock"
+	"steward/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeReader answers from fixed values: what the server does with them is
+// the logic under test (the catalog-derived answers are tested in app).
+type fakeReader struct{ ready error }
+
+func (f fakeReader) Status(context.Context) (any, error) {
+	return map[string]string{"contract": "K-1"}, nil
+}
+func (f fakeReader) Runs(context.Context, string, int) ([]Run, error) {
+	return []Run{{ID: "r1", Job: "j", Result: "ok"}}, nil
+}
+func (f fakeReader) Snapshots(context.Context, string) ([]Snapshot, error) { return nil, nil }
+func (f fakeReader) Drills(context.Context, int) ([]Drill, error)          { return nil, nil }
+func (f fakeReader) Facts(context.Context) (*Facts, error)                 { return &Facts{ClockState: "unknown"}, nil }
+func (f fakeReader) Ready(context.Context) error                           { return f.ready }
+
+const testToken = "t0ken-of-the-test-0123456789abcdef"
+
+type served struct {
+	url     string
+	audit   *audit.Log
+	store   catalog.Store
+	reports string
+}
+
+// serve starts the handler on a real loopback listener over a real
+// catalog and audit log; it stops when the test ends.
+func serve(t *testing.T, r Reader) *served {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	store, err := catalog.Create(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.New(store, filepath.Join(dir, "audit.jsonl"), clock.New(time.UTC, nil))
+	reports := filepath.Join(dir, "reports")
+	os.Mkdir(reports, 0o700)
+	h, err := New(Deps{Reader: r, Audit: log, Token: NewToken([]byte(testToken)), ReportsDir: reports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	l, err := Listen(sctx, config.Server{Listen: "127.0.0.1:0"}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		if err := l.Wait(); err != nil {
+			t.Error(err)
+		}
+		http.DefaultClient.CloseIdleConnections()
+		store.Close()
+	})
+	return &served{url: l.URL(), audit: log, store: store, reports: reports}
+}
+
+func get(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func records(t *testing.T, s *served) []audit.Record {
+	t.Helper()
+	var out []audit.Record
+	if err := s.store.ScanAudit(context.Background(), func(r catalog.AuditRecord) error {
+		out = append(out, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAPIToken: a missing and a wrong token get 401 with a JSON error,
+// the right one gets the answer; each of the three calls is an audit
+// record, and no record holds the token. /healthz and /metrics need none.
+func TestAPIToken(t *testing.T) {
+	s := serve(t, fakeReader{})
+	for _, tt := range []struct {
+		name, token string
+		code        int
+	}{
+		{"missing", "", 401},
+		{"wrong", "not-" + testToken, 401},
+		{"right", testToken, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, s.url+"/api/v1/runs?job=j", tt.token)
+			if code != tt.code {
+				t.Fatalf("%d %s, want %d", code, body, tt.code)
+			}
+			if code == 401 {
+				var e map[string]string
+				if json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "Bearer") {
+					t.Fatalf("401 body %s", body)
+				}
+			}
+		})
+	}
+	recs := records(t, s)
+	if len(recs) != 3 {
+		t.Fatalf("%d audit records, want 3: %+v", len(recs), recs)
+	}
+	for i, want := range []struct{ result, reason string }{{audit.ResultDenied, "missing bearer token"}, {audit.ResultDenied, "wrong bearer token"}, {audit.ResultOK, ""}} {
+		r := recs[i]
+		if r.Action != "api.access" || r.Target != "/api/v1/runs" || r.Result != want.result || r.Details["reason"] != want.reason || r.Details["query"] != "job=j" {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+	mirror, _ := os.ReadFile(filepath.Join(filepath.Dir(s.reports), "audit.jsonl"))
+	if strings.Contains(string(mirror), testToken) || len(mirror) == 0 {
+		t.Fatal("the audit log holds the token (or nothing)")
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		if code, body := get(t, s.url+path, ""); code != 200 {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	if n := len(records(t, s)); n != 3 {
+		t.Errorf("/healthz and /metrics made audit records: %d", n)
+	}
+}
+
+// TestReportDownload: a report in reports/ downloads byte for byte; a
+// name that leads out of reports/ (escaped "../", a symbolic link) or is
+// not a PDF is refused, and nothing outside reports/ is sent.
+func TestReportDownload(t *testing.T) {
+	s := serve(t, fakeReader{})
+	pdf := []byte("%PDF-1.7 test report")
+	os.WriteFile(filepath.Join(s.reports, "drill-D1.pdf"), pdf, 0o600)
+	secret := filepath.Join(filepath.Dir(s.reports), "secret.pdf")
+	os.WriteFile(secret, []byte("outside"), 0o600)
+	os.Symlink(secret, filepath.Join(s.reports, "link.pdf"))
+
+	code, body := get(t, s.url+"/api/v1/reports/drill-D1.pdf", testToken)
+	if code != 200 || string(body) != string(pdf) {
+		t.Fatalf("download: %d %q", code, body)
+	}
+	code, body = get(t, s.url+"/api/v1/reports", testToken)
+	if code != 200 || !strings.Contains(string(body), "drill-D1.pdf") {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	for _, path := range []string{
+		"/api/v1/reports/..%2Fsecret.pdf",
+		"/api/v1/reports/..%2F..%2Fsecret.pdf",
+		"/api/v1/reports/link.pdf",
+		"/api/v1/reports/..",
+		"/api/v1/reports/../secret.pdf",
+		"/api/v1/reports/catalog.db",
+		"/api/v1/reports/nothing.pdf",
+	} {
+		code, body := get(t, s.url+path, testToken)
+		if code == 200 || strings.Contains(string(body), "outside") {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+}
+
+// TestReadyz: /readyz says 503 with the reason when the catalog cannot
+// record, 200 when it can.
+func TestReadyz(t *testing.T) {
+	if code, _ := get(t, serve(t, fakeReader{}).url+"/readyz", ""); code != 200 {
+		t.Errorf("ready: %d", code)
+	}
+	code, body := get(t, serve(t, fakeReader{ready: errors.New("catalog: disk full")}).url+"/readyz", "")
+	if code != 503 || !strings.Contains(string(body), "disk full") {
+		t.Errorf("not ready: %d %s", code, body)
+	}
+}
+
+// TestListenRefusesPlainNetwork: off loopback, the token would travel in
+// clear text without TLS.
+func TestListenRefusesPlainNetwork(t *testing.T) {
+	_, err := Listen(context.Background(), config.Server{Listen: "0.0.0.0:0"}, http.NotFoundHandler(), nil)
+	if !errors.Is(err, ErrPlainNetwork) {
+		t.Fatalf("err %v, want ErrPlainNetwork", err)
+	}
+}
+
+func TestTokenCheck(t *testing.T) {
+	tok := NewToken([]byte("abc"))
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{{"abc", true}, {"abd", false}, {"", false}, {"abcd", false}} {
+		if got := tok.Check(tt.in); got != tt.want {
+			t.Errorf("Check(%q) = %v", tt.in, got)
+		}
+	}
+	if NewToken(nil).Check("") || NewToken(nil).Check("x") {
+		t.Error("an empty token opened the API")
+	}
+}
