@@ -36,7 +36,9 @@ jobs:
 drills: {rpo_target: 1h}
 `, filepath.Join(repoRoot(t), "bin", "restic"), data), 0o600)
 
-	synced := func(context.Context) clock.SyncStatus { return clock.SyncStatus{State: clock.Synchronised, Source: "test"} }
+	synced := func(context.Context) clock.SyncStatus {
+		return clock.SyncStatus{State: clock.Synchronised, Source: "test"}
+	}
 	unsynced := func(context.Context) clock.SyncStatus {
 		return clock.SyncStatus{State: clock.Unsynchronised, Detail: "kernel clock not disciplined by NTP"}
 	}
