@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"steward/internal/audit"
@@ -122,7 +123,7 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
-		d.Registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if err := d.Registry.Register(newCollector(d.Reader)); err != nil {
 		return nil, fmt.Errorf("server: register metrics: %w", err)
