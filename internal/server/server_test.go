@@ -2,9 +2,18 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -228,4 +237,80 @@ func TestTokenCheck(t *testing.T) {
 	if NewToken(nil).Check("") || NewToken(nil).Check("x") {
 		t.Error("an empty token opened the API")
 	}
+}
+
+// TestListenTLSAndGracefulShutdown: with tls_cert and tls_key it serves
+// HTTPS; a request in flight when the context ends
+// still gets its answer, and Wait returns once the server has stopped.
+func TestListenTLSAndGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM, pool := testCertPEM(t)
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, certPEM, 0o600)
+	os.WriteFile(keyFile, keyPEM, 0o600)
+
+	started, release := make(chan struct{}), make(chan struct{})
+	h := http.NewServeMux()
+	h.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "finished")
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	l, err := Listen(ctx, config.Server{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(l.URL(), "https://127.0.0.1:") {
+		t.Fatalf("url %s", l.URL())
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get(l.URL() + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	stop()
+	time.Sleep(100 * time.Millisecond) // the shutdown has begun
+	close(release)
+	if s := <-got; s != "finished" {
+		t.Fatalf("in-flight request: %q", s)
+	}
+	if err := l.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Get(l.URL() + "/slow"); err == nil {
+		t.Fatal("the server still answers after shutdown")
+	}
+}
+
+func testCertPEM(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "steward test"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), pool
 }
