@@ -51,7 +51,7 @@ func (a *App) ServerHandler(ctx context.Context, o Options, reg *prometheus.Regi
 	tok.Wipe()
 	return server.New(server.Deps{
 		Reader: &serverReader{a: a, o: o}, Audit: a.Audit, Token: checker, Registry: reg,
-		ReportsDir: a.State.Reports(), Now: a.Clock.Now, Log: a.Log.With("component", "server"),
+		ReportsDir: a.State.Reports(), Log: a.Log.With("component", "server"),
 	})
 }
 

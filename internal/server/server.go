@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -99,10 +98,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// ReportsDir is the state dir's reports/ folder.
 	ReportsDir string
-	// Now is the clock (nil: time.Now); only the request timeout and
-	// metrics use it.
-	Now func() time.Time
-	Log *slog.Logger
+	Log        *slog.Logger
 }
 
 // apiActor is who API calls are recorded as, until operator accounts
@@ -117,9 +113,6 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
-	}
-	if d.Now == nil {
-		d.Now = time.Now
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
