@@ -133,14 +133,14 @@ func Status(ctx context.Context, o Options) (*StatusResult, error) {
 	for _, j := range cfg.Jobs {
 		res.Jobs = append(res.Jobs, j.Name)
 	}
-	if res.Clock.State != clock.Synchronised {
-		res.Warnings = append(res.Warnings, "clock is "+res.Clock.String()+": logged times may drift (req 15)")
-	}
 	if err := res.readState(ctx, cfg, c); err != nil {
 		return nil, err
 	}
-	if res.Initialised && res.Clock.State == clock.Unsynchronised {
-		res.Attention = append(res.Attention, "the clock is "+res.Clock.String()+": Steward's times are evidence (req 15); synchronise it (chrony or systemd-timesyncd)")
+	switch {
+	case res.Initialised && res.Clock.State == clock.Unsynchronised:
+		res.Attention = append(res.Attention, "the clock is "+res.Clock.String()+": Steward's times are evidence (req 15); synchronise it")
+	case res.Clock.State != clock.Synchronised:
+		res.Warnings = append(res.Warnings, "clock is "+res.Clock.String()+": logged times may drift (req 15)")
 	}
 	if res.Attention == nil {
 		res.Attention = []string{}
