@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
 	"steward/internal/audit"
@@ -313,4 +315,40 @@ func testCertPEM(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), pool
+}
+
+// brokenReader cannot read the catalog.
+type brokenReader struct{ fakeReader }
+
+func (brokenReader) Facts(context.Context) (*Facts, error) {
+	return nil, errors.New("catalog: database is locked")
+}
+
+// TestMetricsWhenTheCatalogFails: a scrape still answers, parsed by the
+// Prometheus text parser, with steward_catalog_up 0 and no Steward value
+// that the catalog did not give.
+func TestMetricsWhenTheCatalogFails(t *testing.T) {
+	s := serve(t, brokenReader{})
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	up, ok := families["steward_catalog_up"]
+	if !ok || up.Metric[0].GetGauge().GetValue() != 0 {
+		t.Fatalf("steward_catalog_up: %v", up)
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "steward_") && name != "steward_catalog_up" {
+			t.Errorf("%s was reported without the catalog", name)
+		}
+	}
+	if _, ok := families["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
 }
