@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"steward/drills"
+	"steward/internal/clock"
 )
 
 // cliHelperEnv makes the test binary run steward with the arguments it
@@ -23,6 +24,9 @@ const cliHelperEnv = "STEWARD_CLI_HELPER"
 func TestMain(m *testing.M) {
 	if v, ok := os.LookupEnv(cliHelperEnv); ok {
 		os.Exit(run(context.Background(), append([]string{"steward"}, strings.Fields(v)...), os.Stdin, os.Stdout, os.Stderr))
+	}
+	systemClockSync = func(context.Context) clock.SyncStatus {
+		return clock.SyncStatus{State: clock.Synchronised, Source: "test"}
 	}
 	os.Exit(m.Run())
 }
