@@ -21,6 +21,7 @@ type Config struct {
 	Accounts     []Account    `yaml:"accounts"`
 	Erase        Erase        `yaml:"erase"`
 	Signing      Signing      `yaml:"signing"`
+	Recovery     Recovery     `yaml:"recovery"`
 	Server       Server       `yaml:"server"`
 	Notify       Notify       `yaml:"notify"`
 
@@ -323,6 +324,18 @@ type Attestation struct {
 	Issuer    string `yaml:"issuer"`
 	Date      Date   `yaml:"date"`
 	Reference string `yaml:"reference"`
+}
+
+// Recovery configures the recovery kit: the escrow key of every
+// repository, written encrypted to age recipients, so that the
+// repositories open without this host (see docs/runbook-restore.md).
+type Recovery struct {
+	// Recipients are the age X25519 public keys ("age1…") the kit is
+	// encrypted to; any one of their identities decrypts it.
+	Recipients []string `yaml:"recipients"`
+	// KitLocation says, in free text, where the kit is kept (printed on
+	// the recovery sheet).
+	KitLocation string `yaml:"kit_location"`
 }
 
 // Server is the daemon's HTTP listener.

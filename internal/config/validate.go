@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/robfig/cron/v3"
 
 	"steward/internal/clock"
@@ -119,6 +120,12 @@ func validate(c *collector, cfg *Config) {
 	for i, a := range cfg.Signing.Attestations {
 		if a.Title == "" || a.Issuer == "" {
 			c.add(fmt.Sprintf("signing.attestations[%d]", i), "give each attestation a title and an issuer")
+		}
+	}
+
+	for i, r := range cfg.Recovery.Recipients {
+		if _, err := age.ParseX25519Recipient(strings.TrimSpace(r)); err != nil {
+			c.add(fmt.Sprintf("recovery.recipients[%d]", i), "%q is not an age X25519 recipient (a public key \"age1…\", from age-keygen -y): %v", r, err)
 		}
 	}
 
