@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +54,10 @@ type Call struct {
 	Stdout io.Writer
 	// From is the source repository of `restic copy`.
 	From *Repository
+	// NewPassword is the password of `restic key add`: it reaches restic
+	// through a pipe, as --new-password-file=/dev/fd/N (never argv or
+	// the environment).
+	NewPassword keys.Secret
 	// Progress asks restic for status messages this many times a second.
 	Progress float64
 	// KillOnCancel kills restic at once on cancel instead of interrupting
@@ -128,6 +133,17 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	env, files, closeFiles, err := r.environment(repo, call)
 	if err != nil {
 		return nil, fmt.Errorf("restic %s: %w", command, err)
+	}
+	if call.NewPassword != nil {
+		pw, err := passwordPipe(call.NewPassword)
+		if err != nil {
+			closeFiles()
+			return nil, fmt.Errorf("restic %s: new password: %w", command, err)
+		}
+		files = append(files, pw)
+		call.Args = append(slices.Clip(call.Args), fmt.Sprintf("--new-password-file=/dev/fd/%d", 2+len(files)))
+		closeRest := closeFiles
+		closeFiles = func() { closeRest(); pw.Close() }
 	}
 	ctx, stalled := watchdog(ctx, &call)
 	cmd := r.command(ctx, env, call)
