@@ -21,6 +21,7 @@ import (
 	"steward/internal/repo"
 	"steward/internal/resticx"
 	"steward/internal/state"
+	"steward/recovery"
 )
 
 // StatusResult is what Steward would work with: the config, the state dir,
@@ -194,6 +195,12 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 			}
 		}
 	}
+	var names []string
+	for _, r := range cfg.Repositories {
+		names = append(names, r.Name)
+	}
+	kit, kitErr := recovery.LastKit(ctx, store)
+	res.Warnings = append(res.Warnings, recoveryWarnings(kit, kitErr, names, dir.SealedPassword)...)
 	seq, hash, err := audit.New(store, dir.AuditMirror(), c).Head(ctx)
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err

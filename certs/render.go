@@ -31,6 +31,7 @@ const (
 	KindDrill       = "drill-report"
 	KindCapacity    = "capacity-report"
 	KindHandover    = "handover-receipt"
+	KindRecovery    = "recovery-sheet"
 )
 
 // RenderOptions are the settings shared by every report.

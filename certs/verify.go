@@ -429,6 +429,12 @@ func readData(r io.Reader, res *VerifyResult) error {
 			return err
 		}
 		id, res.Contract, res.ManifestSHA256 = h.ExportID, h.Contract, h.ManifestSHA256
+	case KindRecovery:
+		var s RecoverySheet
+		if err := json.NewDecoder(r).Decode(&s); err != nil {
+			return err
+		}
+		id, res.Contract = s.KitID, s.Contract
 	default:
 		return fmt.Errorf("unknown report kind %q", res.Kind)
 	}

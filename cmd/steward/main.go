@@ -88,6 +88,7 @@ Every command that changes anything is recorded in the audit log.
 			newRestoreCommand(g),
 			newRecoverCommand(g),
 			newHandoverCommand(g),
+			newRecoveryCommand(g),
 			newDrillCommand(g),
 			newEraseCommand(g),
 			newReportCommand(g),

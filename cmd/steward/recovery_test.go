@@ -1,0 +1,457 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+	"github.com/minio/minio-go/v7"
+	"github.com/zeebo/blake3"
+
+	"steward/internal/testenv"
+)
+
+// kitDoc is a decrypted recovery kit as a person reads it: the test
+// decodes it on its own, not with Steward's types.
+type kitDoc struct {
+	Schema        string    `json:"schema"`
+	Contract      string    `json:"contract"`
+	Created       string    `json:"created"`
+	ResticVersion string    `json:"restic_version"`
+	Repositories  []kitRepo `json:"repositories"`
+}
+
+type kitRepo struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Location string `json:"location"`
+	S3       *struct {
+		Endpoint        string `json:"endpoint"`
+		Region          string `json:"region"`
+		Bucket          string `json:"bucket"`
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+	} `json:"s3"`
+	KeyID    string `json:"key_id"`
+	Password string `json:"password"`
+}
+
+// openKit decrypts the kit file with identity, as `age -d -i` would.
+func openKit(t *testing.T, path string, identity age.Identity) (kitDoc, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := age.Decrypt(armor.NewReader(f), identity)
+	if err != nil {
+		return kitDoc{}, err
+	}
+	var k kitDoc
+	if err := json.NewDecoder(r).Decode(&k); err != nil {
+		t.Fatalf("kit JSON: %v", err)
+	}
+	return k, nil
+}
+
+// kitRestic runs plain restic on one of the kit's repositories with the
+// escrow password (RESTIC_PASSWORD_FILE) and, for S3, the AWS_*
+// variables: exactly what docs/runbook-restore.md tells a person to do.
+func kitRestic(t *testing.T, r kitRepo, args ...string) ([]byte, error) {
+	t.Helper()
+	tmp := t.TempDir()
+	pw := filepath.Join(tmp, "pw")
+	if err := os.WriteFile(pw, []byte(r.Password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "RESTIC_REPOSITORY=" + r.Location, "RESTIC_PASSWORD_FILE=" + pw,
+		"RESTIC_CACHE_DIR=" + filepath.Join(tmp, "cache")}
+	if r.S3 != nil {
+		env = append(env, "AWS_ACCESS_KEY_ID="+r.S3.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+r.S3.SecretAccessKey, "AWS_DEFAULT_REGION="+r.S3.Region)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "bin", "restic"), args...)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("restic %v on %s: %v: %s", args, r.Name, err, errb.String())
+	}
+	return out, nil
+}
+
+// plainSnapshot is an entry of `restic snapshots --json`.
+type plainSnapshot struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	Tags []string  `json:"tags"`
+}
+
+// plainManifest is the backup-time manifest, decoded on its own.
+type plainManifest struct {
+	Kind  string `json:"kind"`
+	Root  string `json:"root"`
+	Files []struct {
+		Path   string `json:"path"`
+		Size   int64  `json:"size"`
+		BLAKE3 string `json:"blake3"`
+		Link   string `json:"link"`
+	} `json:"files"`
+	Tables []struct {
+		Schema string `json:"schema"`
+		Name   string `json:"name"`
+		Rows   int64  `json:"rows"`
+	} `json:"tables"`
+	Objects []struct {
+		Key    string `json:"key"`
+		Size   int64  `json:"size"`
+		SHA256 string `json:"sha256"`
+	} `json:"objects"`
+	StdinFilename string `json:"stdin_filename"`
+	Bytes         int64  `json:"bytes"`
+}
+
+// TestHostLossRestoreWithKit: a path source, a PostgreSQL database and an
+// S3 bucket are backed up into an S3 primary with a local replica kept
+// off the state dir; `recovery kit` writes the kit (a second, rotating
+// kit makes the first open nothing); the state dir is deleted; the kit is
+// decrypted with the age library as `age -d` would, and plain restic, with
+// nothing but the kit, lists and restores each source from the primary and
+// from the replica, matching the backup-time manifest stored in the
+// repository. The kit does not open with a wrong identity, and no escrow
+// password is in the state dir (catalog, audit log), the output or the
+// logs.
+func TestHostLossRestoreWithKit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s3 := testenv.StartS3(t)
+	s3.MakeBucket(t, "src")
+	s3.MakeBucket(t, "repo")
+	objects := map[string]string{"cases/a.txt": "alpha case", "cases/deep/b.bin": strings.Repeat("b", 70000), "c.json": `{"n":1}`}
+	for k, v := range objects {
+		if _, err := s3.Client(t).PutObject(ctx, "src", k, strings.NewReader(v), int64(len(v)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cases")
+	pg.Exec(t, "cases", `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
+	pg.Exec(t, "cases", `INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 500) g`)
+	pg.Exec(t, "cases", `CREATE TABLE tags (name text)`)
+	pg.Exec(t, "cases", `INSERT INTO tags VALUES ('a'), ('b'), ('c')`)
+	files := filepath.Join(dir, "files")
+	testenv.WriteFiles(t, files, 12, 5000)
+	offsite := filepath.Join(dir, "offsite")
+	os.MkdirAll(offsite, 0o700)
+	officer, _ := age.GenerateX25519Identity()
+	city, _ := age.GenerateX25519Identity()
+	pgpw := testenv.SecretFile(t, dir, "pg", pg.Password)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - name: tokyo%s
+  - {name: offsite, local: {path: %s}}
+sources:
+  - {name: files, path: {path: %s}}
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: cases, user: %s, password: %s, sslmode: disable}
+  - name: bucket%s
+jobs:
+  - {name: j, sources: [files, db, bucket], repository: tokyo, replicas: [offsite]}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+recovery:
+  recipients: [%s, %s]
+  kit_location: city hall safe, IT division
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey),
+		filepath.Join(offsite, "replica"), files, pg.Port, pg.User, pgpw, testenv.S3YAML(t, dir, s3, "src", s3.AccessKey, s3.SecretKey),
+		officer.Recipient(), city.Recipient())
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	var outputs bytes.Buffer // everything Steward printed or logged
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := stewardRun(t, dir, "", append([]string{"--log-level", "debug"}, args...)...)
+		outputs.WriteString(out + errOut)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+		}
+		return out
+	}
+	run(0, "init")
+	run(0, "repo", "init")
+	if st := run(0, "status"); !strings.Contains(st, "repository tokyo has no escrow key") || !strings.Contains(st, "repository offsite has no escrow key") {
+		t.Fatalf("status before any kit:\n%s", st)
+	}
+	run(0, "backup", "run")
+
+	first := filepath.Join(dir, "kit1.age")
+	run(0, "recovery", "kit", "--to", first)
+	if st, err := os.Stat(first); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("kit file: %v %v", st, err)
+	}
+	before := mustRead(t, first)
+	if code, _, errOut := stewardRun(t, dir, "", "recovery", "kit", "--to", first); code != exitUsage || !strings.Contains(errOut, "never overwritten") {
+		t.Fatalf("a second kit onto the same file: exit %d %s", code, errOut)
+	}
+	if !bytes.Equal(before, mustRead(t, first)) {
+		t.Fatal("the refused kit changed the existing file")
+	}
+	kitPath := filepath.Join(dir, "kit2.age")
+	var res struct {
+		Kit struct {
+			SHA256       string `json:"sha256"`
+			Repositories []struct {
+				Name    string   `json:"name"`
+				KeyID   string   `json:"key_id"`
+				Removed []string `json:"removed_key_ids"`
+			} `json:"repositories"`
+		} `json:"kit"`
+		Sheet struct {
+			Path string `json:"path"`
+		} `json:"sheet"`
+	}
+	out := run(0, "--json", "recovery", "kit", "--to", kitPath, "--rotate")
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("kit --json: %v\n%s", err, out)
+	}
+	if sum := sha256.Sum256(mustRead(t, kitPath)); hex.EncodeToString(sum[:]) != res.Kit.SHA256 {
+		t.Errorf("kit SHA-256 %s, the file's is %x", res.Kit.SHA256, sum)
+	}
+	if st := run(0, "status"); strings.Contains(st, "escrow") || strings.Contains(st, "recovery kit") {
+		t.Errorf("status after the kit still warns:\n%s", st)
+	}
+	if sig, err := exec.Command("pdfsig", res.Sheet.Path).CombinedOutput(); !strings.Contains(string(sig), "Signature is Valid.") {
+		t.Fatalf("pdfsig on the sheet: %v %s", err, sig)
+	}
+	run(0, "verify", res.Sheet.Path)
+	sheetText := tool(t, "pdftotext", "-layout", res.Sheet.Path, "-")
+
+	// Any recipient's identity opens the kit; another identity does not.
+	kit, err := openKit(t, kitPath, officer)
+	if err != nil {
+		t.Fatalf("decrypt with the officer's identity: %v", err)
+	}
+	if _, err := openKit(t, kitPath, city); err != nil {
+		t.Fatalf("decrypt with the city's identity: %v", err)
+	}
+	stranger, _ := age.GenerateX25519Identity()
+	if _, err := openKit(t, kitPath, stranger); err == nil {
+		t.Fatal("a stranger's identity decrypted the kit")
+	}
+	old, err := openKit(t, first, officer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kit.Schema != "steward.recovery-kit/v1" || kit.Contract != "T-1" || !strings.HasSuffix(kit.Created, "+09:00") || kit.ResticVersion == "" || len(kit.Repositories) != 2 {
+		t.Fatalf("kit: %+v", kit)
+	}
+	byName := map[string]kitRepo{}
+	for i, r := range kit.Repositories {
+		byName[r.Name] = r
+		if r.KeyID != res.Kit.Repositories[i].KeyID || len(r.Password) < 40 {
+			t.Errorf("kit repository %s: key %s (printed %s), password of %d characters", r.Name, r.KeyID, res.Kit.Repositories[i].KeyID, len(r.Password))
+		}
+		if !strings.Contains(sheetText, r.KeyID) {
+			t.Errorf("the sheet does not list escrow key %s", r.KeyID)
+		}
+		if len(res.Kit.Repositories[i].Removed) != 1 || res.Kit.Repositories[i].Removed[0] != old.Repositories[i].KeyID {
+			t.Errorf("repository %s: rotation removed %v, want the first kit's %s", r.Name, res.Kit.Repositories[i].Removed, old.Repositories[i].KeyID)
+		}
+	}
+	if byName["tokyo"].Role != "primary" || byName["tokyo"].S3 == nil || byName["tokyo"].S3.Region == "" || byName["offsite"].Role != "replica" {
+		t.Fatalf("kit repositories: %+v", kit.Repositories)
+	}
+	for _, r := range old.Repositories {
+		if _, err := kitRestic(t, r, "key", "list", "--json"); err == nil {
+			t.Errorf("the rotated-out kit still opens %s", r.Name)
+		}
+	}
+
+	// No escrow password anywhere on the host, in its output or logs.
+	var secrets []string
+	for _, k := range []kitDoc{kit, old} {
+		for _, r := range k.Repositories {
+			secrets = append(secrets, r.Password)
+		}
+	}
+	state := filepath.Join(dir, "state")
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("an escrow password is in %s", p)
+			}
+		}
+		return nil
+	})
+	for _, s := range secrets {
+		if bytes.Contains(outputs.Bytes(), []byte(s)) || strings.Contains(sheetText, s) {
+			t.Error("an escrow password is in Steward's output, logs or the sheet")
+		}
+	}
+	for _, p := range []string{"catalog.db", "audit.jsonl"} {
+		if _, err := os.Stat(filepath.Join(state, p)); err != nil {
+			t.Fatalf("the grep did not cover %s: %v", p, err)
+		}
+	}
+
+	// The host is lost.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tokyo", "offsite"} {
+		t.Run(name, func(t *testing.T) { restoreWithKit(t, byName[name], pg, files, objects) })
+	}
+}
+
+// restoreWithKit lists r's snapshots with plain restic and restores each
+// source's latest snapshot, checking it against the manifest stored in
+// the repository beside it.
+func restoreWithKit(t *testing.T, r kitRepo, pg *testenv.Postgres, files string, objects map[string]string) {
+	out, err := kitRestic(t, r, "snapshots", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snaps []plainSnapshot
+	if err := json.Unmarshal(out, &snaps); err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]plainSnapshot{}
+	for _, s := range snaps {
+		for _, tag := range s.Tags {
+			if src, ok := strings.CutPrefix(tag, "source:"); ok && slices.Contains(s.Tags, "steward-data") {
+				data[src] = s
+			}
+		}
+	}
+	if len(data) != 3 {
+		t.Fatalf("data snapshots by source: %v (all: %+v)", data, snaps)
+	}
+	manifestOf := func(source string, s plainSnapshot) plainManifest {
+		t.Helper()
+		var run string
+		for _, tag := range s.Tags {
+			if strings.HasPrefix(tag, "run:") {
+				run = tag
+			}
+		}
+		for _, m := range snaps {
+			if slices.Contains(m.Tags, "steward-manifest") && slices.Contains(m.Tags, run) && slices.Contains(m.Tags, "source:"+source) {
+				body, err := kitRestic(t, r, "dump", m.ID, "/"+source+".manifest.json")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var pm plainManifest
+				if err := json.Unmarshal(body, &pm); err != nil {
+					t.Fatal(err)
+				}
+				return pm
+			}
+		}
+		t.Fatalf("no manifest snapshot for %s (%s)", source, run)
+		return plainManifest{}
+	}
+
+	// The path source: restic restore, every file's size and BLAKE3.
+	m := manifestOf("files", data["files"])
+	target := t.TempDir()
+	if _, err := kitRestic(t, r, "restore", data["files"].ID+":"+m.Root, "--target", target); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 12 {
+		t.Fatalf("files manifest lists %d files", len(m.Files))
+	}
+	for _, f := range m.Files {
+		b, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := blake3.Sum256(b)
+		orig, _ := os.ReadFile(filepath.Join(files, filepath.FromSlash(f.Path)))
+		if int64(len(b)) != f.Size || hex.EncodeToString(sum[:]) != f.BLAKE3 || !bytes.Equal(b, orig) {
+			t.Errorf("%s: %d bytes, BLAKE3 %x; manifest %d, %s", f.Path, len(b), sum, f.Size, f.BLAKE3)
+		}
+	}
+
+	// The database: restic dump of the pg_dump archive, its size, and
+	// pg_restore into a new database with the manifest's row counts.
+	m = manifestOf("db", data["db"])
+	dump := filepath.Join(t.TempDir(), "db.pgdump")
+	body, err := kitRestic(t, r, "dump", data["db"].ID, "/"+m.StdinFilename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(dump, body, 0o600)
+	if int64(len(body)) != m.Bytes || len(m.Tables) != 2 {
+		t.Fatalf("dump %d bytes, manifest %d bytes and %d tables", len(body), m.Bytes, len(m.Tables))
+	}
+	db := "restored_" + r.Name
+	pg.CreateDatabase(t, db)
+	cmd := exec.Command(filepath.Join(pg.BinDir, "pg_restore"), "--no-owner", "-d", db, dump)
+	cmd.Env = append(os.Environ(), pg.Env()...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v %s", err, out)
+	}
+	for _, tb := range m.Tables {
+		rows := pg.Query(t, db, fmt.Sprintf(`SELECT count(*) FROM %q.%q`, tb.Schema, tb.Name))
+		if fmt.Sprint(rows[0][0]) != fmt.Sprint(tb.Rows) {
+			t.Errorf("table %s.%s: %v rows, manifest %d", tb.Schema, tb.Name, rows[0][0], tb.Rows)
+		}
+	}
+
+	// The bucket: restic dump of the archive, each object's size and
+	// SHA-256.
+	m = manifestOf("bucket", data["bucket"])
+	body, err = kitRestic(t, r, "dump", data["bucket"].ID, "/"+m.StdinFilename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(body))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = b
+	}
+	if len(m.Objects) != len(objects) {
+		t.Fatalf("bucket manifest lists %d objects", len(m.Objects))
+	}
+	for _, o := range m.Objects {
+		b := got[o.Key]
+		sum := sha256.Sum256(b)
+		if int64(len(b)) != o.Size || hex.EncodeToString(sum[:]) != o.SHA256 || string(b) != objects[o.Key] {
+			t.Errorf("object %s: %d bytes, SHA-256 %x; manifest %d, %s", o.Key, len(b), sum, o.Size, o.SHA256)
+		}
+	}
+}
