@@ -7,10 +7,10 @@ import (
 
 // RunbookVersion is the version of docs/runbook-restore.md that drills
 // follow; every drill record cites it (a test keeps the two in sync).
-const RunbookVersion = "1.0"
+const RunbookVersion = "1.1"
 
 // RunbookDate is the date of that runbook version.
-const RunbookDate = "2026-11-26"
+const RunbookDate = "2026-12-01"
 
 // Schema identifies the drill record's JSON layout.
 const Schema = "steward.drill/v1"

@@ -455,3 +455,67 @@ func restoreWithKit(t *testing.T, r kitRepo, pg *testenv.Postgres, files string,
 		}
 	}
 }
+
+// TestEraseLeavesKitUseless: erase deletes every key file, the escrow
+// keys among them, so after the contract's erasure the kit's passwords
+// open nothing, in the primary or in a replica kept outside the state
+// dir.
+func TestEraseLeavesKitUseless(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 3, 1000)
+	offsite := filepath.Join(dir, "offsite")
+	os.MkdirAll(offsite, 0o700)
+	officer, _ := age.GenerateX25519Identity()
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+  - {name: offsite, local: {path: %s}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk, replicas: [offsite]}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+erase: {approvers: [bob], cooling_off: 1s}
+recovery: {recipients: [%s], kit_location: safe}
+`, filepath.Join(repoRoot(t), "bin", "restic"), filepath.Join(offsite, "replica"), data, officer.Recipient()), 0o600)
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := stewardRun(t, dir, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	run("init")
+	run("repo", "init")
+	run("backup", "run")
+	kitPath := filepath.Join(dir, "kit.age")
+	run("recovery", "kit", "--to", kitPath)
+	kit, err := openKit(t, kitPath, officer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range kit.Repositories {
+		if _, err := kitRestic(t, r, "snapshots", "--json"); err != nil {
+			t.Fatalf("before erase: %v", err)
+		}
+	}
+	out := run("erase", "plan", "--as", "alice")
+	id := strings.Fields(out)[2]
+	run("erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "the city keeps its own copy")
+	time.Sleep(1100 * time.Millisecond) // the cooling-off
+	if out := run("erase", "execute", id, "--as", "alice"); !strings.Contains(out, "deletion certificate DC-") {
+		t.Fatalf("execute:\n%s", out)
+	}
+	for _, r := range kit.Repositories {
+		if out, err := kitRestic(t, r, "snapshots", "--json"); err == nil {
+			t.Errorf("after erase the kit still opens %s: %s", r.Name, out)
+		}
+		if ents, err := os.ReadDir(filepath.Join(r.Location, "keys")); err == nil && len(ents) > 0 {
+			t.Errorf("%s still has %d key files", r.Name, len(ents))
+		}
+	}
+}
