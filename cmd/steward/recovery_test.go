@@ -519,3 +519,68 @@ recovery: {recipients: [%s], kit_location: safe}
 		}
 	}
 }
+
+// TestRecoveryKitRefusesAndRollsBack: without recovery.recipients the kit
+// is refused (exit 2) and nothing is added; when a repository cannot be
+// given an escrow key, the keys already added to the others are removed
+// again and the kit file too, so no key is left whose password nobody has.
+func TestRecoveryKitRefusesAndRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	officer, _ := age.GenerateX25519Identity()
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+  - {name: copy, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk, replicas: [copy]}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	keyFiles := func(name string) int {
+		t.Helper()
+		ents, err := os.ReadDir(filepath.Join(dir, "state", "repositories", name, "keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	kitPath := filepath.Join(dir, "kit.age")
+	if code, _, errOut := stewardRun(t, dir, "", "recovery", "kit", "--to", kitPath); code != exitUsage || !strings.Contains(errOut, "recovery.recipients") {
+		t.Fatalf("kit without recipients: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := stewardRun(t, dir, "", "recovery", "kit"); code != exitUsage || !strings.Contains(errOut, "--to") {
+		t.Fatalf("kit without --to: exit %d %s", code, errOut)
+	}
+
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg+fmt.Sprintf("recovery: {recipients: [%s]}\n", officer.Recipient())), 0o600)
+	// The replica is gone: its escrow key cannot be added.
+	if err := os.Rename(filepath.Join(dir, "state", "repositories", "copy"), filepath.Join(dir, "copy-moved")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := stewardRun(t, dir, "", "recovery", "kit", "--to", kitPath)
+	if code == 0 || !strings.Contains(errOut, "copy") {
+		t.Fatalf("kit with a missing repository: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(kitPath); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed kit left its file: %v", err)
+	}
+	if n := keyFiles("disk"); n != 1 {
+		t.Errorf("disk has %d key files after the failed kit, want its own one", n)
+	}
+	audit := string(mustRead(t, filepath.Join(dir, "state", "audit.jsonl")))
+	for _, want := range []string{`"action":"recovery.escrow_key.add","target":"repository:disk","result":"ok"`, `"action":"recovery.escrow_key.remove","target":"repository:disk","result":"ok"`, `"action":"recovery.kit"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+}
