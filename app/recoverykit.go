@@ -62,13 +62,13 @@ func (a *App) recoverySheet(ctx context.Context, rec *recovery.Record) (Written,
 	if err != nil {
 		return Written{}, err
 	}
+	s.Contract, s.Customer = a.Config.Contract.ID, a.Config.Contract.Customer
 	return a.WriteSignedReport(ctx, SignedReport{
 		File:   a.reportFile("recovery-sheet-" + s.KitID),
 		Reason: "Recovery kit sheet / 復旧キット管理票",
 		Action: "recovery.sheet", Target: "kit:" + rec.File,
 		Details: map[string]string{"kit_sha256": rec.SHA256},
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
-			s.Contract, s.Customer = a.Config.Contract.ID, a.Config.Contract.Customer
 			return certs.RenderRecoverySheet(w, s, o)
 		},
 	})

@@ -115,7 +115,7 @@ func RenderRecoverySheet(w io.Writer, s *RecoverySheet, opts RenderOptions) (*Re
 		r.kv("場所", "Location", rp.Location)
 		r.kvHash("退避鍵 ID", "Escrow key ID", rp.KeyID)
 		if len(rp.Removed) > 0 {
-			r.kv("削除した旧鍵", "Old keys removed", strings.Join(rp.Removed, ", "))
+			r.kvHash("削除した旧鍵", "Old keys removed", strings.Join(rp.Removed, ", "))
 		}
 	}
 
