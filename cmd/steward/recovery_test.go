@@ -139,7 +139,8 @@ type plainManifest struct {
 // from the replica, matching the backup-time manifest stored in the
 // repository. The kit does not open with a wrong identity, and no escrow
 // password is in the state dir (catalog, audit log), the output or the
-// logs.
+// logs. Last, `steward recover` with the kit's passwords brings the
+// snapshots back on a new state dir, holding the passwords only sealed.
 func TestHostLossRestoreWithKit(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -327,6 +328,42 @@ recovery:
 	for _, name := range []string{"tokyo", "offsite"} {
 		t.Run(name, func(t *testing.T) { restoreWithKit(t, byName[name], pg, files, objects) })
 	}
+
+	// A new host: `steward recover` with the kit's escrow passwords (each
+	// in a file of its own) brings the snapshots back, and the passwords
+	// are on disk only sealed.
+	pwDir := t.TempDir()
+	args := []string{"recover"}
+	for _, r := range kit.Repositories {
+		p := filepath.Join(pwDir, r.Name+".pw")
+		os.WriteFile(p, []byte(r.Password), 0o600)
+		args = append(args, "--password-file", r.Name+"="+p)
+	}
+	run(0, args...)
+	snaps := run(0, "snapshots")
+	for _, src := range []string{"files", "db", "bucket"} {
+		found := false
+		for _, line := range strings.Split(snaps, "\n") {
+			f := strings.Fields(line)
+			found = found || (len(f) > 3 && f[3] == src && strings.Contains(line, "tokyo") && strings.Contains(line, "offsite"))
+		}
+		if !found {
+			t.Errorf("snapshots after recover has no %s snapshot in tokyo with its copy in offsite:\n%s", src, snaps)
+		}
+	}
+	filepath.WalkDir(state, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("after recover, an escrow password is in clear in %s", p)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // restoreWithKit lists r's snapshots with plain restic and restores each
