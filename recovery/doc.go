@@ -12,7 +12,10 @@
 // RecordKey): never a password. Because no password is kept, every kit
 // has new escrow keys; older kits keep working until a kit is made with
 // Rotate, which removes every other escrow key from the repositories once
-// the new kit is written.
+// the new kit is written. Where the host itself opens a repository with an
+// escrow key (its password came from a kit through Rebuild), Rotate first
+// gives the host a key of its own (repo.Opener.ReplacePassword), so that
+// the used kit's key can go too.
 //
 // The kit holds, per repository, the restic location, the S3 endpoint,
 // region, bucket, prefix and the access key the repository is used with

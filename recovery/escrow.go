@@ -20,6 +20,7 @@ import (
 	"steward/internal/config"
 	"steward/internal/keys"
 	"steward/internal/repo"
+	"steward/internal/resticx"
 )
 
 // EscrowUser is the user name of every escrow key (restic key list shows
@@ -218,7 +219,10 @@ func (m *Maker) rollback(ctx context.Context, added []escrowKey) {
 }
 
 // rotate removes from each repository every escrow key but the new one,
-// noting the removed ids in rec.
+// noting the removed ids in rec. Where this host itself opens a
+// repository with an escrow key (its password came from a kit, e.g.
+// through `steward recover`), the host gets a key of its own first, so
+// that the kit's key can go too.
 func (m *Maker) rotate(ctx context.Context, added []escrowKey, rec *Record) error {
 	restic := m.d.Repos.Restic()
 	var errs []error
@@ -227,6 +231,13 @@ func (m *Maker) rotate(ctx context.Context, added []escrowKey, rec *Record) erro
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repository %q: list keys to rotate: %w", k.r.Name(), err))
 			continue
+		}
+		if cur := slices.IndexFunc(ks, func(x resticx.Key) bool { return x.Current }); cur >= 0 && ks[cur].UserName == EscrowUser && ks[cur].ID != k.id {
+			if err := m.replaceHostKey(ctx, k.r, ks[cur].ID); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ks[cur].Current = false
 		}
 		for _, old := range ks {
 			if old.UserName != EscrowUser || old.ID == k.id || old.Current {
@@ -246,6 +257,31 @@ func (m *Maker) rotate(ctx context.Context, added []escrowKey, rec *Record) erro
 	if len(errs) > 0 {
 		return fmt.Errorf("the new kit was written, but older escrow keys remain (older kits still open them): %w", errors.Join(errs...))
 	}
+	return nil
+}
+
+// HostUser is the user name of a key replaceHostKey gives this host.
+const HostUser = "steward"
+
+// replaceHostKey gives this host a new key of its own (random password,
+// sealed in place of the old one) where it opened r with escrow key
+// oldID, and sets r's password to it.
+func (m *Maker) replaceHostKey(ctx context.Context, r *repo.Repo, oldID string) error {
+	restic := m.d.Repos.Restic()
+	pw := keys.RandomSecret(escrowBytes)
+	id, err := restic.AddKey(ctx, r.Restic, pw, HostUser, m.d.Config.Contract.ID)
+	if err == nil {
+		if err = m.d.Repos.ReplacePassword(r.Name(), pw); err != nil {
+			_ = restic.RemoveKey(context.WithoutCancel(ctx), r.Restic, id) // nobody holds its password
+		}
+	}
+	if err != nil {
+		pw.Wipe()
+		m.audit.Record(ctx, "repository.host_key.replace", "repository:"+r.Name(), audit.ResultFailed, map[string]string{"old_key_id": oldID, "error": err.Error()})
+		return fmt.Errorf("repository %q: this host opens it with escrow key %s, and giving it a key of its own failed: %w", r.Name(), oldID, err)
+	}
+	r.Restic.Password = pw
+	m.audit.Record(ctx, "repository.host_key.replace", "repository:"+r.Name(), audit.ResultOK, map[string]string{"old_key_id": oldID, "key_id": id})
 	return nil
 }
 

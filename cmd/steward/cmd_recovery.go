@@ -38,7 +38,10 @@ it and plain restic, every repository restores without Steward
 The escrow passwords are never stored on this host: they exist only in the
 kit. So every run makes new escrow keys, and older kits keep opening the
 repositories until a kit is made with --rotate, which removes every other
-escrow key from the repositories once the new kit is written. Keep the kit
+escrow key from the repositories once the new kit is written; where this
+host itself opens a repository with an escrow key (after ` + "`steward recover`" + `
+with a kit's passwords), it first gets a key of its own, sealed in place of
+the kit's password, so that the used kit opens nothing. Keep the kit
 where recovery.kit_location says; destroy it after the contract's erasure
 (which deletes every key, escrow keys included).
 

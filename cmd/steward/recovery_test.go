@@ -24,6 +24,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/zeebo/blake3"
 
+	"steward/app"
+	"steward/internal/resticx"
 	"steward/internal/testenv"
 )
 
@@ -140,7 +142,9 @@ type plainManifest struct {
 // repository. The kit does not open with a wrong identity, and no escrow
 // password is in the state dir (catalog, audit log), the output or the
 // logs. Last, `steward recover` with the kit's passwords brings the
-// snapshots back on a new state dir, holding the passwords only sealed.
+// snapshots back on a new state dir, holding the passwords only sealed,
+// and a rotating kit then gives the host keys of its own, so that the
+// used kit opens nothing.
 func TestHostLossRestoreWithKit(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -351,6 +355,40 @@ recovery:
 			t.Errorf("snapshots after recover has no %s snapshot in tokyo with its copy in offsite:\n%s", src, snaps)
 		}
 	}
+
+	// The recovered host opens the repositories with the kit's escrow
+	// keys; a rotating kit gives it keys of its own, so that the used kit
+	// opens nothing any more.
+	run(0, "recovery", "kit", "--to", filepath.Join(dir, "kit3.age"), "--rotate")
+	fresh, err := openKit(t, filepath.Join(dir, "kit3.age"), city)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range kit.Repositories {
+		if _, err := kitRestic(t, r, "key", "list", "--json"); err == nil {
+			t.Errorf("the kit used for recover still opens %s after the rotation", r.Name)
+		}
+		if _, err := kitRestic(t, fresh.Repositories[i], "key", "list", "--json"); err != nil {
+			t.Errorf("the new kit: %v", err)
+		}
+		// The host opens with a key of its own, and the one escrow key is
+		// the new kit's. (The lost host's own key stays: its password was
+		// sealed on the lost disk.)
+		var escrow []string
+		current := ""
+		for _, k := range hostKeys(t, dir, r.Name) {
+			if k.UserName == "steward-escrow" {
+				escrow = append(escrow, k.ID)
+			}
+			if k.Current {
+				current = k.UserName
+			}
+		}
+		if current != "steward" || len(escrow) != 1 || escrow[0] != fresh.Repositories[i].KeyID {
+			t.Errorf("%s after the rotation: the host opens with a key of %q; escrow keys %v, want the new kit's %s", r.Name, current, escrow, fresh.Repositories[i].KeyID)
+		}
+	}
+	secrets = append(secrets, fresh.Repositories[0].Password, fresh.Repositories[1].Password)
 	filepath.WalkDir(state, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
@@ -364,6 +402,31 @@ recovery:
 		}
 		return nil
 	})
+}
+
+// hostKeys lists repository name's keys as this host opens it (its sealed
+// password).
+func hostKeys(t *testing.T, dir, name string) []resticx.Key {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.Open(ctx, app.Options{ConfigPath: filepath.Join(dir, "steward.yaml"), LogLevel: "warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	repos, err := a.Repos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repos.Open(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := repos.Restic().Keys(ctx, r.Restic)
+	if err != nil {
+		t.Fatalf("%s: the host's own password: %v", name, err)
+	}
+	return ks
 }
 
 // restoreWithKit lists r's snapshots with plain restic and restores each
