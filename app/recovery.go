@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"steward/internal/audit"
@@ -113,4 +114,38 @@ func (a *App) repositoryNames() []string {
 // differs from the one already sealed.
 func IsRebuildUsage(err error) bool {
 	return errors.Is(err, repo.ErrNoRepository) || errors.Is(err, repo.ErrOtherPassword) || errors.Is(err, ErrNotNew) || errs.IsUsage(err)
+}
+
+// RecoverWithKit rebuilds this state dir from a decrypted recovery kit:
+// the kit must be this contract's; its escrow passwords open the
+// repositories it names (Rebuild). The audit log records the kit's use
+// first: its SHA-256, when it was made, and the old audit log's head the
+// kit carries (the last head known of the lost host's log).
+func (a *App) RecoverWithKit(ctx context.Context, kit *recovery.Kit, kitSHA256 string) (*recovery.RebuildResult, error) {
+	if kit.Contract != a.Config.Contract.ID {
+		return nil, errs.Usage("the kit is contract %q's, the config is contract %q's: use this contract's kit, or the config of the kit's contract", kit.Contract, a.Config.Contract.ID)
+	}
+	passwords := map[string]keys.Secret{}
+	var left []string
+	for _, r := range kit.Repositories {
+		if _, ok := a.Config.Repository(r.Name); !ok {
+			left = append(left, r.Name)
+			continue
+		}
+		passwords[r.Name] = keys.Secret(r.Password)
+	}
+	if len(passwords) == 0 {
+		return nil, errs.Usage("the kit names no repository of the config (it names %s)", strings.Join(left, ", "))
+	}
+	details := map[string]string{"sha256": kitSHA256, "created": kit.Created, "restic_version": kit.ResticVersion}
+	if kit.AuditHead != nil {
+		details["old_audit_head_seq"], details["old_audit_head_hash"] = fmt.Sprint(kit.AuditHead.Seq), kit.AuditHead.Hash
+	}
+	if len(left) > 0 {
+		details["not_in_config"] = strings.Join(left, ",")
+	}
+	if err := a.Record(ctx, "recovery.kit.use", "kit:sha256:"+kitSHA256, audit.ResultStarted, details); err != nil {
+		return nil, err
+	}
+	return a.Rebuild(ctx, passwords, "recovery kit sha256:"+kitSHA256+" made "+kit.Created)
 }

@@ -39,7 +39,7 @@ func (a *App) RecoveryKit(ctx context.Context, opts recovery.KitOptions) (*KitRe
 	if err != nil {
 		return nil, err
 	}
-	m := recovery.NewMaker(recovery.KitDeps{Config: a.Config, Repos: repos, KV: a.Catalog, Audit: a.Audit, Clock: a.Clock, Log: a.Log, ResticVersion: version})
+	m := recovery.NewMaker(recovery.KitDeps{Config: a.Config, Repos: repos, KV: a.Catalog, Audit: a.Audit, Clock: a.Clock, Log: a.Log, ResticVersion: version, AuditHead: a.Audit.Head})
 	rec, err := m.Make(ctx, opts)
 	if errors.Is(err, recovery.ErrNoRecipients) || errors.Is(err, recovery.ErrKitExists) {
 		return nil, errs.AsUsage(err)

@@ -41,6 +41,9 @@ type KitDeps struct {
 	Log   *slog.Logger
 	// ResticVersion is the version of the restic that Repos runs.
 	ResticVersion string
+	// AuditHead, when set, gives the audit log's head, written into the
+	// kit.
+	AuditHead func(ctx context.Context) (seq int64, hash string, err error)
 }
 
 // Maker makes recovery kits.
@@ -97,6 +100,11 @@ func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
 	target := "kit:" + abs
 	kit := &Kit{Schema: Schema, Contract: cfg.Contract.ID, Customer: cfg.Contract.Customer,
 		Created: m.d.Clock.Format(m.d.Clock.Now()), ResticVersion: m.d.ResticVersion, Instructions: instructions}
+	if m.d.AuditHead != nil {
+		if seq, hash, err := m.d.AuditHead(ctx); err == nil {
+			kit.AuditHead = &KitAuditHead{Seq: seq, Hash: hash}
+		}
+	}
 	added, err := m.addEscrowKeys(ctx, kit)
 	if err != nil {
 		m.rollback(ctx, added)

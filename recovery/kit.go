@@ -1,9 +1,13 @@
 package recovery
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"filippo.io/age"
@@ -33,6 +37,15 @@ type Kit struct {
 	Repositories  []KitRepository `json:"repositories"`
 	// Instructions say, in the kit itself, how to use it.
 	Instructions string `json:"instructions"`
+	// AuditHead is the audit log's head when the kit was made: a host
+	// rebuilt from the kit names it as the old log's last known head.
+	AuditHead *KitAuditHead `json:"audit_head,omitempty"`
+}
+
+// KitAuditHead is an audit-log head: its sequence number and hash.
+type KitAuditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
 }
 
 // KitRepository is one repository in a kit.
@@ -126,4 +139,29 @@ func Decrypt(r io.Reader, identities ...age.Identity) (*Kit, error) {
 		return nil, fmt.Errorf("%w: schema %q (this version reads %s)", ErrBadKit, k.Schema, Schema)
 	}
 	return &k, nil
+}
+
+// OpenKitFile decrypts the kit at path with the age identities in
+// identityFile (as `age -d -i identityFile` does). It returns the kit and
+// the SHA-256 of the kit file, which names it in the audit log.
+func OpenKitFile(path, identityFile string) (*Kit, string, error) {
+	idf, err := os.Open(identityFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("identity file: %w", err)
+	}
+	defer idf.Close()
+	ids, err := age.ParseIdentities(idf)
+	if err != nil {
+		return nil, "", fmt.Errorf("identity file %s: %w", identityFile, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("kit: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	k, err := Decrypt(bytes.NewReader(b), ids...)
+	if err != nil {
+		return nil, "", fmt.Errorf("kit %s: %w (is %s the identity of one of its recipients?)", path, err, identityFile)
+	}
+	return k, hex.EncodeToString(sum[:]), nil
 }

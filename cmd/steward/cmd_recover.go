@@ -17,12 +17,16 @@ import (
 	"steward/internal/errs"
 	"steward/internal/keys"
 	"steward/internal/state"
+	"steward/recovery"
 )
 
 type recoverOptions struct {
 	// PasswordFiles are NAME=FILE pairs: repository NAME's password is in
 	// FILE.
 	PasswordFiles []string
+	// Kit is a recovery kit file, opened with the age identity in
+	// Identity.
+	Kit, Identity string
 }
 
 func newRecoverCommand(g *globalOptions) *cli.Command {
@@ -34,10 +38,14 @@ func newRecoverCommand(g *globalOptions) *cli.Command {
 initialises the state dir if it is not (as init does: a new master key and
 catalog), then rebuilds the catalog from the repositories themselves — every
 snapshot of every job, the run that made it and its manifest — so that
-snapshots, drill run and backup run work again. Each repository's password
-is read from a file (--password-file NAME=FILE, once per repository; never
-from the command line) and, once it has opened its repository, sealed under
-the new master key as repo init does. A repository that does not answer is
+snapshots, drill run and backup run work again. The repositories' passwords
+come from the recovery kit (--kit FILE --identity AGE-IDENTITY-FILE: the
+escrow keys' passwords, decrypted in memory) or each from a file
+(--password-file NAME=FILE, once per repository); never from the command
+line. Each, once it has opened its repository, is sealed under the new
+master key as repo init does. After a recovery with a kit, run
+steward recovery kit --to NEW-FILE --rotate: this host gets restic keys of
+its own, a new kit is made, and the used kit opens nothing any more. A repository that does not answer is
 named and the others are still rebuilt (exit 1); run recover again with its
 password once it answers: what is in the catalog already is kept, not added
 twice.
@@ -47,15 +55,18 @@ rebuild itself: that is a live host's. Secrets in the config that were sealed
 under the old master key (sealed:v1:…) do not open with the new one: seal
 them again with steward secret seal, or give them as env: or file:.
 
-The audit log of the new state dir starts with steward.init, then
-recovery.rebuild (the counts per repository) and recovery.seal-passwords.
+The audit log of the new state dir starts with steward.init, then (with a
+kit) recovery.kit.use naming the kit's SHA-256 and the old audit log's head
+it carries, then recovery.rebuild (the counts per repository) and recovery.seal-passwords.
 See docs/runbook-restore.md, "Rebuilding Steward on a new host".`,
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "kit", Usage: "the recovery kit `FILE` (steward recovery kit)", Destination: &opts.Kit},
+			&cli.StringFlag{Name: "identity", Usage: "the age identity `FILE` of one of the kit's recipients (as age -d -i)", Destination: &opts.Identity},
 			&cli.StringSliceFlag{Name: "password-file", Usage: "repository NAME's password is in `NAME=FILE` (repeat for each repository)", Destination: &opts.PasswordFiles},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 0 {
-				return errs.Usage("recover takes no arguments: give each password as --password-file NAME=FILE")
+				return errs.Usage("recover takes no arguments: give the kit as --kit FILE --identity FILE, or each password as --password-file NAME=FILE")
 			}
 			return runRecover(ctx, opts, g, g.stdout)
 		},
@@ -63,11 +74,30 @@ See docs/runbook-restore.md, "Rebuilding Steward on a new host".`,
 }
 
 func runRecover(ctx context.Context, opts recoverOptions, g *globalOptions, out io.Writer) error {
-	if len(opts.PasswordFiles) == 0 {
-		return errs.Usage("--password-file NAME=FILE: give the password of at least one repository")
+	switch {
+	case opts.Kit != "" && len(opts.PasswordFiles) > 0:
+		return errs.Usage("--kit and --password-file: give one or the other")
+	case opts.Kit != "" && opts.Identity == "":
+		return errs.Usage("--kit needs --identity FILE: the age identity of one of the kit's recipients")
+	case opts.Kit == "" && opts.Identity != "":
+		return errs.Usage("--identity is for --kit FILE")
+	case opts.Kit == "" && len(opts.PasswordFiles) == 0:
+		return errs.Usage("give the recovery kit (--kit FILE --identity FILE) or the password of at least one repository (--password-file NAME=FILE)")
 	}
-	passwords, err := readPasswordFiles(opts.PasswordFiles)
-	if err != nil {
+	var kit *recovery.Kit
+	var kitSum string
+	passwords := map[string]keys.Secret{}
+	var err error
+	if opts.Kit != "" {
+		if kit, kitSum, err = recovery.OpenKitFile(opts.Kit, opts.Identity); err != nil {
+			return errs.AsUsage(err)
+		}
+		defer func() {
+			for i := range kit.Repositories {
+				kit.Repositories[i].Password = ""
+			}
+		}()
+	} else if passwords, err = readPasswordFiles(opts.PasswordFiles); err != nil {
 		return err
 	}
 	defer func() {
@@ -90,7 +120,12 @@ func runRecover(ctx context.Context, opts recoverOptions, g *globalOptions, out 
 	if err != nil {
 		return err
 	}
-	res, err := a.Rebuild(ctx, passwords, "password files")
+	var res *recovery.RebuildResult
+	if kit != nil {
+		res, err = a.RecoverWithKit(ctx, kit, kitSum)
+	} else {
+		res, err = a.Rebuild(ctx, passwords, "password files")
+	}
 	if res == nil {
 		if app.IsRebuildUsage(err) {
 			return errs.AsUsage(err)
@@ -121,6 +156,9 @@ func runRecover(ctx context.Context, opts recoverOptions, g *globalOptions, out 
 	tw.Flush()
 	if err == nil {
 		fmt.Fprintln(out, "Catalog rebuilt; passwords sealed under the new master key. Next: steward snapshots; steward drill run")
+		if kit != nil {
+			fmt.Fprintln(out, "This host opens the repositories with the kit's escrow keys: run steward recovery kit --to NEW-FILE --rotate to give it keys of its own and make a new kit (the used one then opens nothing)")
+		}
 	}
 	return err
 }

@@ -333,17 +333,32 @@ recovery:
 		t.Run(name, func(t *testing.T) { restoreWithKit(t, byName[name], pg, files, objects) })
 	}
 
-	// A new host: `steward recover` with the kit's escrow passwords (each
-	// in a file of its own) brings the snapshots back, and the passwords
-	// are on disk only sealed.
-	pwDir := t.TempDir()
-	args := []string{"recover"}
-	for _, r := range kit.Repositories {
-		p := filepath.Join(pwDir, r.Name+".pw")
-		os.WriteFile(p, []byte(r.Password), 0o600)
-		args = append(args, "--password-file", r.Name+"="+p)
+	// A new host: `steward recover --kit` with a recipient's identity
+	// brings the snapshots back, the passwords are on disk only sealed, and
+	// the new audit log names the kit and the old log's head it carries.
+	// A stranger's identity opens nothing and changes nothing.
+	idDir := t.TempDir()
+	strangerFile, cityFile := filepath.Join(idDir, "stranger.txt"), filepath.Join(idDir, "city.txt")
+	os.WriteFile(strangerFile, []byte(stranger.String()+"\n"), 0o600)
+	os.WriteFile(cityFile, []byte("# the city's officer\n"+city.String()+"\n"), 0o600)
+	if code, _, errOut := stewardRun(t, dir, "", "recover", "--kit", kitPath, "--identity", strangerFile); code != exitUsage || !strings.Contains(errOut, "identity") {
+		t.Errorf("recover with a stranger's identity: exit %d\n%s", code, errOut)
 	}
-	run(0, args...)
+	if _, err := os.Stat(state); err == nil {
+		t.Error("recover with a stranger's identity made a state dir")
+	}
+	if out := run(0, "recover", "--kit", kitPath, "--identity", cityFile); !strings.Contains(out, "--rotate") {
+		t.Errorf("recover --kit does not say to rotate:\n%s", out)
+	}
+	var used map[string]any
+	for line := range strings.Lines(string(mustRead(t, filepath.Join(state, "audit.jsonl")))) {
+		if strings.Contains(line, `"recovery.kit.use"`) {
+			json.Unmarshal([]byte(line), &used)
+		}
+	}
+	if d, _ := used["details"].(map[string]any); d == nil || d["sha256"] != res.Kit.SHA256 || d["old_audit_head_hash"] == "" || d["old_audit_head_hash"] == nil {
+		t.Errorf("the audit log's recovery.kit.use record: %v", used)
+	}
 	snaps := run(0, "snapshots")
 	for _, src := range []string{"files", "db", "bucket"} {
 		found := false
