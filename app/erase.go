@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 
+	"steward/certs"
 	"steward/erase"
+	"steward/recovery"
 )
 
 // Eraser plans, approves and executes contract-end erasure.
@@ -13,7 +16,24 @@ func (a *App) Eraser(ctx context.Context) (*erase.Eraser, error) {
 		return nil, err
 	}
 	return erase.New(erase.Deps{Config: a.Config, Store: a.Catalog, Manifests: a.Catalog.CountManifests, PurgeManifests: a.Catalog.PurgeManifests,
-		Sign: a.signForErase, Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log}), nil
+		Sign: a.signForErase, Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log, RecoveryKits: a.recoveryKits}), nil
+}
+
+// recoveryKits is the contract's last recovery kit, as the deletion
+// certificate lists it (none: nil).
+func (a *App) recoveryKits(ctx context.Context) ([]certs.RecoveryKit, error) {
+	rec, err := recovery.LastKit(ctx, a.Catalog)
+	if errors.Is(err, recovery.ErrNoKit) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	k := certs.RecoveryKit{Created: rec.Created, SHA256: rec.SHA256, Location: rec.KitLocation, Recipients: rec.Recipients, EscrowKeys: map[string]string{}}
+	for _, r := range rec.Repositories {
+		k.EscrowKeys[r.Name] = r.KeyID
+	}
+	return []certs.RecoveryKit{k}, nil
 }
 
 // signForErase renders, signs and files erase's PDF (the deletion

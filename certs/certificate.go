@@ -3,6 +3,7 @@ package certs
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -108,6 +109,7 @@ func renderCertificate(w io.Writer, ev *Evidence, opts RenderOptions, claim stri
 	r.certificateInfo(ev, att, shown, total)
 	r.certificateTargets(ev.Targets, perTarget)
 	r.certificateAccounts(ev.Accounts)
+	r.certificateKits(ev.RecoveryKits)
 	r.certificateAttestations(ev.Attestations)
 	r.certificateReferences()
 
@@ -217,6 +219,36 @@ func (r *report) certificateAccounts(accounts []Account) {
 	}
 	r.table([]string{"種別 Kind", "名前 Name", "場所 Location", "失効日時 Revoked", "検証 Verified"},
 		[]float64{30, 32, 32, 48, 38}, rows)
+}
+
+// certificateKits prints the recovery kits whose escrow keys were deleted,
+// and asks each recipient to destroy their copy.
+func (r *report) certificateKits(kits []RecoveryKit) {
+	if len(kits) == 0 {
+		return
+	}
+	r.section("復旧キット", "Recovery kits (escrow keys)")
+	r.para("下記の復旧キットが保持するエスクロー鍵は、全ての鍵ファイルとともに削除されました(暗号化消去)。キットはもはや何も開けません。各受取人は保有するキットを破棄してください。",
+		"The escrow keys these recovery kits held were deleted with every key file (cryptographic erase): the kits open nothing any more. Each recipient below is asked to destroy their copy.")
+	for _, k := range kits {
+		r.kv("作成日時", "Kit made", k.Created)
+		r.kvHash("キット SHA-256", "Kit SHA-256", k.SHA256)
+		if k.Location != "" {
+			r.kv("保管場所", "Kept at", k.Location)
+		}
+		names := make([]string, 0, len(k.EscrowKeys))
+		for name := range k.EscrowKeys {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			r.kv("エスクロー鍵", "Escrow key", name+": "+k.EscrowKeys[name]+" (削除済み deleted)")
+		}
+		for _, rcp := range k.Recipients {
+			r.kv("破棄依頼", "Please destroy", "受取人 recipient "+rcp)
+		}
+		r.f.Ln(2)
+	}
 }
 
 // certificateAttestations prints the table of provider attestations and

@@ -77,19 +77,23 @@ const (
 // bundle embedded in the deletion certificate. docs/evidence.md documents
 // each field. Field order is the order written; Objects comes last.
 type Evidence struct {
-	Schema        string        `json:"schema"`
-	CertificateID string        `json:"certificate_id"`
-	Issued        time.Time     `json:"issued"`
-	Issuer        Issuer        `json:"issuer"`
-	Contract      Contract      `json:"contract"`
-	Clock         ClockState    `json:"clock"`
-	AuditHead     AuditHead     `json:"audit_head"`
-	Operator      string        `json:"operator"`
-	Approver      string        `json:"approver"`
-	PlanID        string        `json:"plan_id"`
-	Targets       []Target      `json:"targets"`
-	Accounts      []Account     `json:"accounts_revoked"`
-	Attestations  []Attestation `json:"attestations"`
+	Schema        string     `json:"schema"`
+	CertificateID string     `json:"certificate_id"`
+	Issued        time.Time  `json:"issued"`
+	Issuer        Issuer     `json:"issuer"`
+	Contract      Contract   `json:"contract"`
+	Clock         ClockState `json:"clock"`
+	AuditHead     AuditHead  `json:"audit_head"`
+	Operator      string     `json:"operator"`
+	Approver      string     `json:"approver"`
+	PlanID        string     `json:"plan_id"`
+	Targets       []Target   `json:"targets"`
+	Accounts      []Account  `json:"accounts_revoked"`
+	// RecoveryKits are the recovery kits made for the contract: their
+	// escrow keys were deleted with every key file, and each recipient is
+	// asked to destroy their copy.
+	RecoveryKits []RecoveryKit `json:"recovery_kits,omitempty"`
+	Attestations []Attestation `json:"attestations"`
 
 	// Objects yields every object (and object version) that was erased, in
 	// a stable order. It may be called more than once (once per rendering)
@@ -162,6 +166,20 @@ type Target struct {
 	// Exception explains anything not erased or not verified; empty when
 	// the target was erased and verified in full.
 	Exception string `json:"exception,omitempty"`
+}
+
+// RecoveryKit is a recovery kit (steward recovery kit): an age-encrypted
+// file holding each repository's escrow key password, kept off the host.
+type RecoveryKit struct {
+	Created string `json:"created"`
+	SHA256  string `json:"sha256"`
+	// Location is where the kit was said to be kept (recovery.kit_location).
+	Location string `json:"location,omitempty"`
+	// Recipients are the age recipients (public keys) the kit was
+	// encrypted to: each holder of one of their identities can open it.
+	Recipients []string `json:"recipients"`
+	// EscrowKeys are the restic key ids the kit opened, by repository.
+	EscrowKeys map[string]string `json:"escrow_keys"`
 }
 
 // Account is a special account or credential that was revoked (req 27).

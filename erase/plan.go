@@ -135,6 +135,11 @@ type Deps struct {
 	Audit audit.Appender
 	Clock *clock.Zoned
 	Log   *slog.Logger
+	// RecoveryKits, when set, lists the contract's recovery kits (nil
+	// when none was made): the certificate names their escrow keys, which
+	// crypto-erase deleted with every key file, and asks each recipient to
+	// destroy their copy.
+	RecoveryKits func(ctx context.Context) ([]certs.RecoveryKit, error)
 }
 
 // Eraser plans, approves and executes contract-end erasure.
@@ -145,6 +150,7 @@ type Eraser struct {
 	// purgeManifests and sign: see Deps.
 	purgeManifests func(ctx context.Context) (int64, error)
 	sign           func(ctx context.Context, r SignRequest) (string, string, error)
+	recoveryKits   func(ctx context.Context) ([]certs.RecoveryKit, error)
 	repos          *repo.Opener
 	rec            *audit.Recorder
 	clock          *clock.Zoned
@@ -158,7 +164,7 @@ func New(d Deps) *Eraser {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, purgeManifests: d.PurgeManifests, sign: d.Sign, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
+	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, purgeManifests: d.PurgeManifests, sign: d.Sign, recoveryKits: d.RecoveryKits, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
 		clock: d.Clock, log: log, dir: state.Dir(d.Config.StateDir)}
 }
 

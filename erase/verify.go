@@ -281,6 +281,13 @@ func (e *Eraser) evidence(ctx context.Context, p *Plan, operator string, issued 
 			Before: t.Before, Method: method, NIST: nist, Started: parse(d.Started), Finished: parse(d.Finished),
 			Verification: ver, Exception: exception})
 	}
+	if e.recoveryKits != nil {
+		kits, err := e.recoveryKits(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the recovery kits' record: %w", err)
+		}
+		ev.RecoveryKits = kits
+	}
 	if _, err := os.Stat(e.dir.EraseObjects(p.ID)); err == nil {
 		ev.Objects = readObjects(e.dir.EraseObjects(p.ID))
 	}

@@ -622,8 +622,23 @@ recovery: {recipients: [%s], kit_location: safe}
 	id := strings.Fields(out)[2]
 	run("erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "the city keeps its own copy")
 	time.Sleep(1100 * time.Millisecond) // the cooling-off
-	if out := run("erase", "execute", id, "--as", "alice"); !strings.Contains(out, "deletion certificate DC-") {
+	out = run("erase", "execute", id, "--as", "alice")
+	if !strings.Contains(out, "deletion certificate DC-") {
 		t.Fatalf("execute:\n%s", out)
+	}
+	// The certificate names each escrow key as deleted and asks the kit's
+	// recipient to destroy it.
+	var pdf string
+	for _, f := range strings.Fields(out) {
+		if strings.HasSuffix(f, ".pdf") {
+			pdf = f
+		}
+	}
+	text := strings.Join(strings.Fields(tool(t, "pdftotext", "-layout", pdf, "-")), "")
+	for _, want := range append([]string{"Pleasedestroy", officer.Recipient().String()}, kit.Repositories[0].KeyID, kit.Repositories[1].KeyID) {
+		if !strings.Contains(text, want) {
+			t.Errorf("the certificate does not show %q", want)
+		}
 	}
 	for _, r := range kit.Repositories {
 		if out, err := kitRestic(t, r, "snapshots", "--json"); err == nil {
