@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"steward/internal/clock"
 )
 
@@ -196,8 +194,8 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 		seen[r] = true
 	}
 	if j.Schedule != "" {
-		if _, err := cron.ParseStandard(j.Schedule); err != nil {
-			c.add(p+".schedule", "%q is not a cron schedule (minute hour day month weekday, e.g. \"0 2 * * *\"): %v", j.Schedule, err)
+		if _, err := ParseSchedule(j.Schedule, scheduleZone(cfg), now()); err != nil {
+			c.add(p+".schedule", "%v", err)
 		}
 	}
 	rt := j.Retention
@@ -214,8 +212,8 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 func validateDrills(c *collector, cfg *Config) {
 	d := cfg.Drills
 	if d.Schedule != "" {
-		if _, err := cron.ParseStandard(d.Schedule); err != nil {
-			c.add("drills.schedule", "%q is not a cron schedule (e.g. \"0 3 1 */3 *\" for quarterly): %v", d.Schedule, err)
+		if _, err := ParseSchedule(d.Schedule, scheduleZone(cfg), now()); err != nil {
+			c.add("drills.schedule", "%v (quarterly is \"0 3 1 */3 *\")", err)
 		}
 	}
 	if d.Snapshot != "latest" && d.Snapshot != "random" {
@@ -339,4 +337,14 @@ func uniqueNames(c *collector, list string, n int, name func(int) string) map[st
 		seen[v] = true
 	}
 	return seen
+}
+
+// scheduleZone is the contract's zone, or UTC while it is invalid (that
+// is reported at contract.time_zone).
+func scheduleZone(cfg *Config) *time.Location {
+	loc, err := clock.LoadZone(cfg.Contract.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
