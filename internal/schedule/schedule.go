@@ -41,6 +41,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// Log receives one line per run (nil: discarded).
 	Log *slog.Logger
+	// Serial runs one job at a time: a job due while another runs waits
+	// for it (Steward's runs share repositories and their locks).
+	Serial bool
 }
 
 // Scheduler runs Jobs. Add them, then Start; Shutdown once.
@@ -51,6 +54,7 @@ type Scheduler struct {
 	ctx     context.Context // cancelled by Shutdown: ends missed runs
 	cancel  context.CancelFunc
 	started bool
+	turn    chan struct{} // held by the running job when Serial
 
 	mu       sync.Mutex // guards stopping and running.Add
 	stopping bool
@@ -85,7 +89,7 @@ func New(opts Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{opts: opts, gs: gs, ctx: ctx, cancel: cancel}, nil
+	return &Scheduler{opts: opts, gs: gs, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1)}, nil
 }
 
 // Add schedules j. Its schedule is checked as config check checks it.
@@ -176,8 +180,17 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) {
 	s.running.Add(1)
 	s.mu.Unlock()
 	defer s.running.Done()
-	start := s.opts.Clock.Now()
 	log := s.opts.Log.With("job", e.Name, "trigger", trigger)
+	if s.opts.Serial {
+		select {
+		case s.turn <- struct{}{}:
+			defer func() { <-s.turn }()
+		case <-ctx.Done():
+			log.Warn("not run: stopping while it waited for another job")
+			return
+		}
+	}
+	start := s.opts.Clock.Now()
 	log.Info("run started")
 	err := e.Run(ctx)
 	took := s.opts.Clock.Since(start).Round(time.Millisecond)

@@ -178,3 +178,35 @@ func TestAddRefusesBadSchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestSerialRunsOneJobAtATime(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s, err := New(Options{Location: tokyo, Serial: true, StopTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now, most, runs atomic.Int32
+	job := func(ctx context.Context) error {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		runs.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	}
+	never := func(context.Context) (time.Time, error) { return time.Time{}, nil }
+	for _, name := range []string{"a", "b", "c"} {
+		if err := s.Add(Job{Name: name, Schedule: "* * * * * *", Run: job, LastRun: never}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Start()
+	time.Sleep(2500 * time.Millisecond)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if most.Load() != 1 || runs.Load() < 3 {
+		t.Fatalf("%d runs, at most %d at once; want at least 3, one at a time", runs.Load(), most.Load())
+	}
+}
