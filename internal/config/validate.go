@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -102,6 +103,7 @@ func validate(c *collector, cfg *Config) {
 	}
 
 	validateDrills(c, cfg)
+	validateChecks(c, cfg)
 
 	validateAccounts(c, cfg, repos, sources)
 
@@ -198,6 +200,7 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 			c.add(p+".schedule", "%v", err)
 		}
 	}
+	validateHooks(c, p+".hooks", j.Hooks)
 	rt := j.Retention
 	for name, v := range map[string]int{"keep_last": rt.KeepLast, "keep_daily": rt.KeepDaily, "keep_weekly": rt.KeepWeekly, "keep_monthly": rt.KeepMonthly, "keep_yearly": rt.KeepYearly} {
 		if v < 0 {
@@ -206,6 +209,36 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 	}
 	if rt.KeepWithin > 0 && !end.IsZero() && now().Add(rt.KeepWithin.D()).After(end) {
 		c.add(p+".retention.keep_within", "keeping snapshots for %s would keep data past the contract end (%s): shorten it, or rely on contract-end erasure (req 23)", rt.KeepWithin, cfg.Contract.EndDate)
+	}
+}
+
+// validateHooks checks a job's hooks: each an argv whose program is an
+// absolute path or a name looked up in PATH, never a shell line.
+func validateHooks(c *collector, p string, h Hooks) {
+	for name, argv := range map[string][]string{"before": h.Before, "after": h.After, "on_failure": h.OnFailure} {
+		if len(argv) == 0 {
+			continue
+		}
+		prog := argv[0]
+		switch {
+		case strings.TrimSpace(prog) == "":
+			c.add(p+"."+name+"[0]", "name the program to run, e.g. [/usr/local/bin/quiesce, --app, web]")
+		case strings.ContainsAny(prog, " \t|;&$<>`"):
+			c.add(p+"."+name+"[0]", "%q is a shell line, but a hook is an argv run without a shell: give the program and each argument as list items", prog)
+		case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
+			c.add(p+"."+name+"[0]", "%q: give an absolute path, or a bare name looked up in PATH", prog)
+		}
+	}
+	if h.Timeout < 0 {
+		c.add(p+".timeout", "must be positive, e.g. 5m")
+	}
+}
+
+func validateChecks(c *collector, cfg *Config) {
+	if s := cfg.Checks.Schedule; s != "" {
+		if _, err := ParseSchedule(s, scheduleZone(cfg), now()); err != nil {
+			c.add("checks.schedule", "%v (weekly is \"0 4 * * 0\")", err)
+		}
 	}
 }
 
