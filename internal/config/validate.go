@@ -215,7 +215,11 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 // validateHooks checks a job's hooks: each an argv whose program is an
 // absolute path or a name looked up in PATH, never a shell line.
 func validateHooks(c *collector, p string, h Hooks) {
-	for name, argv := range map[string][]string{"before": h.Before, "after": h.After, "on_failure": h.OnFailure} {
+	for _, hk := range []struct {
+		name string
+		argv []string
+	}{{"before", h.Before}, {"after", h.After}, {"on_failure", h.OnFailure}} {
+		name, argv := hk.name, hk.argv
 		if len(argv) == 0 {
 			continue
 		}
