@@ -39,6 +39,17 @@ type Options struct {
 	Logs io.Writer
 	// Clock is the wall clock (tests inject a fake); nil is the system's.
 	Clock clock.Clock
+	// ClockSync says whether the system clock is synchronised (tests
+	// inject an answer); nil asks the system (clock.CheckSync).
+	ClockSync func(context.Context) clock.SyncStatus
+}
+
+// clockSync asks o.ClockSync, or the system.
+func (o Options) clockSync(ctx context.Context) clock.SyncStatus {
+	if o.ClockSync != nil {
+		return o.ClockSync(ctx)
+	}
+	return clock.CheckSync(ctx)
 }
 
 // ConfigSource says which config file is in use ("" for the embedded

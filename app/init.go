@@ -22,6 +22,7 @@ type InitResult struct {
 	Catalog     string `json:"catalog"`
 	MasterKey   string `json:"master_key"`
 	AuditLog    string `json:"audit_log"`
+	APIToken    string `json:"api_token_file"`
 	Certificate string `json:"certificate"`
 	Key         string `json:"key"`
 	Generated   bool   `json:"certificate_generated"`
@@ -31,7 +32,7 @@ type InitResult struct {
 }
 
 // Init creates the config's state dir (0700) with its catalog, master
-// key, signing certificate (unless the configured one exists) and audit
+// key, API token (keys/api.token, 0600), signing certificate (unless the configured one exists) and audit
 // log, whose first record is steward.init. It refuses a state dir that
 // holds anything, and leaves nothing behind when it fails.
 func Init(ctx context.Context, o Options) (res *InitResult, err error) {
@@ -90,8 +91,14 @@ func Init(ctx context.Context, o Options) (res *InitResult, err error) {
 		return nil, err
 	}
 	made = append(made, dir.MasterKey())
+	tok, err := keys.CreateAPIToken(dir.APIToken())
+	if err != nil {
+		return nil, err
+	}
+	tok.Wipe()
+	made = append(made, dir.APIToken())
 
-	res = &InitResult{StateDir: dir.Root(), Catalog: dir.Catalog(), MasterKey: dir.MasterKey(), AuditLog: dir.AuditMirror(),
+	res = &InitResult{StateDir: dir.Root(), Catalog: dir.Catalog(), MasterKey: dir.MasterKey(), AuditLog: dir.AuditMirror(), APIToken: dir.APIToken(),
 		Certificate: cfg.Signing.Certificate, Key: cfg.Signing.Key}
 	cert, err := keys.LoadCertificate(cfg.Signing.Certificate)
 	switch {

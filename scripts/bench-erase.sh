@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # P4 of the erase issue: deleting object versions on versitygw, Steward's
-# objstore Purge against `rclone purge --s3-versions` on an identical
+# objstore Purge (writing the evidence's object list to disk as erase
+# does) against `rclone purge --s3-versions` on an identical
 # bucket in the same iteration, at two sizes, so that Steward's peak RSS
 # (VmHWM of the Steward process) can be seen not to grow with the number
 # of versions.

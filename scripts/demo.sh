@@ -24,7 +24,9 @@ if [ ! -f steward-state/catalog.db ]; then
   step steward init
 fi
 step steward config check
-step steward status
+# status exits 4 ("attention needed") on a fresh state dir whose machine
+# clock is not synchronised: the demo goes on, the warning stays on screen.
+step steward status || [ $? -eq 4 ]
 step steward repo init
 step steward backup run
 step steward snapshots

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"steward/drills"
+	"steward/internal/clock"
 )
 
 // cliHelperEnv makes the test binary run steward with the arguments it
@@ -25,6 +27,9 @@ func TestMain(m *testing.M) {
 		code := run(ctx, append([]string{"steward"}, strings.Fields(v)...), os.Stdin, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
+	}
+	systemClockSync = func(context.Context) clock.SyncStatus {
+		return clock.SyncStatus{State: clock.Synchronised, Source: "test"}
 	}
 	os.Exit(m.Run())
 }

@@ -19,6 +19,7 @@ func newInitCommand(g *globalOptions) *cli.Command {
 0700, and in it:
    catalog.db           the catalog (SQLite, WAL)
    keys/master.key      the master key that seals repository passwords (0600)
+   keys/api.token       the daemon API's bearer token, 256 random bits (0600)
    keys/signing.crt     a self-signed ECDSA P-256 signing certificate and
    keys/signing.key     its key (0600), unless signing.certificate and
                         signing.key name files that already exist
@@ -41,6 +42,7 @@ func runInit(ctx context.Context, _ initOptions, g *globalOptions, out io.Writer
 	fmt.Fprintf(out, "Initialised state dir %s (mode 0700)\n", res.StateDir)
 	fmt.Fprintf(out, "  catalog              %s\n", res.Catalog)
 	fmt.Fprintf(out, "  master key           %s (0600)\n", res.MasterKey)
+	fmt.Fprintf(out, "  API token            %s (0600; `steward token show` prints it)\n", res.APIToken)
 	how := "generated, self-signed ECDSA P-256"
 	if !res.Generated {
 		how = "existing"

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"steward/app"
 
 	"github.com/urfave/cli/v3"
+
+	"steward/app"
 )
 
 type statusOptions struct{}
@@ -14,10 +15,22 @@ type statusOptions struct{}
 func newStatusCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show the contract, state dir, clock sync, restic and the audit log head",
+		Usage: "show the contract, backups, drills, checks, clock sync and the audit log head; exit 4 when something needs attention",
 		Description: `status reads the config and the state dir and shows what Steward would
-work with. It changes nothing. Warnings (contract end within 90 days, clock not
-synchronised, restic missing) are listed at the end.`,
+work with: per job and source the newest backup, its age and result and the
+next scheduled run; per repository the last check or drill verdict; the newest
+drill and the next scheduled one. It changes nothing. Warnings (contract end
+within 90 days, restic missing, a failed last run) are listed at the end.
+
+It exits 4 ("attention needed", for monitoring systems) when an initialised
+state dir has:
+   a source whose newest backup is older than drills.rpo_target (or none,
+     once the state dir itself is older than that)
+   a newest drill that did not pass, or a drill overdue by drills.schedule
+     (more than an hour past a scheduled time with no drill since)
+   a repository whose last check or drill failed
+   an unsynchronised system clock (req 15)
+and 0 when everything is fresh.`,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			return runStatus(ctx, statusOptions{}, g, g.stdout)
 		},
@@ -30,7 +43,10 @@ func runStatus(ctx context.Context, _ statusOptions, g *globalOptions, out io.Wr
 		return err
 	}
 	if g.JSON {
-		return printJSON(out, res)
+		if err := printJSON(out, res); err != nil {
+			return err
+		}
+		return attention(res)
 	}
 	row := func(k, v string) { fmt.Fprintf(out, "%-14s %s\n", k, v) }
 	row("config", res.Config)
@@ -57,10 +73,44 @@ func runStatus(ctx context.Context, _ statusOptions, g *globalOptions, out io.Wr
 	}
 	row("sources", joinOrNone(res.Sources))
 	row("jobs", joinOrNone(res.Jobs))
+	for _, b := range res.Backups {
+		row("  "+b.Job+"/"+b.Source, backupLine(b))
+	}
+	if d := res.LastDrill; d != nil {
+		row("last drill", fmt.Sprintf("%s %s (%s from %s, started %s)", d.ID, d.Result, d.Source, d.Repository, d.Started))
+	}
+	if res.NextDrill != "" {
+		row("next drill", res.NextDrill)
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(out, "warning: %s\n", w)
 	}
-	return nil
+	for _, a := range res.Attention {
+		fmt.Fprintf(out, "ATTENTION: %s\n", a)
+	}
+	return attention(res)
+}
+
+// attention is app.ErrAttention when status found something to act on.
+func attention(res *app.StatusResult) error {
+	if len(res.Attention) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d problem(s), listed above", app.ErrAttention, len(res.Attention))
+}
+
+func backupLine(b app.BackupStatus) string {
+	s := "never backed up"
+	if b.LastSuccess != "" {
+		s = "last success " + b.LastSuccess + " (" + b.Age + " ago)"
+	}
+	if b.LastResult != "" && b.LastResult != "ok" {
+		s += ", last run " + b.LastRun + " " + b.LastResult
+	}
+	if b.NextRun != "" {
+		s += ", next " + b.NextRun
+	}
+	return s
 }
 
 func joinOrNone(items []string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"steward/app"
 	"steward/certs"
 	"steward/erase"
 	"steward/internal/audit"
@@ -18,6 +19,7 @@ const (
 	exitFailure     = 1
 	exitUsage       = 2
 	exitVerify      = 3
+	exitAttention   = 4
 	exitInterrupted = 130
 )
 
@@ -26,6 +28,8 @@ const exitCodeHelp = `EXIT CODES:
    1    failure (the message says what failed and what to do)
    2    usage or config error (nothing was changed)
    3    verification failed (audit log, signature, drill check, erasure)
+   4    status: attention needed (a backup older than drills.rpo_target, a drill
+        or check failed or overdue, the clock unsynchronised)
    130  interrupted (Ctrl-C or SIGTERM)`
 
 func exitCode(ctx context.Context, err error) int {
@@ -40,6 +44,8 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, errs.ErrVerificationFailed), errors.Is(err, audit.ErrTampered), errors.Is(err, certs.ErrVerificationFailed),
 		errors.Is(err, erase.ErrNotVerified):
 		return exitVerify
+	case errors.Is(err, app.ErrAttention):
+		return exitAttention
 	default:
 		return exitFailure
 	}

@@ -13,6 +13,11 @@ import (
 	"steward/internal/errs"
 )
 
+// systemClockSync is how commands run through run() ask whether the clock
+// is synchronised. The tests replace it: the test machine's clock is their
+// environment, not what they check (TestStatusExitCodes checks both).
+var systemClockSync = clock.CheckSync
+
 // globalOptions are the flags every command shares, plus the streams.
 type globalOptions struct {
 	ConfigPath string
@@ -25,6 +30,9 @@ type globalOptions struct {
 	stdout, stderr io.Writer
 	// baseClock is the wall clock; tests inject a fake.
 	baseClock clock.Clock
+	// clockSync answers whether the clock is synchronised (nil: ask the
+	// system); tests inject an answer.
+	clockSync func(context.Context) clock.SyncStatus
 
 	closers []func() error
 }
@@ -40,7 +48,7 @@ func usageErr(err error) error { return errs.AsUsage(err) }
 
 // appOptions are the global flags as the builder takes them.
 func (g *globalOptions) appOptions() app.Options {
-	return app.Options{ConfigPath: g.ConfigPath, StateDir: g.StateDir, LogLevel: g.LogLevel, JSONLogs: g.LogFormat == "json", Logs: g.stderr, Clock: g.baseClock}
+	return app.Options{ConfigPath: g.ConfigPath, StateDir: g.StateDir, LogLevel: g.LogLevel, JSONLogs: g.LogFormat == "json", Logs: g.stderr, Clock: g.baseClock, ClockSync: g.clockSync}
 }
 
 // configSource says which config is in use, for status and errors.

@@ -32,7 +32,7 @@ func rootContext() (context.Context, context.CancelFunc) {
 
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, clockSync: systemClockSync}
 	app := newApp(g)
 	err := app.Run(ctx, args)
 	g.close()
@@ -91,12 +91,14 @@ Every command that changes anything is recorded in the audit log.
 			newInitCommand(g),
 			newConfigCommand(g),
 			newStatusCommand(g),
+			newTokenCommand(g),
 			newAuditCommand(g),
 			newSecretCommand(g),
 			newRepoCommand(g),
 			newBackupCommand(g),
 			newSnapshotsCommand(g),
 			newRestoreCommand(g),
+			newRecoverCommand(g),
 			newHandoverCommand(g),
 			newDrillCommand(g),
 			newEraseCommand(g),

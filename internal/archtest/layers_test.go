@@ -12,7 +12,7 @@ import (
 
 const module = "steward"
 
-var capabilities = []string{"backup", "restore", "drills", "erase", "certs"}
+var capabilities = []string{"backup", "restore", "drills", "erase", "certs", "recovery"}
 
 // allowed lists the capability → capability imports the design permits:
 // a drill restores through restore's exported API, and erase renders its

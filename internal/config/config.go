@@ -362,9 +362,13 @@ type Server struct {
 type Notify struct {
 	Webhook *Webhook `yaml:"webhook"`
 	Email   *Email   `yaml:"email"`
+	// PingURL is a healthchecks-style check: each run pings <url>/start,
+	// then <url> on success or <url>/fail on failure. "{job}" in it is
+	// replaced by the job's name (one check per job).
+	PingURL string `yaml:"ping_url"`
 }
 
-// Webhook posts alerts as JSON.
+// Webhook posts alerts as JSON, signed with HMAC-SHA256 of Secret.
 type Webhook struct {
 	URL    string    `yaml:"url"`
 	Secret SecretRef `yaml:"secret"`
@@ -377,7 +381,20 @@ type Email struct {
 	To       []string  `yaml:"to"`
 	User     string    `yaml:"user"`
 	Password SecretRef `yaml:"password"`
+	// TLS is one of EmailTLSModes (default mandatory: STARTTLS or no
+	// mail). none is accepted only for an SMTP server on loopback.
+	TLS string `yaml:"tls"`
 }
+
+// E-mail TLS modes.
+const (
+	EmailTLSMandatory     = "mandatory"
+	EmailTLSOpportunistic = "opportunistic"
+	EmailTLSNone          = "none"
+)
+
+// EmailTLSModes are the values of notify.email.tls.
+var EmailTLSModes = []string{EmailTLSMandatory, EmailTLSOpportunistic, EmailTLSNone}
 
 // Path is the file the config was loaded from ("" for an embedded default).
 func (c *Config) Path() string { return c.path }

@@ -158,6 +158,11 @@ repositories2: 1
 		{"list expected", strings.Replace(base, "sources: [s1]", "sources: s1", 1), "jobs[0].sources", "list"},
 		{"account kind", base + "accounts: [{name: a, kind: ftp, id: x}]\n", "accounts[0].kind", "s3_access_key"},
 		{"missing contract", "state_dir: /tmp/x\n", "contract.id", "contract id"},
+		{"webhook without secret", base + "notify: {webhook: {url: \"https://hooks.example.jp/x\"}}\n", "notify.webhook.secret", "give a secret reference"},
+		{"bad ping url", base + "notify: {ping_url: \"ftp://hc.example.jp/x\"}\n", "notify.ping_url", "http(s) URL"},
+		{"email tls", base + "notify: {email: {smtp: \"smtp.example.jp:587\", from: a, to: [b], tls: maybe}}\n", "notify.email.tls", "mandatory, opportunistic, none"},
+		{"email clear text off loopback", base + "notify: {email: {smtp: \"smtp.example.jp:25\", from: a, to: [b], tls: none}}\n", "notify.email.tls", "loopback"},
+		{"plain API off loopback", base + "server: {listen: \"0.0.0.0:8420\"}\n", "server.listen", "clear text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

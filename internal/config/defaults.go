@@ -118,6 +118,9 @@ func (c *Config) applyDefaults(baseDir string) {
 	if c.Server.Listen == "" {
 		c.Server.Listen = defaultListen
 	}
+	if e := c.Notify.Email; e != nil && e.TLS == "" {
+		e.TLS = EmailTLSMandatory
+	}
 }
 
 // defaults fills an account's admin block from its target: a role lives on

@@ -128,13 +128,26 @@ func validate(c *collector, cfg *Config) {
 	if (cfg.Server.TLSCert == "") != (cfg.Server.TLSKey == "") {
 		c.add("server", "give both tls_cert and tls_key, or neither")
 	}
+	if host, _, err := net.SplitHostPort(cfg.Server.Listen); err == nil && cfg.Server.TLSCert == "" && !isLoopback(host) {
+		c.add("server.listen", "%q is off loopback without TLS: the API token would cross the network in clear text; set server.tls_cert and server.tls_key, or listen on 127.0.0.1", cfg.Server.Listen)
+	}
 	if w := cfg.Notify.Webhook; w != nil {
 		checkURL(c, "notify.webhook.url", w.URL)
-		checkSecret(c, "notify.webhook.secret", w.Secret, false)
+		checkSecret(c, "notify.webhook.secret", w.Secret, true)
+	}
+	if u := cfg.Notify.PingURL; u != "" {
+		checkURL(c, "notify.ping_url", u)
 	}
 	if e := cfg.Notify.Email; e != nil {
-		if _, _, err := net.SplitHostPort(e.SMTP); err != nil {
+		host, _, err := net.SplitHostPort(e.SMTP)
+		if err != nil {
 			c.add("notify.email.smtp", "%q is not host:port, e.g. smtp.example.jp:587", e.SMTP)
+		}
+		switch {
+		case !slices.Contains(EmailTLSModes, e.TLS):
+			c.add("notify.email.tls", "%q: use one of %s", e.TLS, strings.Join(EmailTLSModes, ", "))
+		case e.TLS == EmailTLSNone && err == nil && !isLoopback(host):
+			c.add("notify.email.tls", "none is only for an SMTP server on loopback (tests): %s would carry alerts and the password in clear text; use mandatory", e.SMTP)
 		}
 		if e.From == "" {
 			c.add("notify.email.from", "give the sender address")
@@ -347,6 +360,15 @@ func checkSecret(c *collector, p string, r SecretRef, required bool) {
 	if err := r.Check(); err != nil {
 		c.add(p, "%v", err)
 	}
+}
+
+// isLoopback reports whether host names the loopback interface only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkURL(c *collector, p, raw string) {

@@ -1,7 +1,9 @@
 package objstore
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -246,7 +248,34 @@ func purgeHelper(v string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	rm, err := c.Purge(ctx, PurgeOptions{RemoveBucket: true})
+	// As erase does, every deleted version goes into an evidence list on
+	// disk as a JSON line (key hash, version, size), synced every 1,000.
+	list, err := os.CreateTemp("", "purge-objects-*.jsonl")
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	defer os.Remove(list.Name())
+	w := bufio.NewWriterSize(list, 64<<10)
+	listed := 0
+	rm, err := c.Purge(ctx, PurgeOptions{RemoveBucket: true, Deleted: func(v Version) error {
+		line, _ := json.Marshal(struct {
+			Target, KeySHA256, VersionID string
+			Size                         int64
+		}{bucket, KeyHash(v.Key), v.VersionID, v.Size})
+		w.Write(append(line, '\n'))
+		if listed++; listed%1000 == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return list.Sync()
+		}
+		return nil
+	}})
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	list.Close()
 	var self syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	fmt.Printf("cpu %v of wall %v\n", time.Duration(self.Utime.Nano()+self.Stime.Nano()).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))

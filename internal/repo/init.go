@@ -55,12 +55,8 @@ func (o *Opener) Init(ctx context.Context, name string) (err error) {
 			return err
 		}
 		pw = keys.RandomSecret(32)
-		sealed, err := o.keys.Seal(passwordPurpose(name), pw.Reveal())
-		if err != nil {
-			return fmt.Errorf("repository %q: seal its password: %w", name, err)
-		}
-		if err := keys.WriteFileExclusive(path, []byte(sealed+"\n"), 0o600); err != nil {
-			return fmt.Errorf("repository %q: store sealed password: %w", name, err)
+		if err := o.writeSealed(name, pw); err != nil {
+			return err
 		}
 		created = true
 	case err != nil:

@@ -8,6 +8,7 @@
 //	  audit.jsonl                 the audit log's mirror
 //	  keys/master.key             the master key (0600)
 //	  keys/signing.crt, .key      the report signing certificate and key
+//	  keys/api.token              the daemon API's bearer token (0600)
 //	  keys/repositories/N.sealed  repository N's sealed restic password
 //	  locks/repository-N.lock     the file lock of repository N
 //	  locks/drill-ID.lock         the file lock of a running drill
@@ -63,6 +64,9 @@ func (d Dir) SigningCertificate() string { return d.join("keys", "signing.crt") 
 
 // SigningKey is the default report signing key.
 func (d Dir) SigningKey() string { return d.join("keys", "signing.key") }
+
+// APIToken is the bearer token the daemon's JSON API asks for (0600).
+func (d Dir) APIToken() string { return d.join("keys", "api.token") }
 
 // SealedPasswords is the folder of the sealed repository passwords.
 func (d Dir) SealedPasswords() string { return d.join("keys", "repositories") }
