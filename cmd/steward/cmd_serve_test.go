@@ -100,6 +100,9 @@ func openApp(dir string) (*app.App, error) {
 type recorded struct {
 	backupsOK, drillsPassed int
 	checked                 map[string]bool
+	// retained counts the retention runs that forgot snapshots, per
+	// audit target ("repository:NAME").
+	retained map[string]int
 }
 
 func readRecords(t *testing.T, dir, job string) recorded {
@@ -110,7 +113,16 @@ func readRecords(t *testing.T, dir, job string) recorded {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	r := recorded{checked: map[string]bool{}}
+	r := recorded{checked: map[string]bool{}, retained: map[string]int{}}
+	err = a.Catalog.ScanAudit(ctx, func(rec catalog.AuditRecord) error {
+		if rec.Action == "backup.retention" && rec.Result == "ok" {
+			r.retained[rec.Target]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	runs, err := a.Catalog.JobRuns(ctx, job, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +153,8 @@ func readRecords(t *testing.T, dir, job string) recorded {
 
 // TestServe: `steward serve` with a job every 3 s, drills and checks every
 // 5 s, against versitygw and a path source, backs up (twice at least),
-// drills and checks every repository, each recorded as the CLI records it;
+// applies retention in each repository, drills and checks every
+// repository, each recorded as the CLI records it;
 // the hooks' environment holds no secret; SIGTERM stops it with exit 0
 // within the deadline, and the next `backup run` succeeds.
 func TestServe(t *testing.T) {
@@ -152,7 +165,9 @@ func TestServe(t *testing.T) {
 	testenv.WriteFiles(t, files, 6, 20000)
 	envFile := filepath.Join(dir, "hook-env.txt")
 	hook := filepath.Join(dir, "hook.sh")
-	os.WriteFile(hook, []byte("#!/bin/sh\nenv >> '"+envFile+"'\n"), 0o755)
+	// The hook records its environment and changes the source, so that
+	// each backup makes a new snapshot and retention has one to forget.
+	os.WriteFile(hook, []byte("#!/bin/sh\nenv >> '"+envFile+"'\ndate +%s%N >> '"+filepath.Join(files, "stamp")+"'\n"), 0o755)
 	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
 state_dir: state
 restic: {path: %s}
@@ -167,6 +182,7 @@ jobs:
     repository: tokyo
     replicas: [copy]
     schedule: "*/3 * * * * *"
+    retention: {keep_last: 1}
     hooks: {before: [%s], after: [%s]}
 drills:
   schedule: "*/5 * * * * *"
@@ -182,12 +198,13 @@ drills:
 	const leak = "STEWARD_TEST_LEAK=do-not-pass-me"
 	d := startServe(t, dir, []string{leak, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey}, "--log-format", "json", "--stop-timeout", "20s")
 	checked := map[string]bool{} // a later drill's verdict replaces a check's
-	d.waitUntil(t, "2 backups, a passed drill and a check of every repository", 90*time.Second, func() bool {
+	d.waitUntil(t, "2 backups, retention in each repository, a passed drill and a check of each repository", 120*time.Second, func() bool {
 		r := readRecords(t, dir, "j")
 		for name, ok := range r.checked {
 			checked[name] = checked[name] || ok
 		}
-		return r.backupsOK >= 2 && r.drillsPassed >= 1 && checked["tokyo"] && checked["copy"]
+		return r.backupsOK >= 2 && r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
+			r.drillsPassed >= 1 && checked["tokyo"] && checked["copy"]
 	})
 	if code := d.stop(t, 30*time.Second); code != 0 {
 		t.Fatalf("serve exit code %d after SIGTERM, want 0:\n%s", code, d.out.String())
@@ -209,6 +226,10 @@ drills:
 	}
 	if !strings.Contains(out, `"msg":"run finished"`) {
 		t.Errorf("no JSON log line of a finished run:\n%s", out)
+	}
+
+	if t.Failed() {
+		t.Logf("serve's output:\n%s", out)
 	}
 
 	// The hooks ran, with no secret in their environment.
@@ -243,6 +264,19 @@ drills:
 
 	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
 		t.Fatalf("backup run after serve stopped: %d\n%s%s", code, out, errOut)
+	}
+	// Retention (keep_last 1) left one snapshot in the primary.
+	a, err = openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := a.Catalog.JobSnapshots(context.Background(), "j")
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 1 {
+		t.Errorf("%d snapshots in the catalog after several backups with keep_last 1, want 1", len(snaps))
 	}
 }
 
