@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/robfig/cron/v3"
 
 	"steward/backup"
 	"steward/drills"
@@ -313,15 +310,15 @@ func (res *StatusResult) readDrills(ctx context.Context, cfg *config.Config, c *
 	return nil
 }
 
-// nextRun is the first time after t that a cron schedule names, in t's
-// zone; false for no schedule or one that does not parse (config check
-// says why). A TZ= or CRON_TZ= prefix is not run: the zone is the
-// contract's.
+// nextRun is the first time after t that a schedule names, in t's zone
+// (the contract's), parsed as `steward serve` parses it
+// (config.ParseSchedule); false for no schedule or one that does not parse
+// (config check says why).
 func nextRun(schedule string, t time.Time) (time.Time, bool) {
-	if schedule == "" || strings.HasPrefix(schedule, "TZ=") || strings.HasPrefix(schedule, "CRON_TZ=") {
+	if schedule == "" {
 		return time.Time{}, false
 	}
-	sched, err := cron.ParseStandard(schedule)
+	sched, err := config.ParseSchedule(schedule, t.Location(), t)
 	if err != nil {
 		return time.Time{}, false
 	}

@@ -181,7 +181,10 @@ const (
 
 // Report is what Run did.
 type Report struct {
-	Job        string           `json:"job"`
+	Job string `json:"job"`
+	// RunID names this run of the job (STEWARD_RUN_ID of its hooks; ""
+	// for a dry run).
+	RunID      string           `json:"run_id,omitempty"`
 	Repository string           `json:"repository"`
 	Replicas   []string         `json:"replicas,omitempty"`
 	Residency  []repo.Residency `json:"residency"`
@@ -192,6 +195,8 @@ type Report struct {
 	// failed: their copies are not trusted until a check passes again.
 	Failing []repo.Health `json:"failing_repositories,omitempty"`
 	DryRun  bool          `json:"dry_run,omitempty"`
+	// Hooks are the job's hooks that ran, in order.
+	Hooks []HookResult `json:"hooks,omitempty"`
 }
 
 // newID is a run id: the time in the configured zone and random bits.

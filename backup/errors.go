@@ -23,6 +23,9 @@ var (
 	ErrAlreadyInitialized = repo.ErrAlreadyInitialized
 	// ErrSourceFailed wraps each source that failed in a run.
 	ErrSourceFailed = errors.New("backup of a source failed")
+	// ErrHookFailed means one of the job's hooks failed; a failed before
+	// hook means nothing was backed up.
+	ErrHookFailed = errors.New("hook failed")
 	// ErrReplicaFailed wraps each replica copy that failed in a run.
 	ErrReplicaFailed = errors.New("copy to a replica failed")
 	// ErrRepositoryFailing wraps each of the job's repositories whose last

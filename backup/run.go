@@ -64,9 +64,15 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if opts.DryRun {
 		action = "backup.dry-run"
 	}
+	if !opts.DryRun {
+		jr.rep.RunID = e.newID("job-")
+	}
 	e.rec.Record(ctx, action, target, audit.ResultStarted, nil)
 	fail := func(err error) (*Report, error) {
-		e.rec.Record(ctx, action, target, audit.ResultFailed, map[string]string{"error": errText(err)})
+		if !opts.DryRun {
+			jr.hook(ctx, HookOnFailure, ResultFailed)
+		}
+		e.rec.Record(ctx, action, target, audit.ResultFailed, jr.hookDetails(map[string]string{"error": errText(err)}))
 		return jr.rep, err
 	}
 	// 1. Resolve; 2. residency (req 2); 3. probes — before any byte is
@@ -96,6 +102,12 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 		return fail(err)
 	}
 
+	// Before restic reads anything: the job's before hook (quiesce, snapshot
+	// a filesystem). If it fails, nothing is backed up.
+	if h := jr.hook(ctx, HookBefore, ""); h != nil && h.failed() {
+		return fail(fmt.Errorf("%w: job %q: hooks.before %q %s: nothing was backed up", ErrHookFailed, jr.job.Name, h.Argv[0], h.Error))
+	}
+
 	// 5. Each source, then its copies; 6. retention (not on a repository
 	// that stopped answering); 7. the verdicts of the last checks and
 	// drills.
@@ -108,8 +120,33 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Report, error) {
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
 	}
-	e.rec.Record(ctx, action, target, audit.ResultOK, map[string]string{"sources": fmt.Sprint(len(jr.sources))})
+	if h := jr.hook(ctx, HookAfter, ResultOK); h != nil && h.failed() {
+		err := fmt.Errorf("%w: job %q: hooks.after %q %s (the backup itself succeeded)", ErrHookFailed, jr.job.Name, h.Argv[0], h.Error)
+		e.rec.Record(ctx, action, target, audit.ResultFailed, jr.hookDetails(map[string]string{"error": errText(err)}))
+		return jr.rep, err
+	}
+	e.rec.Record(ctx, action, target, audit.ResultOK, jr.hookDetails(map[string]string{"sources": fmt.Sprint(len(jr.sources))}))
 	return jr.rep, nil
+}
+
+// hook runs one of the job's hooks and keeps its result in the report.
+func (jr *jobRun) hook(ctx context.Context, which, result string) *HookResult {
+	h := jr.e.runHook(ctx, jr.job, which, jr.rep.RunID, result)
+	if h != nil {
+		jr.rep.Hooks = append(jr.rep.Hooks, *h)
+	}
+	return h
+}
+
+// hookDetails adds the hooks that ran to an audit record's details.
+func (jr *jobRun) hookDetails(d map[string]string) map[string]string {
+	for _, h := range jr.rep.Hooks {
+		d["hook."+h.Hook] = h.auditText()
+	}
+	if jr.rep.RunID != "" {
+		d["run_id"] = jr.rep.RunID
+	}
+	return d
 }
 
 // jobRun is one Run of a job: its repositories and sources, resolved, and

@@ -56,7 +56,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 		rec.Finished = e.now()
 		if err != nil {
 			rec.Result, rec.Error = ResultFailed, errText(err)
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, resticx.ErrInterrupted) {
 				rec.Result = ResultInterrupted
 			}
 			rec.SnapshotID = ""

@@ -432,7 +432,9 @@ func (dr *drillRun) objectives(verified bool) {
 
 func (dr *drillRun) readData(ctx context.Context, s *Step) error {
 	c, err := dr.d.readDataSubset(ctx, dr.rs, dr.rec)
-	if err != nil {
+	if repositoryFault(err) {
+		// Not a cancel or a timeout: those say nothing of the data (a
+		// daemon stopped mid-drill must not mark the repository failing).
 		dr.fault = "restic check --read-data-subset " + dr.rec.ReadDataSubset.String() + " failed: " + oneLine(err)
 	}
 	dr.rec.Checks = append(dr.rec.Checks, c)

@@ -235,4 +235,11 @@ func printReport(out io.Writer, rep *backup.Report) {
 	for _, h := range rep.Failing {
 		fmt.Fprintf(out, "FAILING repository %s: %s\n", h.Repository, h)
 	}
+	for _, h := range rep.Hooks {
+		verdict := "ok"
+		if h.Error != "" {
+			verdict = "FAILED: " + h.Error
+		}
+		fmt.Fprintf(out, "hook %s %s: %s (%s)\n", h.Hook, strings.Join(h.Argv, " "), verdict, h.Duration)
+	}
 }

@@ -23,7 +23,10 @@ const cliHelperEnv = "STEWARD_CLI_HELPER"
 
 func TestMain(m *testing.M) {
 	if v, ok := os.LookupEnv(cliHelperEnv); ok {
-		os.Exit(run(context.Background(), append([]string{"steward"}, strings.Fields(v)...), os.Stdin, os.Stdout, os.Stderr))
+		ctx, stop := rootContext() // as main: SIGINT/SIGTERM cancel it
+		code := run(ctx, append([]string{"steward"}, strings.Fields(v)...), os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	systemClockSync = func(context.Context) clock.SyncStatus {
 		return clock.SyncStatus{State: clock.Synchronised, Source: "test"}

@@ -24,6 +24,7 @@ type globalOptions struct {
 	StateDir   string
 	JSON       bool
 	LogLevel   string
+	LogFormat  string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -47,7 +48,7 @@ func usageErr(err error) error { return errs.AsUsage(err) }
 
 // appOptions are the global flags as the builder takes them.
 func (g *globalOptions) appOptions() app.Options {
-	return app.Options{ConfigPath: g.ConfigPath, StateDir: g.StateDir, LogLevel: g.LogLevel, Logs: g.stderr, Clock: g.baseClock, ClockSync: g.clockSync}
+	return app.Options{ConfigPath: g.ConfigPath, StateDir: g.StateDir, LogLevel: g.LogLevel, JSONLogs: g.LogFormat == "json", Logs: g.stderr, Clock: g.baseClock, ClockSync: g.clockSync}
 }
 
 // configSource says which config is in use, for status and errors.

@@ -19,10 +19,15 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := rootContext()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// rootContext is the one root context: cancelled on SIGINT or SIGTERM.
+func rootContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // run executes one command line and returns the exit code.
@@ -74,6 +79,13 @@ Every command that changes anything is recorded in the audit log.
 			&cli.StringFlag{Name: "state-dir", Usage: "use `DIR` as the state dir instead of the config's state_dir", Sources: cli.EnvVars("STEWARD_STATE_DIR"), Destination: &g.StateDir},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output for scripts: one JSON value per line", Destination: &g.JSON},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)", Sources: cli.EnvVars("STEWARD_LOG_LEVEL"), Destination: &g.LogLevel},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json (one JSON object per line, for journald and collectors)", Sources: cli.EnvVars("STEWARD_LOG_FORMAT"), Destination: &g.LogFormat,
+				Validator: func(v string) error {
+					if v != "text" && v != "json" {
+						return errs.Usage("--log-format %q: use text or json", v)
+					}
+					return nil
+				}},
 		},
 		Commands: []*cli.Command{
 			newInitCommand(g),
@@ -94,6 +106,7 @@ Every command that changes anything is recorded in the audit log.
 			newReportCommand(g),
 			newVerifyCommand(g),
 			newCertificateCommand(g),
+			newServeCommand(g),
 			newVersionCommand(g),
 		},
 		Writer:          g.stdout,

@@ -18,6 +18,7 @@ type Config struct {
 	Sources      []Source     `yaml:"sources"`
 	Jobs         []Job        `yaml:"jobs"`
 	Drills       Drills       `yaml:"drills"`
+	Checks       Checks       `yaml:"checks"`
 	Accounts     []Account    `yaml:"accounts"`
 	Erase        Erase        `yaml:"erase"`
 	Signing      Signing      `yaml:"signing"`
@@ -165,6 +166,31 @@ type Job struct {
 	Replicas   []string  `yaml:"replicas"`
 	Schedule   string    `yaml:"schedule"`
 	Retention  Retention `yaml:"retention"`
+	// Hooks are commands run around each run of the job (steward backup
+	// run and the daemon alike).
+	Hooks Hooks `yaml:"hooks"`
+}
+
+// Hooks are commands run around a job's run: each one an argv, run
+// without a shell, with an environment that holds no secret.
+type Hooks struct {
+	// Before runs before restic reads any source (quiesce an application,
+	// snapshot a filesystem); if it fails, the run fails and nothing is
+	// backed up.
+	Before []string `yaml:"before"`
+	// After runs when the run succeeded; OnFailure when it failed.
+	After     []string `yaml:"after"`
+	OnFailure []string `yaml:"on_failure"`
+	// Timeout bounds each hook (default 5m).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Checks schedules repository checks (restic check --read-data-subset)
+// of every repository.
+type Checks struct {
+	// Schedule is when the daemon checks every repository ("" means on
+	// drills.schedule).
+	Schedule string `yaml:"schedule"`
 }
 
 // Retention is restic's keep policy for a job.

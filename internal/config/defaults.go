@@ -24,6 +24,7 @@ const (
 	defaultRandomWindow    = Duration(30 * 24 * 60 * 60 * 1e9)
 	defaultReadDataSubsets = 12
 	defaultListen          = "127.0.0.1:8420"
+	defaultHookTimeout     = Duration(5 * 60 * 1e9)
 )
 
 func (c *Config) applyDefaults(baseDir string) {
@@ -66,6 +67,11 @@ func (c *Config) applyDefaults(baseDir string) {
 		}
 		if s.Postgres != nil {
 			s.Postgres.defaults()
+		}
+	}
+	for i := range c.Jobs {
+		if h := &c.Jobs[i].Hooks; h.Timeout == 0 {
+			h.Timeout = defaultHookTimeout
 		}
 	}
 	d := &c.Drills

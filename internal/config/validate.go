@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"filippo.io/age"
-	"github.com/robfig/cron/v3"
 
 	"steward/internal/clock"
 )
@@ -105,6 +105,7 @@ func validate(c *collector, cfg *Config) {
 	}
 
 	validateDrills(c, cfg)
+	validateChecks(c, cfg)
 
 	validateAccounts(c, cfg, repos, sources)
 
@@ -216,10 +217,11 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 		seen[r] = true
 	}
 	if j.Schedule != "" {
-		if _, err := cron.ParseStandard(j.Schedule); err != nil {
-			c.add(p+".schedule", "%q is not a cron schedule (minute hour day month weekday, e.g. \"0 2 * * *\"): %v", j.Schedule, err)
+		if _, err := ParseSchedule(j.Schedule, scheduleZone(cfg), now()); err != nil {
+			c.add(p+".schedule", "%v", err)
 		}
 	}
+	validateHooks(c, p+".hooks", j.Hooks)
 	rt := j.Retention
 	for name, v := range map[string]int{"keep_last": rt.KeepLast, "keep_daily": rt.KeepDaily, "keep_weekly": rt.KeepWeekly, "keep_monthly": rt.KeepMonthly, "keep_yearly": rt.KeepYearly} {
 		if v < 0 {
@@ -231,11 +233,45 @@ func validateJob(c *collector, cfg *Config, p string, j *Job, repos, sources map
 	}
 }
 
+// validateHooks checks a job's hooks: each an argv whose program is an
+// absolute path or a name looked up in PATH, never a shell line.
+func validateHooks(c *collector, p string, h Hooks) {
+	for _, hk := range []struct {
+		name string
+		argv []string
+	}{{"before", h.Before}, {"after", h.After}, {"on_failure", h.OnFailure}} {
+		name, argv := hk.name, hk.argv
+		if len(argv) == 0 {
+			continue
+		}
+		prog := argv[0]
+		switch {
+		case strings.TrimSpace(prog) == "":
+			c.add(p+"."+name+"[0]", "name the program to run, e.g. [/usr/local/bin/quiesce, --app, web]")
+		case strings.ContainsAny(prog, " \t|;&$<>`"):
+			c.add(p+"."+name+"[0]", "%q is a shell line, but a hook is an argv run without a shell: give the program and each argument as list items", prog)
+		case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
+			c.add(p+"."+name+"[0]", "%q: give an absolute path, or a bare name looked up in PATH", prog)
+		}
+	}
+	if h.Timeout < 0 {
+		c.add(p+".timeout", "must be positive, e.g. 5m")
+	}
+}
+
+func validateChecks(c *collector, cfg *Config) {
+	if s := cfg.Checks.Schedule; s != "" {
+		if _, err := ParseSchedule(s, scheduleZone(cfg), now()); err != nil {
+			c.add("checks.schedule", "%v (weekly is \"0 4 * * 0\")", err)
+		}
+	}
+}
+
 func validateDrills(c *collector, cfg *Config) {
 	d := cfg.Drills
 	if d.Schedule != "" {
-		if _, err := cron.ParseStandard(d.Schedule); err != nil {
-			c.add("drills.schedule", "%q is not a cron schedule (e.g. \"0 3 1 */3 *\" for quarterly): %v", d.Schedule, err)
+		if _, err := ParseSchedule(d.Schedule, scheduleZone(cfg), now()); err != nil {
+			c.add("drills.schedule", "%v (quarterly is \"0 3 1 */3 *\")", err)
 		}
 	}
 	if d.Snapshot != "latest" && d.Snapshot != "random" {
@@ -368,4 +404,14 @@ func uniqueNames(c *collector, list string, n int, name func(int) string) map[st
 		seen[v] = true
 	}
 	return seen
+}
+
+// scheduleZone is the contract's zone, or UTC while it is invalid (that
+// is reported at contract.time_zone).
+func scheduleZone(cfg *Config) *time.Location {
+	loc, err := clock.LoadZone(cfg.Contract.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"steward/backup"
+	"steward/drills"
+	"steward/erase"
+	"steward/internal/catalog"
+	"steward/internal/repo"
+	"steward/internal/schedule"
+)
+
+// ServeOptions configure the daemon.
+type ServeOptions struct {
+	// StopTimeout is how long running work may take to stop once ctx is
+	// cancelled (default 30s; restic gets SIGINT and 15s of it).
+	StopTimeout time.Duration
+	// Clock drives the schedules (nil: the system clock).
+	Clock clockwork.Clock
+	// Out receives the lines an operator reads (what is scheduled, that
+	// the daemon stopped); logs go to the App's logger.
+	Out io.Writer
+}
+
+// drillRotationKey is the catalog key of the next scheduled drill's place
+// in the rotation over (job, source, repository).
+const drillRotationKey = "schedule.drill_rotation"
+
+// Serve runs the contract's scheduled work until ctx is cancelled: each
+// job's backup on jobs[].schedule (retention is part of every backup run),
+// one drill per drills.schedule rotating over every job's sources and over
+// its primary and every replica, and a check of every repository on
+// checks.schedule (drills.schedule when it is not set). Every run is the
+// same call the CLI makes, so it is recorded the same way. A run missed
+// while the daemon was down runs once at start. Once ctx is cancelled,
+// running work is cancelled and waited for, at most StopTimeout. A frozen
+// contract (erase started) schedules nothing.
+func (a *App) Serve(ctx context.Context, o ServeOptions) error {
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	log := a.Log.With("component", "serve")
+	if err := a.checkNotFrozen(ctx, "scheduled backups, drills and checks"); err != nil {
+		if !errors.Is(err, erase.ErrFrozen) {
+			return err
+		}
+		log.Warn("nothing is scheduled", "reason", err)
+		fmt.Fprintf(out, "nothing is scheduled: %v\n", err)
+		<-ctx.Done()
+		return nil
+	}
+	sched, err := schedule.New(schedule.Options{Location: a.Clock.Location(), Clock: o.Clock, StopTimeout: o.StopTimeout, Serial: true,
+		Log: a.Log.With("component", "schedule")})
+	if err != nil {
+		return err
+	}
+	jobs := a.scheduledJobs()
+	for _, j := range jobs {
+		if err := sched.Add(j); err != nil {
+			_ = sched.Shutdown(context.Background())
+			return fmt.Errorf("serve: %w", err)
+		}
+		fmt.Fprintf(out, "scheduled %s: %s (%s)\n", j.Name, j.Schedule, a.Config.Contract.TimeZone)
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintln(out, "nothing is scheduled: no jobs[].schedule, drills.schedule or checks.schedule in the config")
+	}
+	sched.Start()
+	log.Info("serving", "schedules", len(jobs), "time_zone", a.Config.Contract.TimeZone)
+	<-ctx.Done()
+	log.Info("stopping: running work is cancelled")
+	err = sched.Shutdown(context.Background())
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintln(out, "stopped")
+	return nil
+}
+
+// scheduledJobs are the periodic runs the config asks for.
+func (a *App) scheduledJobs() []schedule.Job {
+	var jobs []schedule.Job
+	for _, j := range a.Config.Jobs {
+		if j.Schedule == "" {
+			continue
+		}
+		name := j.Name
+		jobs = append(jobs, schedule.Job{Name: "backup:" + name, Schedule: j.Schedule,
+			Run:     func(ctx context.Context) error { return a.scheduledBackup(ctx, name) },
+			LastRun: func(ctx context.Context) (time.Time, error) { return a.lastBackup(ctx, name) }})
+	}
+	checks := a.Config.Checks.Schedule
+	if checks == "" {
+		checks = a.Config.Drills.Schedule
+	}
+	if checks != "" {
+		jobs = append(jobs, schedule.Job{Name: "check", Schedule: checks, Run: a.scheduledCheck, LastRun: a.lastCheck})
+	}
+	if a.Config.Drills.Schedule != "" {
+		jobs = append(jobs, schedule.Job{Name: "drill", Schedule: a.Config.Drills.Schedule, Run: a.scheduledDrill, LastRun: a.lastDrill})
+	}
+	return jobs
+}
+
+func (a *App) scheduledBackup(ctx context.Context, job string) error {
+	eng, err := a.Backup(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = eng.Run(ctx, backup.RunOptions{Job: job})
+	return err
+}
+
+// lastBackup is when job's last run started (zero if it never ran).
+func (a *App) lastBackup(ctx context.Context, job string) (time.Time, error) {
+	runs, err := a.Catalog.JobRuns(ctx, job, 1)
+	if err != nil || len(runs) == 0 {
+		return time.Time{}, err
+	}
+	return a.Clock.Parse(runs[0].Started)
+}
+
+// scheduledCheck checks every repository, as `steward repo check` does.
+func (a *App) scheduledCheck(ctx context.Context) error {
+	d, err := a.Driller(ctx)
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for _, r := range a.Config.Repositories {
+		if _, err := d.CheckRepository(ctx, r.Name); err != nil {
+			failed = append(failed, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// lastCheck is the oldest of the repositories' last verdicts (zero when
+// one has none).
+func (a *App) lastCheck(ctx context.Context) (time.Time, error) {
+	var oldest time.Time
+	for _, r := range a.Config.Repositories {
+		h, ok, err := (repo.HealthBook{KV: a.Catalog}).Get(ctx, r.Name)
+		if err != nil || !ok {
+			return time.Time{}, err
+		}
+		t, err := a.Clock.Parse(h.Time)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest, nil
+}
+
+// drillTarget is one place a scheduled drill may go.
+type drillTarget struct{ job, source, repository string }
+
+// drillTargets are every (job, source, repository) of drills.jobs (every
+// job when empty), the primary and every replica.
+func (a *App) drillTargets() []drillTarget {
+	var ts []drillTarget
+	for _, j := range a.Config.Jobs {
+		if len(a.Config.Drills.Jobs) > 0 && !slices.Contains(a.Config.Drills.Jobs, j.Name) {
+			continue
+		}
+		for _, s := range j.Sources {
+			for _, r := range append([]string{j.Repository}, j.Replicas...) {
+				ts = append(ts, drillTarget{j.Name, s, r})
+			}
+		}
+	}
+	return ts
+}
+
+// scheduledDrill drills the next (job, source, repository) of the
+// rotation, as `steward drill run --job J --source S --repository R` does;
+// the rotation's place is kept in the catalog, so it goes on after a
+// restart.
+func (a *App) scheduledDrill(ctx context.Context) error {
+	ts := a.drillTargets()
+	if len(ts) == 0 {
+		return nil
+	}
+	var next int
+	if v, err := a.Catalog.Get(ctx, drillRotationKey); err == nil {
+		_ = json.Unmarshal(v, &next)
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	t := ts[((next%len(ts))+len(ts))%len(ts)]
+	b, _ := json.Marshal(next + 1)
+	if err := a.Catalog.Put(ctx, drillRotationKey, b); err != nil {
+		return err
+	}
+	d, err := a.Driller(ctx)
+	if err != nil {
+		return err
+	}
+	a.Log.Info("scheduled drill", "component", "serve", "job", t.job, "source", t.source, "repository", t.repository)
+	_, err = d.Run(ctx, drills.RunOptions{Job: t.job, Source: t.source, Repository: t.repository, Trigger: drills.TriggerSchedule})
+	return err
+}
+
+// lastDrill is when the last drill started (zero if none did).
+func (a *App) lastDrill(ctx context.Context) (time.Time, error) {
+	recs, err := a.Catalog.Drills(ctx, 1)
+	if err != nil || len(recs) == 0 {
+		return time.Time{}, err
+	}
+	return a.Clock.Parse(recs[0].Started)
+}

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"steward/app"
+	"steward/erase"
+	"steward/internal/catalog"
+	"steward/internal/repo"
+	"steward/internal/testenv"
+)
+
+// daemon is `steward serve` running as a process of the test binary.
+type daemon struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe starts `steward serve ARGS…` in dir with extra environment.
+func startServe(t *testing.T, dir string, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(append([]string{"serve"}, args...), " "))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	d := &daemon{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = d.out, d.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.err = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-d.exited })
+	return d
+}
+
+// stop sends SIGTERM and waits at most within for the exit code.
+func (d *daemon) stop(t *testing.T, within time.Duration) int {
+	t.Helper()
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(within):
+		t.Fatalf("serve still running %s after SIGTERM:\n%s", within, d.out.String())
+	}
+	t.Logf("serve stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	return d.cmd.ProcessState.ExitCode()
+}
+
+// waitUntil polls cond until it holds, the daemon exits or timeout passes.
+func (d *daemon) waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(250 * time.Millisecond) {
+		select {
+		case <-d.exited:
+			t.Fatalf("serve exited (%v) before %s:\n%s", d.err, what, d.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s:\n%s", what, timeout, d.out.String())
+		}
+	}
+}
+
+// openApp opens dir's steward.yaml and state dir, as a command would.
+func openApp(dir string) (*app.App, error) {
+	return app.Open(context.Background(), app.Options{ConfigPath: filepath.Join(dir, "steward.yaml"), LogLevel: "warn"})
+}
+
+// recorded is what the catalog holds of the daemon's work.
+type recorded struct {
+	backupsOK, drillsPassed int
+	checked                 map[string]bool
+	// retained counts the retention runs that forgot snapshots, per
+	// audit target ("repository:NAME").
+	retained map[string]int
+}
+
+func readRecords(t *testing.T, dir, job string) recorded {
+	t.Helper()
+	ctx := context.Background()
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r := recorded{checked: map[string]bool{}, retained: map[string]int{}}
+	err = a.Catalog.ScanAudit(ctx, func(rec catalog.AuditRecord) error {
+		if rec.Action == "backup.retention" && rec.Result == "ok" {
+			r.retained[rec.Target]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := a.Catalog.JobRuns(ctx, job, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range runs {
+		if run.Result == "ok" {
+			r.backupsOK++
+		}
+	}
+	drs, err := a.Catalog.Drills(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range drs {
+		if d.Result == "passed" {
+			r.drillsPassed++
+		}
+	}
+	for _, rc := range a.Config.Repositories {
+		h, ok, err := (repo.HealthBook{KV: a.Catalog}).Get(ctx, rc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.checked[rc.Name] = ok && h.By == "check" && h.Result == repo.HealthOK
+	}
+	return r
+}
+
+// TestServe: `steward serve` with a job every 3 s, drills and checks every
+// 5 s, against versitygw and a path source, backs up (twice at least),
+// applies retention in each repository, drills and checks every
+// repository, each recorded as the CLI records it;
+// the hooks' environment holds no secret; SIGTERM stops it with exit 0
+// within the deadline, and the next `backup run` succeeds.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	s3 := testenv.StartS3(t)
+	s3.MakeBucket(t, "repo")
+	files := filepath.Join(dir, "files")
+	testenv.WriteFiles(t, files, 6, 20000)
+	envFile := filepath.Join(dir, "hook-env.txt")
+	hook := filepath.Join(dir, "hook.sh")
+	// The hook records its environment and changes the source, so that
+	// each backup makes a new snapshot and retention has one to forget.
+	os.WriteFile(hook, []byte("#!/bin/sh\nenv >> '"+envFile+"'\ndate +%s%N >> '"+filepath.Join(files, "stamp")+"'\n"), 0o755)
+	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - name: tokyo%s
+  - {name: copy, local: {}}
+sources:
+  - {name: files, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [files]
+    repository: tokyo
+    replicas: [copy]
+    schedule: "*/3 * * * * *"
+    retention: {keep_last: 1}
+    hooks: {before: [%s], after: [%s]}
+drills:
+  schedule: "*/5 * * * * *"
+  read_data_subsets: 2
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files, hook, hook)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+
+	const leak = "STEWARD_TEST_LEAK=do-not-pass-me"
+	d := startServe(t, dir, []string{leak, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey}, "--log-format", "json", "--stop-timeout", "20s")
+	checked := map[string]bool{} // a later drill's verdict replaces a check's
+	d.waitUntil(t, "2 backups, retention in each repository, a passed drill and a check of each repository", 120*time.Second, func() bool {
+		r := readRecords(t, dir, "j")
+		for name, ok := range r.checked {
+			checked[name] = checked[name] || ok
+		}
+		return r.backupsOK >= 2 && r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
+			r.drillsPassed >= 1 && checked["tokyo"] && checked["copy"]
+	})
+	if code := d.stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("serve exit code %d after SIGTERM, want 0:\n%s", code, d.out.String())
+	}
+	out := d.out.String()
+	for _, want := range []string{"scheduled backup:j: */3 * * * * * (Asia/Tokyo)", "scheduled drill:", "scheduled check:", "stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve output lacks %q", want)
+		}
+	}
+	// --log-format json: every log line is a JSON object.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "{") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Errorf("log line is not JSON: %s", line)
+			}
+		}
+	}
+	if !strings.Contains(out, `"msg":"run finished"`) {
+		t.Errorf("no JSON log line of a finished run:\n%s", out)
+	}
+
+	if t.Failed() {
+		t.Logf("serve's output:\n%s", out)
+	}
+
+	// The hooks ran, with no secret in their environment.
+	env, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := a.Repos(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := repos.Password("tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	for what, secret := range map[string]string{"the repository password": string(pw.Reveal()), "the S3 secret key": s3.SecretKey,
+		"Steward's environment": leak, "the S3 access key": s3.AccessKey} {
+		if strings.Contains(string(env), secret) {
+			t.Errorf("a hook's environment holds %s", what)
+		}
+	}
+	for _, want := range []string{"STEWARD_JOB=j", "STEWARD_RUN_ID=job-", "STEWARD_RESULT=ok", "TZ=Asia/Tokyo"} {
+		if !strings.Contains(string(env), want) {
+			t.Errorf("hook environment lacks %s:\n%s", want, env)
+		}
+	}
+
+	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
+		t.Fatalf("backup run after serve stopped: %d\n%s%s", code, out, errOut)
+	}
+	// Retention (keep_last 1) left one snapshot in the primary.
+	a, err = openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := a.Catalog.JobSnapshots(context.Background(), "j")
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 1 {
+		t.Errorf("%d snapshots in the catalog after several backups with keep_last 1, want 1", len(snaps))
+	}
+}
+
+// TestServeFrozenContract: once erasure has started, serve schedules
+// nothing, says so, and still stops cleanly.
+func TestServeFrozenContract(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: j, sources: [docs], repository: disk, schedule: "* * * * * *"}
+drills: {schedule: "* * * * * *"}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data)), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	ctx := context.Background()
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(erase.Freeze{Plan: "plan-test", Since: "2099-01-01T00:00:00+09:00"})
+	if err := a.Catalog.Put(ctx, erase.FrozenKey, b); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+
+	d := startServe(t, dir, nil)
+	d.waitUntil(t, "a line saying nothing is scheduled", 20*time.Second, func() bool {
+		return strings.Contains(d.out.String(), "nothing is scheduled") && strings.Contains(d.out.String(), "plan-test")
+	})
+	time.Sleep(2500 * time.Millisecond) // two seconds on which the job would have run
+	if code := d.stop(t, 10*time.Second); code != 0 {
+		t.Fatalf("serve exit code %d, want 0:\n%s", code, d.out.String())
+	}
+	r := readRecords(t, dir, "j")
+	a, err = openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	runs, _ := a.Catalog.JobRuns(ctx, "j", 0)
+	drs, _ := a.Catalog.Drills(ctx, 0)
+	if len(runs) != 0 || len(drs) != 0 || r.backupsOK != 0 {
+		t.Fatalf("a frozen contract ran %d backups and %d drills:\n%s", len(runs), len(drs), d.out.String())
+	}
+	if strings.Contains(d.out.String(), "run started") {
+		t.Fatalf("a frozen contract started a run:\n%s", d.out.String())
+	}
+}
+
+// TestBeforeHookFailureBacksUpNothing: a failing before hook fails
+// `backup run` with a message naming the hook, before restic reads
+// anything: no snapshot, no run; the on_failure hook runs.
+func TestBeforeHookFailureBacksUpNothing(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	marker := filepath.Join(dir, "on-failure.txt")
+	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\necho quiesce refused >&2\nexit 7\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "note.sh"), []byte("#!/bin/sh\necho \"$STEWARD_RESULT\" > '"+marker+"'\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [docs]
+    repository: disk
+    hooks: {before: [%s, --app, web], on_failure: [%s], timeout: 30s}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), filepath.Join(dir, "note.sh"))), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := stewardRun(t, dir, "", "backup", "run", "--json")
+	if code != exitFailure || !strings.Contains(errOut, "hooks.before") || !strings.Contains(errOut, "exit status 7") || !strings.Contains(errOut, "nothing was backed up") {
+		t.Fatalf("backup run with a failing before hook: exit %d, want %d naming the hook:\n%s%s", code, exitFailure, out, errOut)
+	}
+	if !strings.Contains(out, "quiesce refused") {
+		t.Errorf("the report lacks the hook's output:\n%s", out)
+	}
+	if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != "failed" {
+		t.Errorf("on_failure hook: %q %v", b, err)
+	}
+	ctx := context.Background()
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	snaps, err := a.Catalog.JobSnapshots(ctx, "j")
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after a failed before hook: %d %v", len(snaps), err)
+	}
+	runs, _ := a.Catalog.JobRuns(ctx, "j", 0)
+	if len(runs) != 0 {
+		t.Fatalf("%d runs recorded after a failed before hook", len(runs))
+	}
+	var audited bool
+	a.Catalog.ScanAudit(ctx, func(r catalog.AuditRecord) error {
+		if strings.Contains(r.Details["hook.before"], "quiesce refused") {
+			audited = true
+		}
+		return nil
+	})
+	if !audited {
+		t.Error("the audit log holds no record of the before hook and its output")
+	}
+	// restic itself holds no snapshot either.
+	code, out, errOut = stewardRun(t, dir, "", "snapshots", "--json")
+	if code != 0 || strings.Contains(out, `"id"`) {
+		t.Fatalf("snapshots: %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestServeSIGTERMDuringBackup: SIGTERM while restic backs up stops the
+// daemon within the deadline with exit 0; the run is recorded as
+// interrupted, no snapshot is half-written, and the next `backup run`
+// succeeds (restic's lock is handled).
+func TestServeSIGTERMDuringBackup(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 40, 5<<20) // 200 MiB: restic takes seconds
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: j, sources: [docs], repository: disk, schedule: "@daily"}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data)), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	// Never backed up, so the backup runs at start.
+	d := startServe(t, dir, nil, "--stop-timeout", "25s")
+	running := func() bool {
+		a, err := openApp(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		runs, _ := a.Catalog.JobRuns(context.Background(), "j", 0)
+		return len(runs) == 1 && runs[0].Result == ""
+	}
+	d.waitUntil(t, "a running backup", 30*time.Second, running)
+	if code := d.stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("serve exit code %d after SIGTERM during a backup, want 0:\n%s", code, d.out.String())
+	}
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := a.Catalog.JobRuns(context.Background(), "j", 0)
+	snaps, _ := a.Catalog.JobSnapshots(context.Background(), "j")
+	a.Close()
+	if len(runs) != 1 || runs[0].Result != "interrupted" || len(snaps) != 0 {
+		t.Fatalf("after SIGTERM during the backup: runs %+v, %d snapshots; want one interrupted run, no snapshot:\n%s", runs, len(snaps), d.out.String())
+	}
+	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
+		t.Fatalf("backup run after the interrupted one: %d\n%s%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,228 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
+
+	"steward/internal/config"
+)
+
+// Func is one run of a job. It must return soon after ctx is cancelled.
+type Func func(ctx context.Context) error
+
+// Job is periodic work.
+type Job struct {
+	// Name names the job in logs ("backup:daily", "drill", "check").
+	Name string
+	// Schedule is a schedule as config.ParseSchedule accepts it.
+	Schedule string
+	Run      Func
+	// LastRun, when set, says when the job last ran (the zero time when it
+	// never did), read from the catalog: a job whose schedule fired since
+	// then — one missed while the daemon was down — runs once at Start.
+	LastRun func(ctx context.Context) (time.Time, error)
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	// Location is the contract's time zone: every schedule is read in it.
+	Location *time.Location
+	// Clock drives the schedules (nil: the system clock; tests pass a
+	// clockwork fake).
+	Clock clockwork.Clock
+	// StopTimeout is how long Shutdown waits for running jobs after
+	// cancelling them (default 30s).
+	StopTimeout time.Duration
+	// Log receives one line per run (nil: discarded).
+	Log *slog.Logger
+	// Serial runs one job at a time: a job due while another runs waits
+	// for it (Steward's runs share repositories and their locks).
+	Serial bool
+}
+
+// Scheduler runs Jobs. Add them, then Start; Shutdown once.
+type Scheduler struct {
+	opts    Options
+	gs      gocron.Scheduler
+	jobs    []*entry
+	ctx     context.Context // cancelled by Shutdown: ends missed runs
+	cancel  context.CancelFunc
+	started bool
+	turn    chan struct{} // held by the running job when Serial
+
+	mu       sync.Mutex // guards stopping and running.Add
+	stopping bool
+	running  sync.WaitGroup
+}
+
+// entry is one added job and its guard against overlapping itself.
+type entry struct {
+	Job
+	cron gocron.Cron
+	busy sync.Mutex
+	gj   gocron.Job
+}
+
+// New builds a Scheduler in opts.Location.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Location == nil {
+		return nil, fmt.Errorf("schedule: no time zone")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	gs, err := gocron.NewScheduler(gocron.WithLocation(opts.Location), gocron.WithClock(opts.Clock),
+		gocron.WithStopTimeout(opts.StopTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Scheduler{opts: opts, gs: gs, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1)}, nil
+}
+
+// Add schedules j. Its schedule is checked as config check checks it.
+func (s *Scheduler) Add(j Job) error {
+	if s.started {
+		return ErrStarted
+	}
+	c, err := config.ParseSchedule(j.Schedule, s.opts.Location, s.opts.Clock.Now())
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.Name, err)
+	}
+	e := &entry{Job: j, cron: c}
+	e.gj, err = s.gs.NewJob(gocron.CronJob(j.Schedule, true),
+		gocron.NewTask(func(ctx context.Context) { s.run(ctx, e, "schedule") }),
+		gocron.WithName(j.Name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.Name, err)
+	}
+	s.jobs = append(s.jobs, e)
+	return nil
+}
+
+// Start runs, one after the other and in the order they were added, the
+// jobs whose last run is older than their period (never run counts), then
+// starts the schedules. It returns at once.
+func (s *Scheduler) Start() {
+	s.started = true
+	now := s.opts.Clock.Now()
+	var missed []*entry
+	for _, e := range s.jobs {
+		if s.overdue(e, now) {
+			missed = append(missed, e)
+		}
+	}
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		for _, e := range missed {
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.run(s.ctx, e, "missed")
+		}
+	}()
+	s.gs.Start()
+	for _, e := range s.jobs {
+		if next, err := e.gj.NextRun(); err == nil {
+			s.opts.Log.Info("scheduled", "job", e.Name, "schedule", e.Schedule, "next_run", next.In(s.opts.Location).Format(time.RFC3339))
+		}
+	}
+}
+
+// overdue says whether e's schedule fired since its last run.
+func (s *Scheduler) overdue(e *entry, now time.Time) bool {
+	if e.LastRun == nil {
+		return false
+	}
+	last, err := e.LastRun(s.ctx)
+	if err != nil {
+		s.opts.Log.Warn("last run unknown: not run at start", "job", e.Name, "error", err)
+		return false
+	}
+	if last.IsZero() {
+		s.opts.Log.Info("never run: runs now", "job", e.Name)
+		return true
+	}
+	due := e.cron.Next(last.In(s.opts.Location))
+	if due.IsZero() || due.After(now) {
+		return false
+	}
+	s.opts.Log.Info("missed run: runs now", "job", e.Name, "last_run", last.In(s.opts.Location).Format(time.RFC3339),
+		"was_due", due.Format(time.RFC3339))
+	return true
+}
+
+// run runs e once unless it is already running.
+func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) {
+	if !e.busy.TryLock() {
+		s.opts.Log.Warn("still running: this run is skipped", "job", e.Name, "trigger", trigger)
+		return
+	}
+	defer e.busy.Unlock()
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	s.running.Add(1)
+	s.mu.Unlock()
+	defer s.running.Done()
+	log := s.opts.Log.With("job", e.Name, "trigger", trigger)
+	if s.opts.Serial {
+		select {
+		case s.turn <- struct{}{}:
+			defer func() { <-s.turn }()
+		case <-ctx.Done():
+			log.Warn("not run: stopping while it waited for another job")
+			return
+		}
+	}
+	start := s.opts.Clock.Now()
+	log.Info("run started")
+	err := e.Run(ctx)
+	took := s.opts.Clock.Since(start).Round(time.Millisecond)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		log.Warn("run cancelled", "took", took, "error", err)
+	case err != nil:
+		log.Error("run failed", "took", took, "error", err)
+	default:
+		log.Info("run finished", "took", took)
+	}
+}
+
+// Shutdown stops the schedules, cancels the context of every running job
+// and waits for them to return, at most StopTimeout (or until ctx ends).
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.cancel()
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		_ = s.gs.ShutdownWithContext(ctx) // cancels the jobs' contexts
+		s.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ErrStopTimedOut
+	}
+}
