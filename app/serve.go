@@ -15,8 +15,10 @@ import (
 	"steward/drills"
 	"steward/erase"
 	"steward/internal/catalog"
+	"steward/internal/notify"
 	"steward/internal/repo"
 	"steward/internal/schedule"
+	"steward/internal/server"
 )
 
 // ServeOptions configure the daemon.
@@ -29,6 +31,11 @@ type ServeOptions struct {
 	// Out receives the lines an operator reads (what is scheduled, that
 	// the daemon stopped); logs go to the App's logger.
 	Out io.Writer
+	// Listen overrides server.listen (host:port; port 0 picks a free one).
+	Listen string
+	// App are the options the app was opened with (the API's status reads
+	// the state dir as `steward status` does).
+	App Options
 }
 
 // drillRotationKey is the catalog key of the next scheduled drill's place
@@ -50,7 +57,35 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		out = io.Discard
 	}
 	log := a.Log.With("component", "serve")
-	if err := a.checkNotFrozen(ctx, "scheduled backups, drills and checks"); err != nil {
+	n, err := a.Notifier()
+	if err != nil {
+		return err
+	}
+	// The HTTP server (health, metrics, the API) runs also when the
+	// contract is frozen: status and reports stay readable.
+	h, err := a.ServerHandler(ctx, o.App, nil)
+	if err != nil {
+		return err
+	}
+	srvCfg := a.Config.Server
+	if o.Listen != "" {
+		srvCfg.Listen = o.Listen
+	}
+	hctx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	l, err := server.Listen(hctx, srvCfg, h, a.Log.With("component", "server"))
+	if err != nil {
+		stopHTTP()
+		return err
+	}
+	defer func() {
+		stopHTTP()
+		if err := l.Wait(); err != nil {
+			log.Warn("http server", "error", err)
+		}
+	}()
+	fmt.Fprintf(out, "status and API at %s (bearer token in %s: steward token show)\n", l.URL(), a.State.APIToken())
+	// A quick catalog read, not cut short by a stop during start-up.
+	if err := a.checkNotFrozen(context.WithoutCancel(ctx), "scheduled backups, drills and checks"); err != nil {
 		if !errors.Is(err, erase.ErrFrozen) {
 			return err
 		}
@@ -64,7 +99,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	jobs := a.scheduledJobs()
+	jobs := a.scheduledJobs(n)
 	for _, j := range jobs {
 		if err := sched.Add(j); err != nil {
 			_ = sched.Shutdown(context.Background())
@@ -88,7 +123,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 }
 
 // scheduledJobs are the periodic runs the config asks for.
-func (a *App) scheduledJobs() []schedule.Job {
+func (a *App) scheduledJobs(n *notify.Notifier) []schedule.Job {
 	var jobs []schedule.Job
 	for _, j := range a.Config.Jobs {
 		if j.Schedule == "" {
@@ -96,7 +131,7 @@ func (a *App) scheduledJobs() []schedule.Job {
 		}
 		name := j.Name
 		jobs = append(jobs, schedule.Job{Name: "backup:" + name, Schedule: j.Schedule,
-			Run:     func(ctx context.Context) error { return a.scheduledBackup(ctx, name) },
+			Run:     func(ctx context.Context) error { return a.scheduledBackup(ctx, n, name) },
 			LastRun: func(ctx context.Context) (time.Time, error) { return a.lastBackup(ctx, name) }})
 	}
 	checks := a.Config.Checks.Schedule
@@ -104,21 +139,46 @@ func (a *App) scheduledJobs() []schedule.Job {
 		checks = a.Config.Drills.Schedule
 	}
 	if checks != "" {
-		jobs = append(jobs, schedule.Job{Name: "check", Schedule: checks, Run: a.scheduledCheck, LastRun: a.lastCheck})
+		jobs = append(jobs, schedule.Job{Name: "check", Schedule: checks, Run: func(ctx context.Context) error { return a.scheduledCheck(ctx, n) }, LastRun: a.lastCheck})
 	}
 	if a.Config.Drills.Schedule != "" {
-		jobs = append(jobs, schedule.Job{Name: "drill", Schedule: a.Config.Drills.Schedule, Run: a.scheduledDrill, LastRun: a.lastDrill})
+		jobs = append(jobs, schedule.Job{Name: "drill", Schedule: a.Config.Drills.Schedule, Run: func(ctx context.Context) error { return a.scheduledDrill(ctx, n) }, LastRun: a.lastDrill})
 	}
 	return jobs
 }
 
-func (a *App) scheduledBackup(ctx context.Context, job string) error {
+// scheduledBackup runs job's backup as `steward backup run --job` does,
+// with start/success/failure pings, and an alert when it failed. Work cut
+// short by the daemon's own shutdown alerts nobody.
+func (a *App) scheduledBackup(ctx context.Context, n *notify.Notifier, job string) error {
+	_ = n.Ping(ctx, job, notify.PingStart) // a failed ping is in the audit log
 	eng, err := a.Backup(ctx)
-	if err != nil {
-		return err
+	var rep *backup.Report
+	if err == nil {
+		rep, err = eng.Run(ctx, backup.RunOptions{Job: job})
 	}
-	_, err = eng.Run(ctx, backup.RunOptions{Job: job})
+	al, failed := BackupAlert(job, rep, err)
+	a.alert(ctx, n, al, failed)
+	ping := notify.PingSuccess
+	if failed {
+		ping = notify.PingFail
+	}
+	if ctx.Err() == nil {
+		_ = n.Ping(ctx, job, ping)
+	}
 	return err
+}
+
+// alert sends al when send says so, unless the daemon is stopping (the
+// run was cut short, not failed). A failure to send is in the audit log
+// and the log.
+func (a *App) alert(ctx context.Context, n *notify.Notifier, al notify.Alert, send bool) {
+	if !send || ctx.Err() != nil {
+		return
+	}
+	if err := n.Send(ctx, al); err != nil {
+		a.Log.Warn("alert not sent", "component", "serve", "kind", al.Kind, "error", err)
+	}
 }
 
 // lastBackup is when job's last run started (zero if it never ran).
@@ -131,16 +191,19 @@ func (a *App) lastBackup(ctx context.Context, job string) (time.Time, error) {
 }
 
 // scheduledCheck checks every repository, as `steward repo check` does.
-func (a *App) scheduledCheck(ctx context.Context) error {
+func (a *App) scheduledCheck(ctx context.Context, n *notify.Notifier) error {
 	d, err := a.Driller(ctx)
 	if err != nil {
 		return err
 	}
 	var failed []error
 	for _, r := range a.Config.Repositories {
-		if _, err := d.CheckRepository(ctx, r.Name); err != nil {
+		res, err := d.CheckRepository(ctx, r.Name)
+		if err != nil {
 			failed = append(failed, err)
 		}
+		al, bad := CheckAlert(r.Name, res, err)
+		a.alert(ctx, n, al, bad)
 		if ctx.Err() != nil {
 			break
 		}
@@ -192,7 +255,7 @@ func (a *App) drillTargets() []drillTarget {
 // rotation, as `steward drill run --job J --source S --repository R` does;
 // the rotation's place is kept in the catalog, so it goes on after a
 // restart.
-func (a *App) scheduledDrill(ctx context.Context) error {
+func (a *App) scheduledDrill(ctx context.Context, n *notify.Notifier) error {
 	ts := a.drillTargets()
 	if len(ts) == 0 {
 		return nil
@@ -213,7 +276,9 @@ func (a *App) scheduledDrill(ctx context.Context) error {
 		return err
 	}
 	a.Log.Info("scheduled drill", "component", "serve", "job", t.job, "source", t.source, "repository", t.repository)
-	_, err = d.Run(ctx, drills.RunOptions{Job: t.job, Source: t.source, Repository: t.repository, Trigger: drills.TriggerSchedule})
+	recs, err := d.Run(ctx, drills.RunOptions{Job: t.job, Source: t.source, Repository: t.repository, Trigger: drills.TriggerSchedule})
+	al, failed := DrillAlert(t.job, recs, err)
+	a.alert(ctx, n, al, failed)
 	return err
 }
 

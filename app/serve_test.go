@@ -22,7 +22,7 @@ func serveFor(t *testing.T, a *App, cond func() bool) string {
 	var out syncBuf
 	done := make(chan error, 1)
 	go func() {
-		done <- a.Serve(ctx, ServeOptions{Clock: clockwork.NewFakeClockAt(testNow), StopTimeout: 10 * time.Second, Out: &out})
+		done <- a.Serve(ctx, ServeOptions{Clock: clockwork.NewFakeClockAt(testNow), StopTimeout: 10 * time.Second, Out: &out, Listen: "127.0.0.1:0"})
 	}()
 	for deadline := time.Now().Add(20 * time.Second); !cond() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 
 type serveOptions struct {
 	StopTimeout time.Duration
+	Listen      string
 }
 
 func newServeCommand(g *globalOptions) *cli.Command {
@@ -32,9 +33,18 @@ while the daemon was down runs once at start. Once erasure has started
 
 SIGINT or SIGTERM cancels running work (restic is interrupted and its lock
 handled on the next run) and waits for it at most --stop-timeout; then
-serve exits 0. Logs go to stderr (--log-format json for collectors); the
+serve exits 0.
+
+It also serves HTTP on server.listen (--listen overrides it; loopback by
+default, 127.0.0.1:8420; HTTPS with server.tls_cert/tls_key): /healthz,
+/readyz, /metrics (Prometheus) and the JSON API under /api/v1/, which needs
+the bearer token in <state_dir>/keys/api.token (steward token show). A
+failed backup, drill or check sends an alert through notify (webhook signed
+with HMAC-SHA256, e-mail), and each backup pings notify.ping_url at start,
+success and failure. See docs/api.md. Logs go to stderr (--log-format json for collectors); the
 default log level of serve is info. See docs/daemon.md.`,
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "serve HTTP on `HOST:PORT` instead of server.listen (port 0: a free one)", Destination: &opts.Listen},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "how long running work may take to stop on SIGTERM", Destination: &opts.StopTimeout},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -54,5 +64,5 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, out io.W
 	if err != nil {
 		return err
 	}
-	return a.Serve(ctx, app.ServeOptions{StopTimeout: opts.StopTimeout, Out: out})
+	return a.Serve(ctx, app.ServeOptions{StopTimeout: opts.StopTimeout, Out: out, Listen: opts.Listen, App: g.appOptions()})
 }

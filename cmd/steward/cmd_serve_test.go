@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +57,9 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *daemon 
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Dir = dir
+	if !slices.Contains(args, "--listen") {
+		args = append([]string{"--listen", "127.0.0.1:0"}, args...) // tests run side by side
+	}
 	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(append([]string{"serve"}, args...), " "))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	d := &daemon{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
@@ -456,5 +466,133 @@ jobs:
 	}
 	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
 		t.Fatalf("backup run after the interrupted one: %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestServeAlertsAndAPI: `steward serve` serves its API and metrics and
+// alerts: a scheduled backup that fails (its before hook refuses) reaches
+// a webhook receiver on loopback with a valid HMAC-SHA256 of the body
+// under the configured secret, and a failure ping; /healthz and /metrics
+// answer without the token, the API refuses a missing or wrong one (401)
+// and answers the right one; each API call is in the audit log, never the
+// token.
+func TestServeAlertsAndAPI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	const secret = "webhook-secret-7f3a"
+	type delivery struct {
+		body      []byte
+		signature string
+	}
+	got := make(chan delivery, 10)
+	pings := make(chan string, 20)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.HasPrefix(r.URL.Path, "/ping") {
+			pings <- r.URL.Path
+			return
+		}
+		got <- delivery{body, r.Header.Get("X-Steward-Signature")}
+	}))
+	defer recv.Close()
+	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [docs]
+    repository: disk
+    schedule: "*/2 * * * * *"
+    hooks: {before: [%s]}
+notify:
+  webhook: {url: %s/hook, secret: "env:STEWARD_TEST_WEBHOOK_SECRET"}
+  ping_url: %s/ping/{job}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, recv.URL), 0o600)
+	t.Setenv("STEWARD_TEST_WEBHOOK_SECRET", secret)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret})
+	var url string
+	d.waitUntil(t, "the API's address", 30*time.Second, func() bool {
+		for _, f := range strings.Fields(d.out.String()) {
+			if strings.HasPrefix(f, "http://127.0.0.1:") {
+				url = f
+			}
+		}
+		return url != ""
+	})
+
+	select {
+	case dl := <-got:
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(dl.body)
+		if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); dl.signature != want {
+			t.Errorf("webhook signature %q, want %q", dl.signature, want)
+		}
+		var alert map[string]any
+		if err := json.Unmarshal(dl.body, &alert); err != nil || !strings.Contains(string(dl.body), "backup") || !strings.Contains(string(dl.body), "T-1") {
+			t.Errorf("webhook body: %v\n%s", err, dl.body)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no webhook call within 60s:\n%s", d.out.String())
+	}
+	var seen []string
+	for len(seen) < 2 {
+		select {
+		case p := <-pings:
+			seen = append(seen, p)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("pings: %v", seen)
+		}
+	}
+	if !slices.Contains(seen, "/ping/j/start") || !slices.Contains(seen, "/ping/j/fail") {
+		t.Errorf("pings %v, want /ping/j/start and /ping/j/fail", seen)
+	}
+
+	get := func(path, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	token := strings.TrimSpace(string(mustRead(t, filepath.Join(dir, "state", "keys", "api.token"))))
+	for _, c := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/healthz", "", 200}, {"/metrics", "", 200},
+		{"/api/v1/status", "", 401}, {"/api/v1/status", "wrong-token", 401}, {"/api/v1/runs", token, 200},
+	} {
+		if code := get(c.path, c.token); code != c.want {
+			t.Errorf("GET %s: %d, want %d", c.path, code, c.want)
+		}
+	}
+	if code := d.stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("serve exit %d:\n%s", code, d.out.String())
+	}
+	audit := string(mustRead(t, filepath.Join(dir, "state", "audit.jsonl")))
+	if strings.Count(audit, `"api.access"`) < 3 || strings.Contains(audit, token) || strings.Contains(audit, secret) {
+		t.Errorf("audit log: %d api.access records; token in it %v; secret in it %v",
+			strings.Count(audit, `"api.access"`), strings.Contains(audit, token), strings.Contains(audit, secret))
+	}
+	if strings.Contains(d.out.String(), token) || strings.Contains(d.out.String(), secret) {
+		t.Error("the token or the webhook secret is in serve's output")
 	}
 }
