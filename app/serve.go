@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -95,11 +96,15 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		return nil
 	}
 	sched, err := schedule.New(schedule.Options{Location: a.Clock.Location(), Clock: o.Clock, StopTimeout: o.StopTimeout, Serial: true,
-		Log: a.Log.With("component", "schedule")})
+		Log: a.Log.With("component", "schedule"),
+		Missed: func(job string, _, due time.Time) {
+			name, what := missedWhat(job)
+			a.alert(ctx, n, MissedScheduleAlert(name, what, a.Clock.Format(due)), true)
+		}})
 	if err != nil {
 		return err
 	}
-	jobs := a.scheduledJobs(n)
+	jobs := append(a.scheduledJobs(n), a.watchJob(n, o.App))
 	for _, j := range jobs {
 		if err := sched.Add(j); err != nil {
 			_ = sched.Shutdown(context.Background())
@@ -120,6 +125,45 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 	}
 	fmt.Fprintln(out, "stopped")
 	return nil
+}
+
+// missedWhat names a scheduled job in a missed-schedule alert: the
+// config's job name (if any) and what was missed.
+func missedWhat(job string) (name, what string) {
+	if j, ok := strings.CutPrefix(job, "backup:"); ok {
+		return j, "the backup of job " + j
+	}
+	if job == "drill" {
+		return "", "the scheduled restore drill"
+	}
+	return "", "the scheduled repository check"
+}
+
+// contractEndWarning is how long before the contract's end the daemon
+// warns, once a day, that the hand-over and erasure must be planned.
+const contractEndWarning = 30
+
+// watchJob checks, at start and hourly, the clock's synchronisation (an
+// alert when it is lost, req 15) and the contract's end (an alert a day
+// within contractEndWarning days, req 23).
+func (a *App) watchJob(n *notify.Notifier, o Options) schedule.Job {
+	var clockLost bool
+	var endWarned string
+	return schedule.Job{Name: "watch", Schedule: "0 * * * *",
+		LastRun: func(context.Context) (time.Time, error) { return time.Time{}, nil }, // at every start
+		Run: func(ctx context.Context) error {
+			al, lost := ClockAlert(o.clockSync(ctx))
+			a.alert(ctx, n, al, lost && !clockLost)
+			clockLost = lost
+			now := a.Clock.Now()
+			end := a.Config.Contract.EndDate.End(a.Clock.Location())
+			days := int(end.Sub(now).Hours() / 24)
+			if today := now.Format(time.DateOnly); days >= 0 && days <= contractEndWarning && endWarned != today {
+				a.alert(ctx, n, ContractEndAlert(a.Config.Contract.ID, a.Config.Contract.EndDate.String(), days), true)
+				endWarned = today
+			}
+			return nil
+		}}
 }
 
 // scheduledJobs are the periodic runs the config asks for.

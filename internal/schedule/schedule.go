@@ -41,6 +41,11 @@ type Options struct {
 	StopTimeout time.Duration
 	// Log receives one line per run (nil: discarded).
 	Log *slog.Logger
+	// Missed, when set, is told of each job whose schedule fired while it
+	// did not run (the daemon was down), before that run is made up at
+	// Start: the job, its last run and when it was due. A job that never
+	// ran is not missed.
+	Missed func(job string, lastRun, due time.Time)
 	// Serial runs one job at a time: a job due while another runs waits
 	// for it (Steward's runs share repositories and their locks).
 	Serial bool
@@ -162,6 +167,9 @@ func (s *Scheduler) overdue(e *entry, now time.Time) bool {
 	}
 	s.opts.Log.Info("missed run: runs now", "job", e.Name, "last_run", last.In(s.opts.Location).Format(time.RFC3339),
 		"was_due", due.Format(time.RFC3339))
+	if s.opts.Missed != nil {
+		s.opts.Missed(e.Name, last, due)
+	}
 	return true
 }
 

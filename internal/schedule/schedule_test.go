@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,7 +68,13 @@ func TestMissedRunRunsOnceAtStart(t *testing.T) {
 	// 03:00 in Tokyo; the jobs run daily at 02:00.
 	now := time.Date(2026, 4, 1, 3, 0, 0, 0, tokyo)
 	c := clockwork.NewFakeClockAt(now)
-	s := newScheduler(t, c)
+	var told []string
+	s, err := New(Options{Location: tokyo, Clock: c, StopTimeout: 5 * time.Second, Missed: func(job string, last, due time.Time) {
+		told = append(told, job+" due "+due.In(tokyo).Format(time.RFC3339))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := func(t time.Time) func(context.Context) (time.Time, error) {
 		return func(context.Context) (time.Time, error) { return t, nil }
 	}
@@ -90,6 +97,10 @@ func TestMissedRunRunsOnceAtStart(t *testing.T) {
 	}
 	if m, f, n, h := missed.runs.Load(), fresh.runs.Load(), never.runs.Load(), noHistory.runs.Load(); m != 1 || f != 0 || n != 1 || h != 0 {
 		t.Fatalf("runs at start: missed %d, fresh %d, never %d, no history %d; want 1, 0, 1, 0", m, f, n, h)
+	}
+	// Only the run missed while the daemon was down is told of (the alert).
+	if strings.Join(told, ",") != "missed due 2026-04-01T02:00:00+09:00" {
+		t.Fatalf("Missed told of %v", told)
 	}
 }
 
