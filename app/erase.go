@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"steward/certs"
 	"steward/erase"
@@ -15,9 +16,28 @@ func (a *App) Eraser(ctx context.Context) (*erase.Eraser, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each step's end is alerted (req 12). A notify secret that cannot be
+	// resolved (sealed, after the master-key step) turns the alerts off,
+	// never the erasure.
+	var stepDone func(ctx context.Context, planID, step, result string, err error)
+	if n, err := a.Notifier(); err != nil {
+		a.Log.Warn("erase step alerts are off", "component", "erase", "error", err)
+	} else {
+		stepDone = func(ctx context.Context, planID, step, result string, err error) {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseAlertTimeout)
+			defer cancel()
+			if serr := n.Send(sctx, EraseStepAlert(planID, step, result, err)); serr != nil {
+				a.Log.Warn("erase step alert not sent", "component", "erase", "step", step, "error", serr)
+			}
+		}
+	}
 	return erase.New(erase.Deps{Config: a.Config, Store: a.Catalog, Manifests: a.Catalog.CountManifests, PurgeManifests: a.Catalog.PurgeManifests,
-		Sign: a.signForErase, Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log, RecoveryKits: a.recoveryKits}), nil
+		Sign: a.signForErase, Repos: repos, Audit: a.Audit, Clock: a.Clock, Log: a.Log, RecoveryKits: a.recoveryKits, StepDone: stepDone}), nil
 }
+
+// eraseAlertTimeout bounds each erase step's alert, retries included: an
+// unreachable receiver must not hold up the erasure.
+const eraseAlertTimeout = 10 * time.Second
 
 // recoveryKits is the contract's last recovery kit, as the deletion
 // certificate lists it (none: nil).

@@ -243,6 +243,9 @@ func (x *execRun) run(ctx context.Context, n int, name string, fn func(context.C
 		err = perr
 	}
 	x.emit(Event{Step: name, Result: row.Result})
+	if x.e.stepDone != nil {
+		x.e.stepDone(ctx, x.p.ID, name, row.Result, err)
+	}
 	return err
 }
 

@@ -140,6 +140,10 @@ type Deps struct {
 	// crypto-erase deleted with every key file, and asks each recipient to
 	// destroy their copy.
 	RecoveryKits func(ctx context.Context) ([]certs.RecoveryKit, error)
+	// StepDone, when set, is told when each execution step ends (result
+	// ResultDone or ResultFailed, with the step's error): the operator's
+	// alerts (req 12). It must not block for long.
+	StepDone func(ctx context.Context, planID, step, result string, err error)
 }
 
 // Eraser plans, approves and executes contract-end erasure.
@@ -151,6 +155,7 @@ type Eraser struct {
 	purgeManifests func(ctx context.Context) (int64, error)
 	sign           func(ctx context.Context, r SignRequest) (string, string, error)
 	recoveryKits   func(ctx context.Context) ([]certs.RecoveryKit, error)
+	stepDone       func(ctx context.Context, planID, step, result string, err error)
 	repos          *repo.Opener
 	rec            *audit.Recorder
 	clock          *clock.Zoned
@@ -164,7 +169,7 @@ func New(d Deps) *Eraser {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, purgeManifests: d.PurgeManifests, sign: d.Sign, recoveryKits: d.RecoveryKits, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
+	return &Eraser{cfg: d.Config, store: d.Store, manifests: d.Manifests, purgeManifests: d.PurgeManifests, sign: d.Sign, recoveryKits: d.RecoveryKits, stepDone: d.StepDone, repos: d.Repos, rec: audit.NewRecorder(d.Audit, log),
 		clock: d.Clock, log: log, dir: state.Dir(d.Config.StateDir)}
 }
 

@@ -2,14 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"steward/erase"
 	"steward/internal/catalog"
+	"steward/internal/testenv"
 )
 
 // TestEraseCommands: plan, approval safeguards (exit 1 for a refusal, 2
@@ -80,5 +90,69 @@ erase: {approvers: [bob], cooling_off: 1h}
 		if code != exitFailure || !strings.Contains(errOut, "EP-frozen") || !strings.Contains(errOut, "refused") {
 			t.Errorf("%v after the freeze: exit %d, want %d naming the plan\n%s%s", args, code, exitFailure, out, errOut)
 		}
+	}
+}
+
+// TestEraseStepAlerts: each execution step's end reaches the webhook as an
+// alert signed with the configured secret (req 12), in the journal's
+// order, the last one the certificate step's.
+func TestEraseStepAlerts(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	const secret = "erase-alert-secret"
+	var mu sync.Mutex
+	var subjects []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		var alert struct{ Kind, Subject string }
+		if json.Unmarshal(body, &alert) != nil || r.Header.Get("X-Steward-Signature") != "sha256="+hex.EncodeToString(m.Sum(nil)) {
+			t.Errorf("a badly signed or unreadable alert: %s", body)
+		}
+		mu.Lock()
+		subjects = append(subjects, alert.Subject)
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	t.Setenv("STEWARD_TEST_ERASE_HOOK_SECRET", secret)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+erase: {approvers: [bob], cooling_off: 1s}
+notify:
+  webhook: {url: %s/hook, secret: "env:STEWARD_TEST_ERASE_HOOK_SECRET"}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, recv.URL), 0o600)
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := stewardRun(t, dir, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	run("init")
+	run("repo", "init")
+	run("backup", "run")
+	id := strings.Fields(run("erase", "plan", "--as", "alice"))[2]
+	run("erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "kept by the city")
+	time.Sleep(1100 * time.Millisecond) // the cooling-off
+	run("erase", "execute", id, "--as", "alice")
+	mu.Lock()
+	defer mu.Unlock()
+	var want []string
+	for _, step := range erase.Steps {
+		want = append(want, fmt.Sprintf("erase plan %s: step %s done", id, step))
+	}
+	if strings.Join(subjects, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("alerts:\n%s\nwant:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"))
 	}
 }
