@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -130,23 +129,12 @@ func RenderCapacityReport(w io.Writer, c *CapacityReport, opts RenderOptions) (*
 	if _, err := time.Parse("2006-01", c.Month); err != nil {
 		return nil, fmt.Errorf("capacity report: %w: month %q: use YYYY-MM", ErrInvalidEvidence, c.Month)
 	}
-	att, err := compressJSON("capacity-"+c.Month+".json.zst", opts.TempDir, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(c)
-	})
+	r, att, err := startJSONReport(c, reportHead{Kind: KindCapacity, ID: c.ID(), File: "capacity-" + c.Month, Contract: c.Contract,
+		JA: "容量・性能報告書", EN: "Capacity and Performance Report", TitleID: c.Month}, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer att.close()
-	r, err := newReport(KindCapacity, c.ID(), now(opts), opts)
-	if err != nil {
-		return nil, err
-	}
-	r.keepText = true
-	f := r.f
-	f.SetTitle("容量・性能報告書 Capacity and Performance Report "+c.Month, true)
-	f.SetSubject("Contract "+c.Contract, true)
-	f.SetAuthor(opts.Issuer.Organisation, true)
-	r.title("容量・性能報告書", "Capacity and Performance Report")
 	r.kv("対象月", "Month", c.Month)
 	r.kv("契約番号", "Contract ID", c.Contract)
 	r.kv("発行者", "Issuer", opts.Issuer.Organisation)

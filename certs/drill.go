@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -264,24 +263,12 @@ func RenderDrillReport(w io.Writer, d *DrillReport, opts RenderOptions) (*Render
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
-	att, err := compressJSON("drill-"+d.DrillID+".json.zst", opts.TempDir, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(d)
-	})
+	r, att, err := startJSONReport(d, reportHead{Kind: KindDrill, ID: d.DrillID, File: "drill-" + d.DrillID, Contract: d.Contract,
+		JA: "復旧訓練報告書", EN: "Restore Drill Report", TitleID: d.DrillID}, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer att.close()
-	issued := now(opts)
-	r, err := newReport(KindDrill, d.DrillID, issued, opts)
-	if err != nil {
-		return nil, err
-	}
-	r.keepText = true
-	f := r.f
-	f.SetTitle("復旧訓練報告書 Restore Drill Report "+d.DrillID, true)
-	f.SetSubject("Contract "+d.Contract, true)
-	f.SetAuthor(opts.Issuer.Organisation, true)
-	r.title("復旧訓練報告書", "Restore Drill Report")
 
 	r.drillResult(d)
 	r.drillInfo(d, opts.Issuer, att.sha)

@@ -2,7 +2,6 @@ package certs
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -102,23 +101,12 @@ func RenderHandoverReceipt(w io.Writer, h *HandoverReceipt, opts RenderOptions) 
 	if err := h.validate(); err != nil {
 		return nil, err
 	}
-	att, err := compressJSON("handover-"+h.ExportID+".json.zst", opts.TempDir, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(h)
-	})
+	r, att, err := startJSONReport(h, reportHead{Kind: KindHandover, ID: h.ExportID, File: "handover-" + h.ExportID, Contract: h.Contract,
+		JA: "データ引渡書", EN: "Data Hand-over Receipt", TitleID: h.ExportID}, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer att.close()
-	r, err := newReport(KindHandover, h.ExportID, now(opts), opts)
-	if err != nil {
-		return nil, err
-	}
-	r.keepText = true
-	f := r.f
-	f.SetTitle("データ引渡書 Data Hand-over Receipt "+h.ExportID, true)
-	f.SetSubject("Contract "+h.Contract, true)
-	f.SetAuthor(opts.Issuer.Organisation, true)
-	r.title("データ引渡書", "Data Hand-over Receipt")
 	r.para("契約終了に伴い、下記の各ソースの最新スナップショットを、Steward や restic を用いずに読み込める形式 (ファイルは tar、データベースは pg_dump カスタム形式と SQL、バケットはキーごとのファイル) で書き出しました。書き出した全ファイルのサイズと SHA-256 はマニフェストに記載され、その SHA-256 を本書に記載します。",
 		"At the end of the contract, the latest snapshot of each source below was exported in formats that load without Steward or restic (files as a tar, databases as a pg_dump custom-format file and plain SQL, buckets as one file per object key). The manifest lists every file written with its size and SHA-256; its own SHA-256 is given here.")
 

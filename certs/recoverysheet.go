@@ -2,7 +2,6 @@ package certs
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -70,23 +69,12 @@ func RenderRecoverySheet(w io.Writer, s *RecoverySheet, opts RenderOptions) (*Re
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	att, err := compressJSON("recovery-sheet-"+s.KitID+".json.zst", opts.TempDir, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(s)
-	})
+	r, att, err := startJSONReport(s, reportHead{Kind: KindRecovery, ID: s.KitID, File: "recovery-sheet-" + s.KitID, Contract: s.Contract,
+		JA: "復旧キット管理票", EN: "Recovery Kit Sheet", TitleID: s.KitID}, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer att.close()
-	r, err := newReport(KindRecovery, s.KitID, now(opts), opts)
-	if err != nil {
-		return nil, err
-	}
-	r.keepText = true
-	f := r.f
-	f.SetTitle("復旧キット管理票 Recovery Kit Sheet "+s.KitID, true)
-	f.SetSubject("Contract "+s.Contract, true)
-	f.SetAuthor(opts.Issuer.Organisation, true)
-	r.title("復旧キット管理票", "Recovery Kit Sheet")
 	r.para("Steward のホストが失われても、各リポジトリは下記の退避鍵 (エスクロー鍵) と復旧キットで、Steward を使わず restic だけで復元できます。復旧キットは下記の受取人の age 鍵で暗号化されており、パスワードは本書にもこのホストにも記録されていません。キットは下記の場所に保管し、契約終了時の消去後は破棄してください。",
 		"If Steward's host is lost, each repository below still restores with plain restic, without Steward, using its escrow key and the recovery kit. The kit is encrypted to the age keys of the recipients below; no password is on this sheet or on the host. Keep the kit where stated below and destroy it once the contract's data has been erased.")
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -482,6 +483,37 @@ func (a *attachment) writeTo(w io.Writer) error {
 		err = fmt.Errorf("embedded data: read %d of %d bytes", n, a.zlen)
 	}
 	return err
+}
+
+// reportHead names a report whose data is embedded as JSON: its kind and
+// id, the attachment's file name (without ".json.zst"), the contract, and
+// its title in Japanese and English, followed by TitleID in the PDF's
+// metadata.
+type reportHead struct {
+	Kind, ID, File, Contract, JA, EN, TitleID string
+}
+
+// startJSONReport embeds doc as compressed JSON and starts its report:
+// metadata (title, subject, author) set and the title printed. The caller
+// closes the attachment.
+func startJSONReport(doc any, h reportHead, opts RenderOptions) (*report, *attachment, error) {
+	att, err := compressJSON(h.File+".json.zst", opts.TempDir, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(doc)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := newReport(h.Kind, h.ID, now(opts), opts)
+	if err != nil {
+		att.close()
+		return nil, nil, err
+	}
+	r.keepText = true // fpdf's own wrapping drops the kanji at each line break
+	r.f.SetTitle(h.JA+" "+h.EN+" "+h.TitleID, true)
+	r.f.SetSubject("Contract "+h.Contract, true)
+	r.f.SetAuthor(opts.Issuer.Organisation, true)
+	r.title(h.JA, h.EN)
+	return r, att, nil
 }
 
 // compressJSON runs write into a zstd stream (in a temporary file in
