@@ -473,7 +473,8 @@ jobs:
 // TestServeAlertsAndAPI: `steward serve` serves its API and metrics and
 // alerts: a scheduled backup that fails (its before hook refuses) reaches
 // a webhook receiver on loopback with a valid HMAC-SHA256 of the body
-// under the configured secret, and a failure ping; /healthz and /metrics
+// under the configured secret, an SMTP server on loopback over STARTTLS
+// (mandatory), and a failure ping; /healthz and /metrics
 // answer without the token, the API refuses a missing or wrong one (401)
 // and answers the right one; each API call is in the audit log, never the
 // token.
@@ -490,13 +491,22 @@ func TestServeAlertsAndAPI(t *testing.T) {
 	pings := make(chan string, 20)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		// Never block the daemon (nor recv.Close at a failed test's end)
+		// once the test has read what it needs.
 		if strings.HasPrefix(r.URL.Path, "/ping") {
-			pings <- r.URL.Path
+			select {
+			case pings <- r.URL.Path:
+			default:
+			}
 			return
 		}
-		got <- delivery{body, r.Header.Get("X-Steward-Signature")}
+		select {
+		case got <- delivery{body, r.Header.Get("X-Steward-Signature")}:
+		default:
+		}
 	}))
 	defer recv.Close()
+	smtp := testenv.StartSMTP(t)
 	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
 	// The contract ends in 10 days: the daemon warns of it at start.
 	endDate := time.Now().In(time.FixedZone("JST", 9*3600)).AddDate(0, 0, 10).Format(time.DateOnly)
@@ -515,15 +525,18 @@ jobs:
     hooks: {before: [%s]}
 notify:
   webhook: {url: %s/hook, secret: "env:STEWARD_TEST_WEBHOOK_SECRET"}
+  email: {smtp: "%s", from: steward@example.jp, to: [ops@example.jp]}
   ping_url: %s/ping/{job}
-`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, recv.URL), 0o600)
+`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, smtp.Addr, recv.URL), 0o600)
 	t.Setenv("STEWARD_TEST_WEBHOOK_SECRET", secret)
 	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
 		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
 			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
 		}
 	}
-	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret})
+	// The daemon trusts the test SMTP server's certificate as a system
+	// root: STARTTLS is verified as it is in production.
+	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret, "SSL_CERT_FILE=" + smtp.CAFile})
 	var url string
 	d.waitUntil(t, "the API's address", 30*time.Second, func() bool {
 		for _, f := range strings.Fields(d.out.String()) {
@@ -556,6 +569,14 @@ notify:
 			t.Fatalf("webhook calls within 60s: %v\n%s", wants, d.out.String())
 		}
 	}
+	d.waitUntil(t, "the backup failure's e-mail", 30*time.Second, func() bool {
+		for _, m := range smtp.Messages() {
+			if m.TLS && strings.Contains(m.Data, "Subject: [Steward T-1] critical: backup of job j failed") && strings.Contains(m.To[0], "ops@example.jp") {
+				return true
+			}
+		}
+		return false
+	})
 	var seen []string
 	for len(seen) < 2 {
 		select {
