@@ -628,3 +628,67 @@ notify:
 		t.Error("the token or the webhook secret is in serve's output")
 	}
 }
+
+// TestServeOnce: `steward serve --once` on a new state dir runs the first
+// backup, a check and the first drill (the README's demo), each recorded,
+// and stops with exit 0; run again, nothing is due and nothing runs. A
+// run that fails (the backup's before hook refuses) makes --once exit
+// non-zero and name it.
+func TestServeOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 3, 100)
+	gate := filepath.Join(dir, "gate.sh")
+	os.WriteFile(gate, []byte("#!/bin/sh\n[ ! -e '"+filepath.Join(dir, "refuse")+"' ]\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [%s]}
+drills:
+  schedule: "0 3 1 1,4,7,10 *"
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, gate), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "ran backup:j, check, drill; stopped") {
+		t.Fatalf("serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	r := readRecords(t, dir, "j")
+	if r.backupsOK != 1 || r.drillsPassed != 1 {
+		t.Fatalf("after the first --once: %+v", r)
+	}
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "nothing was due; stopped") {
+		t.Fatalf("second serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	if r2 := readRecords(t, dir, "j"); r2.backupsOK != 1 || r2.drillsPassed != 1 {
+		t.Fatalf("the second --once ran something: %+v", r2)
+	}
+
+	// A new job that never ran, whose before hook refuses: --once fails.
+	os.WriteFile(filepath.Join(dir, "refuse"), nil, 0o600)
+	cfg := string(mustRead(t, filepath.Join(dir, "steward.yaml")))
+	cfg = strings.Replace(cfg, "drills:", `  - name: k
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [`+gate+`]}
+drills:`, 1)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "backup:k") || strings.Contains(out, "; stopped") {
+		t.Fatalf("serve --once with a failing run: exit %d\n%s%s", code, out, errOut)
+	}
+}
