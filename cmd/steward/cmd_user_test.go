@@ -87,12 +87,8 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("list --json: exit %d\n%s%s", code, out, errOut)
 	}
 	var got []auth.OperatorInfo
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var u auth.OperatorInfo
-		if err := json.Unmarshal([]byte(line), &u); err != nil {
-			t.Fatalf("list --json line %q: %v", line, err)
-		}
-		got = append(got, u)
+	if strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("list --json is not one line holding an array:\n%s", out)
 	}
 	if len(got) != 2 || got[0].Name != "admin" || got[0].Role != auth.RoleAdmin || got[1].Name != "bob" || got[1].Role != auth.RoleApprover ||
 		got[1].Failures != 0 || got[1].Locked || got[1].PasswordChanged == "" {
