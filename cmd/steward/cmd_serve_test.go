@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"steward/app"
+	"steward/drills"
 	"steward/erase"
 	"steward/internal/catalog"
 	"steward/internal/repo"
@@ -110,7 +111,10 @@ func openApp(dir string) (*app.App, error) {
 // recorded is what the catalog holds of the daemon's work.
 type recorded struct {
 	backupsOK, drillsPassed int
-	checked                 map[string]bool
+	// sourcesOK and drillsPassedOf count the successful backups and
+	// passed drills per source.
+	sourcesOK, drillsPassedOf map[string]int
+	checked                   map[string]bool
 	// retained counts the retention runs that forgot snapshots, per
 	// audit target ("repository:NAME").
 	retained map[string]int
@@ -124,7 +128,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	r := recorded{checked: map[string]bool{}, retained: map[string]int{}}
+	r := recorded{checked: map[string]bool{}, retained: map[string]int{}, sourcesOK: map[string]int{}, drillsPassedOf: map[string]int{}}
 	err = a.Catalog.ScanAudit(ctx, func(rec catalog.AuditRecord) error {
 		if rec.Action == "backup.retention" && rec.Result == "ok" {
 			r.retained[rec.Target]++
@@ -141,6 +145,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 	for _, run := range runs {
 		if run.Result == "ok" {
 			r.backupsOK++
+			r.sourcesOK[run.Source]++
 		}
 	}
 	drs, err := a.Catalog.Drills(ctx, 0)
@@ -150,6 +155,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 	for _, d := range drs {
 		if d.Result == "passed" {
 			r.drillsPassed++
+			r.drillsPassedOf[drillSource(t, d)]++
 		}
 	}
 	for _, rc := range a.Config.Repositories {
@@ -179,6 +185,11 @@ func TestServe(t *testing.T) {
 	// The hook records its environment and changes the source, so that
 	// each backup makes a new snapshot and retention has one to forget.
 	os.WriteFile(hook, []byte("#!/bin/sh\nenv >> '"+envFile+"'\ndate +%s%N >> '"+filepath.Join(files, "stamp")+"'\n"), 0o755)
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cases")
+	pg.Exec(t, "cases", `CREATE TABLE c (id int PRIMARY KEY, note text); INSERT INTO c SELECT g, md5(g::text) FROM generate_series(1, 500) g`)
+	pgpw := testenv.SecretFile(t, dir, "pg", pg.Password)
+	// db comes first: the drills' rotation starts with it.
 	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
 state_dir: state
 restic: {path: %s}
@@ -187,9 +198,11 @@ repositories:
   - {name: copy, local: {}}
 sources:
   - {name: files, path: {path: %s}}
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: cases, user: %s, password: %s, sslmode: disable}
 jobs:
   - name: j
-    sources: [files]
+    sources: [db, files]
     repository: tokyo
     replicas: [copy]
     schedule: "*/3 * * * * *"
@@ -198,7 +211,10 @@ jobs:
 drills:
   schedule: "*/5 * * * * *"
   read_data_subsets: 2
-`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files, hook, hook)
+  scratch:
+    postgres: {host: 127.0.0.1, port: %d, database: postgres, user: %s, password: %s, sslmode: disable}
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files,
+		pg.Port, pg.User, pgpw, hook, hook, pg.Port, pg.User, pgpw)
 	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
 	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
 		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
@@ -209,13 +225,14 @@ drills:
 	const leak = "STEWARD_TEST_LEAK=do-not-pass-me"
 	d := startServe(t, dir, []string{leak, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey}, "--log-format", "json", "--stop-timeout", "20s")
 	checked := map[string]bool{} // a later drill's verdict replaces a check's
-	d.waitUntil(t, "2 backups, retention in each repository, a passed drill and a check of each repository", 120*time.Second, func() bool {
+	d.waitUntil(t, "2 backups of each source, retention in each repository, a passed drill of the database and a check of each repository", 150*time.Second, func() bool {
 		r := readRecords(t, dir, "j")
 		for name, ok := range r.checked {
 			checked[name] = checked[name] || ok
 		}
-		return r.backupsOK >= 2 && r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
-			r.drillsPassed >= 1 && checked["tokyo"] && checked["copy"]
+		return r.backupsOK >= 4 && r.sourcesOK["db"] >= 2 && r.sourcesOK["files"] >= 2 &&
+			r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
+			r.drillsPassedOf["db"] >= 1 && checked["tokyo"] && checked["copy"]
 	})
 	if code := d.stop(t, 30*time.Second); code != 0 {
 		t.Fatalf("serve exit code %d after SIGTERM, want 0:\n%s", code, d.out.String())
@@ -276,7 +293,6 @@ drills:
 	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
 		t.Fatalf("backup run after serve stopped: %d\n%s%s", code, out, errOut)
 	}
-	// Retention (keep_last 1) left one snapshot in the primary.
 	a, err = openApp(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -286,8 +302,14 @@ drills:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snaps) != 1 {
-		t.Errorf("%d snapshots in the catalog after several backups with keep_last 1, want 1", len(snaps))
+	// Retention (keep_last 1) left one snapshot of each source in the
+	// primary.
+	per := map[string]int{}
+	for _, sn := range snaps {
+		per[sn.Repository+"/"+sn.Source]++
+	}
+	if per["tokyo/db"] != 1 || per["tokyo/files"] != 1 {
+		t.Errorf("snapshots per repository/source in the catalog after several backups with keep_last 1: %v, want tokyo/db and tokyo/files once", per)
 	}
 }
 
@@ -691,4 +713,14 @@ drills:`, 1)
 	if code == 0 || !strings.Contains(errOut, "backup:k") || strings.Contains(out, "; stopped") {
 		t.Fatalf("serve --once with a failing run: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// drillSource is the source a drill restored, from its record.
+func drillSource(t *testing.T, row catalog.DrillRow) string {
+	t.Helper()
+	var rec drills.Record
+	if err := json.Unmarshal(row.Record, &rec); err != nil {
+		t.Fatalf("drill %s: %v", row.ID, err)
+	}
+	return rec.Source
 }
