@@ -163,6 +163,9 @@ repositories2: 1
 		{"email tls", base + "notify: {email: {smtp: \"smtp.example.jp:587\", from: a, to: [b], tls: maybe}}\n", "notify.email.tls", "mandatory, opportunistic, none"},
 		{"email clear text off loopback", base + "notify: {email: {smtp: \"smtp.example.jp:25\", from: a, to: [b], tls: none}}\n", "notify.email.tls", "loopback"},
 		{"plain API off loopback", base + "server: {listen: \"0.0.0.0:8420\"}\n", "server.listen", "clear text"},
+		{"session idle too short", base + "server: {session_idle_timeout: 10s}\n", "server.session_idle_timeout", "shorter than a minute"},
+		{"session idle past absolute", base + "server: {session_idle_timeout: 2h, session_absolute_timeout: 1h}\n", "server.session_idle_timeout", "longer than server.session_absolute_timeout"},
+		{"session absolute too long", base + "server: {session_absolute_timeout: 48h}\n", "server.session_absolute_timeout", "between 1m and 24h"},
 		{"bad recovery recipient", base + "recovery: {recipients: [age137ewrn5lgvmqm6gy87m8hr2rsjgwcv20grc9829m4cyla8zeg50sp3xyq9, age1notakey]}\n", "recovery.recipients[1]", "age X25519 recipient"},
 	}
 	for _, tt := range tests {
