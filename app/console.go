@@ -10,10 +10,57 @@ import (
 
 	"steward/erase"
 	"steward/internal/audit"
+	"steward/internal/auth"
 	"steward/internal/clock"
 	"steward/internal/repo"
 	"steward/internal/server"
 )
+
+// consoleDeps are the web console's: this app's operator accounts, the
+// backend below, the contract's clock and server.session_* timeouts.
+func (a *App) consoleDeps(o Options) *server.ConsoleDeps {
+	acc := consoleAccounts{a.Operators()}
+	return &server.ConsoleDeps{Backend: &consoleBackend{a: a, o: o}, Auth: acc, Roles: acc, Clock: a.Clock,
+		IdleTimeout: a.Config.Server.SessionIdleTimeout.D(), AbsoluteTimeout: a.Config.Server.SessionAbsoluteTimeout.D(),
+		Secure: a.Config.Server.TLSCert != ""}
+}
+
+// Operators is the operator accounts service over this state dir's
+// catalog, auditing to its log.
+func (a *App) Operators() *auth.Service {
+	// TODO(auth): the policy from the config once it has an operators section.
+	return auth.New(a.Catalog, auth.DefaultPolicy(), a.Clock, a.Audit)
+}
+
+// consoleAccounts is auth.Service as the console's Authenticator and
+// Authorizer.
+type consoleAccounts struct{ s *auth.Service }
+
+// consoleActions are the console's actions in auth's terms.
+var consoleActions = map[server.Action]auth.Action{
+	server.ActionView: auth.ActionView, server.ActionViewAudit: auth.ActionViewAudit,
+	server.ActionApproveErase: auth.ActionApproveErase, server.ActionCancelErase: auth.ActionCancelErase,
+}
+
+func (c consoleAccounts) Login(ctx context.Context, name, password, via string) (server.Operator, error) {
+	op, err := c.s.Login(ctx, name, password, via)
+	switch {
+	case errors.Is(err, auth.ErrLockedOut):
+		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrLockedOut, err)
+	case errors.Is(err, auth.ErrDisabled):
+		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrDisabled, err)
+	case errors.Is(err, auth.ErrBadLogin):
+		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrBadLogin, err)
+	case err != nil:
+		return server.Operator{}, err
+	}
+	return server.Operator{Name: op.Name, Role: string(op.Role)}, nil
+}
+
+func (c consoleAccounts) Can(op server.Operator, action server.Action) bool {
+	a, ok := consoleActions[action]
+	return ok && c.s.Can(auth.Operator{Name: op.Name, Role: auth.Role(op.Role)}, a)
+}
 
 // consoleBackend answers the web console from the same code the CLI
 // runs: Status for the overview, the erase engine for plans and their

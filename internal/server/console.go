@@ -217,11 +217,13 @@ func (c *console) withSession(action Action, page string, next func(http.Respons
 	}
 }
 
-// record appends one audit record, actor the operator ("console:anonymous"
-// before a login); its error is logged and returned.
-func (c *console) record(r *http.Request, actor, action, target, result string, details map[string]string) error {
-	if actor == "" {
-		actor = "console:anonymous"
+// record appends one audit record, actor the operator name ("user:NAME",
+// as internal/auth names operators; "console:anonymous" before a login);
+// its error is logged and returned.
+func (c *console) record(r *http.Request, name, action, target, result string, details map[string]string) error {
+	actor := "console:anonymous"
+	if name != "" {
+		actor = "user:" + name
 	}
 	if details == nil {
 		details = map[string]string{}
@@ -329,11 +331,11 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 			c.log.Error("console login", "err", err)
 			key, reason, code = "msg.read_failed", "accounts unreadable", http.StatusInternalServerError
 		}
-		c.record(r, "", "console.login", "operator:"+name, audit.ResultDenied, map[string]string{"name": name, "reason": reason})
+		c.record(r, "", "console.login", "user:"+name, audit.ResultDenied, map[string]string{"name": name, "reason": reason})
 		c.render(w, req, code, "login", "login.title", view{Error: c.cats[req.lang].text(key)})
 		return
 	}
-	if err := c.record(r, op.Name, "console.login", "operator:"+op.Name, audit.ResultOK, map[string]string{"role": op.Role}); err != nil {
+	if err := c.record(r, op.Name, "console.login", "user:"+op.Name, audit.ResultOK, map[string]string{"role": op.Role}); err != nil {
 		c.message(w, r, req, http.StatusServiceUnavailable, "msg.audit_down")
 		return
 	}
@@ -345,7 +347,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, req *request) {
 	c.sessions.delete(req.id)
-	c.record(r, req.sess.op.Name, "console.logout", "operator:"+req.sess.op.Name, audit.ResultOK, nil)
+	c.record(r, req.sess.op.Name, "console.logout", "user:"+req.sess.op.Name, audit.ResultOK, nil)
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }

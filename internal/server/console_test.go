@@ -338,7 +338,7 @@ func TestConsoleCookies(t *testing.T) {
 		if resp, _ := still.do("GET", "/ui/", nil); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("the session opens the overview after logout: %d", resp.StatusCode)
 		}
-		if !s.has(t, "admin", "console.logout", audit.ResultOK) || !s.has(t, "admin", "console.login", audit.ResultOK) {
+		if !s.has(t, "user:admin", "console.logout", audit.ResultOK) || !s.has(t, "user:admin", "console.login", audit.ResultOK) {
 			t.Error("login or logout not audited")
 		}
 	}
@@ -383,7 +383,7 @@ func TestConsoleHeaders(t *testing.T) {
 			}
 		}
 	}
-	if !s.has(t, "admin", "console.download", audit.ResultOK) {
+	if !s.has(t, "user:admin", "console.download", audit.ResultOK) {
 		t.Error("the report download is not audited")
 	}
 }
@@ -437,7 +437,7 @@ func TestConsoleRoles(t *testing.T) {
 	if len(s.backend.approved) != 0 {
 		t.Errorf("the auditor's approval went through: %v", s.backend.approved)
 	}
-	if !s.has(t, "audrey", "console.access", audit.ResultDenied) {
+	if !s.has(t, "user:audrey", "console.access", audit.ResultDenied) {
 		t.Error("the auditor's refused approval is not audited")
 	}
 	if resp, _ := aud.do("GET", "/ui/audit", nil); resp.StatusCode != http.StatusOK {
@@ -462,7 +462,7 @@ func TestConsoleRoles(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !slices.Equal(s.backend.approved, []string{"p1 by bob"}) {
 		t.Errorf("approve: %d %v", resp.StatusCode, s.backend.approved)
 	}
-	if !s.has(t, "bob", "console.action", audit.ResultOK) || !s.has(t, "bob", "console.action", audit.ResultDenied) || !s.has(t, "bob", "console.view", audit.ResultOK) {
+	if !s.has(t, "user:bob", "console.action", audit.ResultOK) || !s.has(t, "user:bob", "console.action", audit.ResultDenied) || !s.has(t, "user:bob", "console.view", audit.ResultOK) {
 		t.Error("the approver's actions and views are not all audited")
 	}
 	// Failed logins.
