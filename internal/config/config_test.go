@@ -72,6 +72,13 @@ func TestDefaults(t *testing.T) {
 	if got := cfg.Residency.AllowedRegions; len(got) != 2 || got[0] != "ap-northeast-1" || got[1] != "ap-northeast-3" {
 		t.Errorf("allowed regions %v", got)
 	}
+	pw := cfg.Operators.Password
+	if pw.MinLength != 12 || !*pw.RequireUpper || !*pw.RequireLower || !*pw.RequireDigit || !*pw.RequireSymbol {
+		t.Errorf("password policy defaults %+v", pw)
+	}
+	if l := cfg.Operators.Lockout; l.AfterFailures != 5 || l.Period != 0 {
+		t.Errorf("lockout defaults %+v", l)
+	}
 	if cfg.Drills.RTOTarget.D() != 4*time.Hour || cfg.Erase.CoolingOff.D() != 72*time.Hour {
 		t.Errorf("drill/erase defaults %v %v", cfg.Drills.RTOTarget, cfg.Erase.CoolingOff)
 	}
@@ -166,6 +173,10 @@ repositories2: 1
 		{"session idle too short", base + "server: {session_idle_timeout: 10s}\n", "server.session_idle_timeout", "shorter than a minute"},
 		{"session idle past absolute", base + "server: {session_idle_timeout: 2h, session_absolute_timeout: 1h}\n", "server.session_idle_timeout", "longer than server.session_absolute_timeout"},
 		{"session absolute too long", base + "server: {session_absolute_timeout: 48h}\n", "server.session_absolute_timeout", "between 1m and 24h"},
+		{"short passwords", base + "operators: {password: {min_length: 6}}\n", "operators.password.min_length", "at least 8"},
+		{"no lockout", base + "operators: {lockout: {after_failures: -1}}\n", "operators.lockout.after_failures", "1 to 100"},
+		{"negative lockout period", base + "operators: {lockout: {period: -5m}}\n", "operators.lockout.period", "duration"},
+		{"policy key typo", base + "operators: {password: {require_digits: true}}\n", "operators.password.require_digits", "require_digit"},
 		{"bad recovery recipient", base + "recovery: {recipients: [age137ewrn5lgvmqm6gy87m8hr2rsjgwcv20grc9829m4cyla8zeg50sp3xyq9, age1notakey]}\n", "recovery.recipients[1]", "age X25519 recipient"},
 	}
 	for _, tt := range tests {

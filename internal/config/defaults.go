@@ -27,6 +27,8 @@ const (
 	defaultSessionIdle     = Duration(15 * 60 * 1e9)
 	defaultSessionAbsolute = Duration(8 * 60 * 60 * 1e9)
 	defaultHookTimeout     = Duration(5 * 60 * 1e9)
+	defaultMinLength       = 12
+	defaultAfterFailures   = 5
 )
 
 func (c *Config) applyDefaults(baseDir string) {
@@ -128,6 +130,19 @@ func (c *Config) applyDefaults(baseDir string) {
 	}
 	if e := c.Notify.Email; e != nil && e.TLS == "" {
 		e.TLS = EmailTLSMandatory
+	}
+	pw := &c.Operators.Password
+	if pw.MinLength == 0 {
+		pw.MinLength = defaultMinLength
+	}
+	for _, b := range []**bool{&pw.RequireUpper, &pw.RequireLower, &pw.RequireDigit, &pw.RequireSymbol} {
+		if *b == nil {
+			yes := true
+			*b = &yes
+		}
+	}
+	if c.Operators.Lockout.AfterFailures == 0 {
+		c.Operators.Lockout.AfterFailures = defaultAfterFailures
 	}
 }
 
