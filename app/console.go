@@ -12,6 +12,7 @@ import (
 	"steward/internal/audit"
 	"steward/internal/auth"
 	"steward/internal/clock"
+	"steward/internal/config"
 	"steward/internal/repo"
 	"steward/internal/server"
 )
@@ -26,10 +27,19 @@ func (a *App) consoleDeps(o Options) *server.ConsoleDeps {
 }
 
 // Operators is the operator accounts service over this state dir's
-// catalog, auditing to its log.
+// catalog, auditing to its log, with the config's operators policy.
 func (a *App) Operators() *auth.Service {
-	// TODO(auth): the policy from the config once it has an operators section.
-	return auth.New(a.Catalog, auth.DefaultPolicy(), a.Clock, a.Audit)
+	return auth.New(a.Catalog, operatorPolicy(a.Config.Operators), a.Clock, a.Audit)
+}
+
+// operatorPolicy is the config's operators section (defaults applied) in
+// auth's terms.
+func operatorPolicy(o config.Operators) auth.Policy {
+	on := func(b *bool) bool { return b == nil || *b }
+	pw := o.Password
+	return auth.Policy{MinLength: pw.MinLength, RequireUpper: on(pw.RequireUpper), RequireLower: on(pw.RequireLower),
+		RequireDigit: on(pw.RequireDigit), RequireSymbol: on(pw.RequireSymbol),
+		LockoutAfter: o.Lockout.AfterFailures, LockoutPeriod: o.Lockout.Period.D()}
 }
 
 // consoleAccounts is auth.Service as the console's Authenticator and
