@@ -12,7 +12,6 @@ import (
 	"steward/internal/audit"
 	"steward/internal/auth"
 	"steward/internal/clock"
-	"steward/internal/config"
 	"steward/internal/repo"
 	"steward/internal/server"
 )
@@ -20,26 +19,10 @@ import (
 // consoleDeps are the web console's: this app's operator accounts, the
 // backend below, the contract's clock and server.session_* timeouts.
 func (a *App) consoleDeps(o Options) *server.ConsoleDeps {
-	acc := consoleAccounts{a.Operators()}
+	acc := consoleAccounts{a.Auth()}
 	return &server.ConsoleDeps{Backend: &consoleBackend{a: a, o: o}, Auth: acc, Roles: acc, Clock: a.Clock,
 		IdleTimeout: a.Config.Server.SessionIdleTimeout.D(), AbsoluteTimeout: a.Config.Server.SessionAbsoluteTimeout.D(),
 		Secure: a.Config.Server.TLSCert != ""}
-}
-
-// Operators is the operator accounts service over this state dir's
-// catalog, auditing to its log, with the config's operators policy.
-func (a *App) Operators() *auth.Service {
-	return auth.New(a.Catalog, operatorPolicy(a.Config.Operators), a.Clock, a.Audit)
-}
-
-// operatorPolicy is the config's operators section (defaults applied) in
-// auth's terms.
-func operatorPolicy(o config.Operators) auth.Policy {
-	on := func(b *bool) bool { return b == nil || *b }
-	pw := o.Password
-	return auth.Policy{MinLength: pw.MinLength, RequireUpper: on(pw.RequireUpper), RequireLower: on(pw.RequireLower),
-		RequireDigit: on(pw.RequireDigit), RequireSymbol: on(pw.RequireSymbol),
-		LockoutAfter: o.Lockout.AfterFailures, LockoutPeriod: o.Lockout.Period.D()}
 }
 
 // consoleAccounts is auth.Service as the console's Authenticator and
@@ -152,10 +135,12 @@ func (b *consoleBackend) ErasePlans(ctx context.Context) ([]server.ErasePlan, er
 	return out, nil
 }
 
-// ApproveErase is `steward erase approve` (erase.Eraser.Approve): the
-// approvers list, planner ≠ approver, the typed contract id and the
-// hand-over rule are erase's own checks.
+// ApproveErase is `steward erase approve` once its operator has logged
+// in (erase.Eraser.Approve under the operator's audit actor): the
+// approvers list, planner ≠ approver, the typed contract id, the
+// cooling-off and the hand-over rule are erase's own checks.
 func (b *consoleBackend) ApproveErase(ctx context.Context, id, approver, confirm, waiver string) error {
+	ctx = audit.WithActor(ctx, auth.Actor(approver)) // erase's records name the operator
 	e, err := b.a.Eraser(ctx)
 	if err != nil {
 		return err
@@ -166,6 +151,7 @@ func (b *consoleBackend) ApproveErase(ctx context.Context, id, approver, confirm
 
 // CancelErase is `steward erase cancel`.
 func (b *consoleBackend) CancelErase(ctx context.Context, id, by, reason string) error {
+	ctx = audit.WithActor(ctx, auth.Actor(by))
 	e, err := b.a.Eraser(ctx)
 	if err != nil {
 		return err

@@ -56,16 +56,12 @@ func TestConsoleBackendAudit(t *testing.T) {
 	}
 }
 
-// TestConsoleAccounts: the console logs in through internal/auth with the
-// config's policy; auth's refusals reach the console as its own errors,
+// TestConsoleAccounts: the console logs in through internal/auth; auth's refusals reach the console as its own errors,
 // and roles decide the console's actions as auth's table says.
 func TestConsoleAccounts(t *testing.T) {
 	a := newTestApp(t)
 	ctx := context.Background()
-	if p := operatorPolicy(a.Config.Operators); p != auth.DefaultPolicy() {
-		t.Errorf("the default config's policy %+v, want auth's default %+v", p, auth.DefaultPolicy())
-	}
-	ops := a.Operators()
+	ops := a.Auth()
 	for name, role := range map[string]auth.Role{"bob": auth.RoleApprover, "audrey": auth.RoleAuditor} {
 		if err := ops.Add(ctx, name, role, "Good-Password-2026!", "os:test"); err != nil {
 			t.Fatal(err)
