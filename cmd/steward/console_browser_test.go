@@ -189,11 +189,11 @@ erase: {approvers: [bob], cooling_off: 1h}
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/erase?lang=ja"), chromedp.WaitVisible(chromedp.ID("approve-"+planID)), shot("04-erase-plan"),
 		chromedp.SendKeys(chromedp.ID("confirm-"+planID), "T-1"),
 		chromedp.SendKeys(chromedp.ID("waiver-"+planID), "the city keeps its own copy"),
-		chromedp.Submit(chromedp.ID("confirm-"+planID)), chromedp.WaitVisible(chromedp.ID("notice")), shot("05-approved")); err != nil {
+		chromedp.Submit(chromedp.ID("confirm-"+planID)), chromedp.WaitVisible(chromedp.CSS("#notice, #error")), shot("05-approved")); err != nil {
 		t.Fatalf("approve in the console: %v\n%s", err, d.out.String())
 	}
-	if notice, status := text("#notice"), text("#plan-"+planID+" .status"); !strings.Contains(notice, "承認しました") || status != "承認済み" {
-		t.Errorf("after approval: notice %q, status %q", notice, status)
+	if notice, status := text("main > p"), text("#plan-"+planID+" .status"); !strings.Contains(notice, "承認しました") || status != "承認済み" {
+		t.Fatalf("after approval: the page says %q, status %q", notice, status)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/reports"), chromedp.WaitVisible(chromedp.CSS("h1")),
 		chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
