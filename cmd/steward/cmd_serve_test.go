@@ -473,7 +473,8 @@ jobs:
 // TestServeAlertsAndAPI: `steward serve` serves its API and metrics and
 // alerts: a scheduled backup that fails (its before hook refuses) reaches
 // a webhook receiver on loopback with a valid HMAC-SHA256 of the body
-// under the configured secret, and a failure ping; /healthz and /metrics
+// under the configured secret, an SMTP server on loopback over STARTTLS
+// (mandatory), and a failure ping; /healthz and /metrics
 // answer without the token, the API refuses a missing or wrong one (401)
 // and answers the right one; each API call is in the audit log, never the
 // token.
@@ -490,13 +491,22 @@ func TestServeAlertsAndAPI(t *testing.T) {
 	pings := make(chan string, 20)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		// Never block the daemon (nor recv.Close at a failed test's end)
+		// once the test has read what it needs.
 		if strings.HasPrefix(r.URL.Path, "/ping") {
-			pings <- r.URL.Path
+			select {
+			case pings <- r.URL.Path:
+			default:
+			}
 			return
 		}
-		got <- delivery{body, r.Header.Get("X-Steward-Signature")}
+		select {
+		case got <- delivery{body, r.Header.Get("X-Steward-Signature")}:
+		default:
+		}
 	}))
 	defer recv.Close()
+	smtp := testenv.StartSMTP(t)
 	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
 	// The contract ends in 10 days: the daemon warns of it at start.
 	endDate := time.Now().In(time.FixedZone("JST", 9*3600)).AddDate(0, 0, 10).Format(time.DateOnly)
@@ -515,15 +525,18 @@ jobs:
     hooks: {before: [%s]}
 notify:
   webhook: {url: %s/hook, secret: "env:STEWARD_TEST_WEBHOOK_SECRET"}
+  email: {smtp: "%s", from: steward@example.jp, to: [ops@example.jp]}
   ping_url: %s/ping/{job}
-`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, recv.URL), 0o600)
+`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, smtp.Addr, recv.URL), 0o600)
 	t.Setenv("STEWARD_TEST_WEBHOOK_SECRET", secret)
 	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
 		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
 			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
 		}
 	}
-	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret})
+	// The daemon trusts the test SMTP server's certificate as a system
+	// root: STARTTLS is verified as it is in production.
+	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret, "SSL_CERT_FILE=" + smtp.CAFile})
 	var url string
 	d.waitUntil(t, "the API's address", 30*time.Second, func() bool {
 		for _, f := range strings.Fields(d.out.String()) {
@@ -556,6 +569,14 @@ notify:
 			t.Fatalf("webhook calls within 60s: %v\n%s", wants, d.out.String())
 		}
 	}
+	d.waitUntil(t, "the backup failure's e-mail", 30*time.Second, func() bool {
+		for _, m := range smtp.Messages() {
+			if m.TLS && strings.Contains(m.Data, "Subject: [Steward T-1] critical: backup of job j failed") && strings.Contains(m.To[0], "ops@example.jp") {
+				return true
+			}
+		}
+		return false
+	})
 	var seen []string
 	for len(seen) < 2 {
 		select {
@@ -605,5 +626,69 @@ notify:
 	}
 	if strings.Contains(d.out.String(), token) || strings.Contains(d.out.String(), secret) {
 		t.Error("the token or the webhook secret is in serve's output")
+	}
+}
+
+// TestServeOnce: `steward serve --once` on a new state dir runs the first
+// backup, a check and the first drill (the README's demo), each recorded,
+// and stops with exit 0; run again, nothing is due and nothing runs. A
+// run that fails (the backup's before hook refuses) makes --once exit
+// non-zero and name it.
+func TestServeOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 3, 100)
+	gate := filepath.Join(dir, "gate.sh")
+	os.WriteFile(gate, []byte("#!/bin/sh\n[ ! -e '"+filepath.Join(dir, "refuse")+"' ]\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [%s]}
+drills:
+  schedule: "0 3 1 1,4,7,10 *"
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, gate), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "ran backup:j, check, drill; stopped") {
+		t.Fatalf("serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	r := readRecords(t, dir, "j")
+	if r.backupsOK != 1 || r.drillsPassed != 1 {
+		t.Fatalf("after the first --once: %+v", r)
+	}
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "nothing was due; stopped") {
+		t.Fatalf("second serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	if r2 := readRecords(t, dir, "j"); r2.backupsOK != 1 || r2.drillsPassed != 1 {
+		t.Fatalf("the second --once ran something: %+v", r2)
+	}
+
+	// A new job that never ran, whose before hook refuses: --once fails.
+	os.WriteFile(filepath.Join(dir, "refuse"), nil, 0o600)
+	cfg := string(mustRead(t, filepath.Join(dir, "steward.yaml")))
+	cfg = strings.Replace(cfg, "drills:", `  - name: k
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [`+gate+`]}
+drills:`, 1)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "backup:k") || strings.Contains(out, "; stopped") {
+		t.Fatalf("serve --once with a failing run: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -108,7 +109,7 @@ func (s *Scheduler) Add(j Job) error {
 	}
 	e := &entry{Job: j, cron: c}
 	e.gj, err = s.gs.NewJob(gocron.CronJob(j.Schedule, true),
-		gocron.NewTask(func(ctx context.Context) { s.run(ctx, e, "schedule") }),
+		gocron.NewTask(func(ctx context.Context) { _ = s.run(ctx, e, "schedule") }),
 		gocron.WithName(j.Name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
@@ -122,22 +123,11 @@ func (s *Scheduler) Add(j Job) error {
 // starts the schedules. It returns at once.
 func (s *Scheduler) Start() {
 	s.started = true
-	now := s.opts.Clock.Now()
-	var missed []*entry
-	for _, e := range s.jobs {
-		if s.overdue(e, now) {
-			missed = append(missed, e)
-		}
-	}
+	due := s.due()
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
-		for _, e := range missed {
-			if s.ctx.Err() != nil {
-				return
-			}
-			s.run(s.ctx, e, "missed")
-		}
+		_ = s.runAll(s.ctx, due)
 	}()
 	s.gs.Start()
 	for _, e := range s.jobs {
@@ -145,6 +135,55 @@ func (s *Scheduler) Start() {
 			s.opts.Log.Info("scheduled", "job", e.Name, "schedule", e.Schedule, "next_run", next.In(s.opts.Location).Format(time.RFC3339))
 		}
 	}
+}
+
+// RunDue runs, one after the other and in the order they were added, the
+// jobs whose last run is older than their period (never run counts), as
+// Start does, but waits for them and does not start the schedules (for
+// `steward serve --once`). It returns the names of the jobs that were due
+// and their errors, joined. Call Shutdown afterwards.
+func (s *Scheduler) RunDue(ctx context.Context) ([]string, error) {
+	if s.started {
+		return nil, ErrStarted
+	}
+	s.started = true
+	due := s.due()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel) // Shutdown cancels it too
+	defer stop()
+	names := make([]string, len(due))
+	for i, e := range due {
+		names[i] = e.Name
+	}
+	return names, s.runAll(ctx, due)
+}
+
+// due are the jobs overdue now.
+func (s *Scheduler) due() []*entry {
+	now := s.opts.Clock.Now()
+	var due []*entry
+	for _, e := range s.jobs {
+		if s.overdue(e, now) {
+			due = append(due, e)
+		}
+	}
+	return due
+}
+
+// runAll runs jobs in turn until ctx ends, and joins their errors.
+func (s *Scheduler) runAll(ctx context.Context, jobs []*entry) error {
+	var errs []error
+	for _, e := range jobs {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%s: not run: %w", e.Name, ctx.Err()))
+			continue
+		}
+		if err := s.run(ctx, e, "missed"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // overdue says whether e's schedule fired since its last run.
@@ -173,17 +212,18 @@ func (s *Scheduler) overdue(e *entry, now time.Time) bool {
 	return true
 }
 
-// run runs e once unless it is already running.
-func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) {
+// run runs e once unless it is already running, and returns its error
+// (nil when it was skipped).
+func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) error {
 	if !e.busy.TryLock() {
 		s.opts.Log.Warn("still running: this run is skipped", "job", e.Name, "trigger", trigger)
-		return
+		return nil
 	}
 	defer e.busy.Unlock()
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.running.Add(1)
 	s.mu.Unlock()
@@ -195,7 +235,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) {
 			defer func() { <-s.turn }()
 		case <-ctx.Done():
 			log.Warn("not run: stopping while it waited for another job")
-			return
+			return fmt.Errorf("not run: %w", ctx.Err())
 		}
 	}
 	start := s.opts.Clock.Now()
@@ -210,6 +250,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) {
 	default:
 		log.Info("run finished", "took", took)
 	}
+	return err
 }
 
 // Shutdown stops the schedules, cancels the context of every running job
