@@ -37,12 +37,22 @@ var consoleActions = map[server.Action]auth.Action{
 
 func (c consoleAccounts) Login(ctx context.Context, name, password, via string) (server.Operator, error) {
 	op, err := c.s.Login(ctx, name, password, via)
+	return consoleOperator(op, err)
+}
+
+func (c consoleAccounts) Lookup(ctx context.Context, name string) (server.Operator, error) {
+	op, err := c.s.Lookup(ctx, name)
+	return consoleOperator(op, err)
+}
+
+// consoleOperator is auth's answer in the console's terms.
+func consoleOperator(op auth.Operator, err error) (server.Operator, error) {
 	switch {
 	case errors.Is(err, auth.ErrLockedOut):
 		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrLockedOut, err)
 	case errors.Is(err, auth.ErrDisabled):
 		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrDisabled, err)
-	case errors.Is(err, auth.ErrBadLogin):
+	case errors.Is(err, auth.ErrBadLogin), errors.Is(err, auth.ErrNoUser):
 		return server.Operator{}, fmt.Errorf("%w: %w", server.ErrBadLogin, err)
 	case err != nil:
 		return server.Operator{}, err

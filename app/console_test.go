@@ -91,4 +91,21 @@ func TestConsoleAccounts(t *testing.T) {
 	if _, err := acc.Login(ctx, "bob", "Good-Password-2026!", "console"); !errors.Is(err, server.ErrLockedOut) {
 		t.Errorf("the right password after the lockout: %v", err)
 	}
+	// A session's look-up on each request sees the lockout, a disabled
+	// account, one that does not exist, and the current role.
+	if _, err := acc.Lookup(ctx, "bob"); !errors.Is(err, server.ErrLockedOut) {
+		t.Errorf("look-up of a locked account: %v", err)
+	}
+	if _, err := acc.Lookup(ctx, "nobody"); !errors.Is(err, server.ErrBadLogin) {
+		t.Errorf("look-up of no account: %v", err)
+	}
+	if op, err := acc.Lookup(ctx, "audrey"); err != nil || op.Role != "auditor" {
+		t.Errorf("look-up of audrey: %+v %v", op, err)
+	}
+	if err := ops.Disable(ctx, "audrey", "os:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Lookup(ctx, "audrey"); !errors.Is(err, server.ErrDisabled) {
+		t.Errorf("look-up of a disabled account: %v", err)
+	}
 }

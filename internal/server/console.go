@@ -122,6 +122,9 @@ func (c *console) headers(next http.Handler, noStore bool) http.Handler {
 type request struct {
 	id   string // the session id (the cookie's value)
 	sess *session
+	// op is the logged-in operator as the account is now (withSession
+	// looks it up on each request: its current role).
+	op   Operator
 	lang string
 	self string // the page the language links lead back to
 }
@@ -192,7 +195,12 @@ func (c *console) withSession(action Action, page string, next func(http.Respons
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		op := req.sess.op
+		op, err := c.d.Auth.Lookup(r.Context(), req.sess.op.Name)
+		if err != nil {
+			c.accountGone(w, r, req, page, err)
+			return
+		}
+		req.op = op
 		if r.Method == http.MethodPost && !req.sess.checkCSRF(r.PostFormValue("csrf")) {
 			c.record(r, op.Name, "console.csrf", page, audit.ResultDenied, map[string]string{"reason": "missing or wrong CSRF token"})
 			c.message(w, r, req, http.StatusForbidden, "msg.csrf")
@@ -215,6 +223,25 @@ func (c *console) withSession(action Action, page string, next func(http.Respons
 		}
 		next(w, r, req)
 	}
+}
+
+// accountGone ends a session whose account was disabled, locked or
+// removed since the login (err from Authenticator.Lookup), and sends the
+// browser to the login page.
+func (c *console) accountGone(w http.ResponseWriter, r *http.Request, req *request, page string, err error) {
+	if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrDisabled) && !errors.Is(err, ErrLockedOut) {
+		c.failed(w, r, req, err)
+		return
+	}
+	c.sessions.delete(req.id)
+	c.record(r, req.sess.op.Name, "console.session.ended", page, audit.ResultDenied, map[string]string{"reason": err.Error()})
+	req.sess = nil
+	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+	if r.Method == http.MethodPost {
+		c.message(w, r, req, http.StatusForbidden, "login.ended")
+		return
+	}
+	http.Redirect(w, r, "/ui/login?ended=1", http.StatusSeeOther)
 }
 
 // record appends one audit record, actor the operator name ("user:NAME",
@@ -256,7 +283,7 @@ func (c *console) render(w http.ResponseWriter, req *request, code int, page, ti
 	}
 	v.Zone = c.d.Clock.Now().Location().String()
 	if req.sess != nil {
-		v.Op, v.CSRF = req.sess.op, req.sess.csrf
+		v.Op, v.CSRF = req.op, req.sess.csrf
 		if v.Op.Name != "" {
 			v.CanAudit = c.d.Roles.Can(v.Op, ActionViewAudit)
 			v.CanApprove = c.d.Roles.Can(v.Op, ActionApproveErase)
@@ -301,8 +328,11 @@ func (c *console) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, c.cookie(sessionCookie, req.id, 0))
 	}
 	v := view{}
-	if r.URL.Query().Get("expired") != "" {
+	switch q := r.URL.Query(); {
+	case q.Get("expired") != "":
 		v.Notice = c.cats[req.lang].text("login.expired")
+	case q.Get("ended") != "":
+		v.Notice = c.cats[req.lang].text("login.ended")
 	}
 	c.render(w, req, http.StatusOK, "login", "login.title", v)
 }
@@ -347,7 +377,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, req *request) {
 	c.sessions.delete(req.id)
-	c.record(r, req.sess.op.Name, "console.logout", "user:"+req.sess.op.Name, audit.ResultOK, nil)
+	c.record(r, req.op.Name, "console.logout", "user:"+req.op.Name, audit.ResultOK, nil)
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
@@ -421,12 +451,12 @@ func (c *console) report(w http.ResponseWriter, r *http.Request, req *request) {
 	name := r.PathValue("name")
 	f, st, code, err := openReport(c.reports, name)
 	if err != nil {
-		c.record(r, req.sess.op.Name, "console.download", "report:"+name, audit.ResultFailed, map[string]string{"error": err.Error()})
+		c.record(r, req.op.Name, "console.download", "report:"+name, audit.ResultFailed, map[string]string{"error": err.Error()})
 		c.render(w, req, code, "message", "msg.title", view{Error: err.Error()})
 		return
 	}
 	defer f.Close()
-	if err := c.record(r, req.sess.op.Name, "console.download", "report:"+name, audit.ResultOK, map[string]string{"bytes": strconv.FormatInt(st.Size(), 10)}); err != nil {
+	if err := c.record(r, req.op.Name, "console.download", "report:"+name, audit.ResultOK, map[string]string{"bytes": strconv.FormatInt(st.Size(), 10)}); err != nil {
 		c.message(w, r, req, http.StatusServiceUnavailable, "msg.audit_down")
 		return
 	}
@@ -452,7 +482,7 @@ func (c *console) renderErase(w http.ResponseWriter, r *http.Request, req *reque
 // approve approves a plan through the backend (erase's own checks:
 // approvers list, planner ≠ approver, typed contract id, hand-over).
 func (c *console) approve(w http.ResponseWriter, r *http.Request, req *request) {
-	id, op := r.PathValue("id"), req.sess.op
+	id, op := r.PathValue("id"), req.op
 	err := c.d.Backend.ApproveErase(r.Context(), id, op.Name, strings.TrimSpace(r.PostFormValue("confirm")), r.PostFormValue("waiver"))
 	c.actionDone(w, r, req, "erase.approve", id, err, "erase.approved")
 }
@@ -460,7 +490,7 @@ func (c *console) approve(w http.ResponseWriter, r *http.Request, req *request) 
 // cancel cancels a plan; the console asks for the contract id typed out
 // here too.
 func (c *console) cancel(w http.ResponseWriter, r *http.Request, req *request) {
-	id, op := r.PathValue("id"), req.sess.op
+	id, op := r.PathValue("id"), req.op
 	plans, err := c.d.Backend.ErasePlans(r.Context())
 	if err != nil {
 		c.failed(w, r, req, err)
@@ -482,11 +512,11 @@ func (c *console) cancel(w http.ResponseWriter, r *http.Request, req *request) {
 // outcome.
 func (c *console) actionDone(w http.ResponseWriter, r *http.Request, req *request, action, id string, err error, okKey string) {
 	if err != nil {
-		c.record(r, req.sess.op.Name, "console.action", "plan:"+id, audit.ResultDenied, map[string]string{"action": action, "reason": err.Error()})
+		c.record(r, req.op.Name, "console.action", "plan:"+id, audit.ResultDenied, map[string]string{"action": action, "reason": err.Error()})
 		c.renderErase(w, r, req, http.StatusConflict, view{Error: c.cats[req.lang].text("erase.refused") + " " + err.Error()})
 		return
 	}
-	c.record(r, req.sess.op.Name, "console.action", "plan:"+id, audit.ResultOK, map[string]string{"action": action})
+	c.record(r, req.op.Name, "console.action", "plan:"+id, audit.ResultOK, map[string]string{"action": action})
 	c.renderErase(w, r, req, http.StatusOK, view{Notice: c.cats[req.lang].text(okKey) + " " + id})
 }
 

@@ -20,6 +20,10 @@ type Operator struct {
 // means the accounts could not be read.
 type Authenticator interface {
 	Login(ctx context.Context, name, password, via string) (Operator, error)
+	// Lookup returns the account name as it is now, for a session to
+	// check on each request: ErrBadLogin (no such account any more),
+	// ErrDisabled or ErrLockedOut end the session.
+	Lookup(ctx context.Context, name string) (Operator, error)
 }
 
 // Action is something an operator may be allowed to do in the console.

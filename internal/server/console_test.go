@@ -25,9 +25,33 @@ import (
 
 // testAccounts are accounts for the console's own logic (the real ones,
 // internal/auth, are in the browser test).
-type testAccounts map[string]Operator
+type testAccounts struct {
+	mu  sync.Mutex
+	ops map[string]Operator
+}
 
-func (a testAccounts) Login(_ context.Context, name, password, via string) (Operator, error) {
+// set changes (or, with the zero Operator, removes) an account.
+func (a *testAccounts) set(name string, op Operator) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if op.Name == "" {
+		delete(a.ops, name)
+		return
+	}
+	a.ops[name] = op
+}
+
+func (a *testAccounts) Lookup(_ context.Context, name string) (Operator, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	op, ok := a.ops[name]
+	if !ok {
+		return Operator{}, fmt.Errorf("%q: %w", name, ErrBadLogin)
+	}
+	return op, nil
+}
+
+func (a *testAccounts) Login(_ context.Context, name, password, via string) (Operator, error) {
 	switch {
 	case via != consoleVia:
 		return Operator{}, fmt.Errorf("via %q", via)
@@ -36,11 +60,7 @@ func (a testAccounts) Login(_ context.Context, name, password, via string) (Oper
 	case password != "pw-"+name:
 		return Operator{}, fmt.Errorf("login: %w", ErrBadLogin)
 	}
-	op, ok := a[name]
-	if !ok {
-		return Operator{}, ErrBadLogin
-	}
-	return op, nil
+	return a.Lookup(context.Background(), name)
 }
 
 // testRoles is the role table the auth package is to have.
@@ -93,15 +113,18 @@ func (b *testBackend) Audit(context.Context, int64, int) ([]audit.Record, error)
 }
 
 type consoleServer struct {
-	url     string
-	clock   *clock.Fake
-	store   catalog.Store
-	backend *testBackend
+	url      string
+	clock    *clock.Fake
+	store    catalog.Store
+	backend  *testBackend
+	accounts *testAccounts
 }
 
-var testOperators = testAccounts{
-	"admin": {Name: "admin", Role: "admin"}, "audrey": {Name: "audrey", Role: "auditor"},
-	"bob": {Name: "bob", Role: "approver"}, "oscar": {Name: "oscar", Role: "operator"},
+func testOperators() *testAccounts {
+	return &testAccounts{ops: map[string]Operator{
+		"admin": {Name: "admin", Role: "admin"}, "audrey": {Name: "audrey", Role: "auditor"},
+		"bob": {Name: "bob", Role: "approver"}, "oscar": {Name: "oscar", Role: "operator"},
+	}}
 }
 
 // startConsole serves the handler with the console on, over a real
@@ -118,15 +141,15 @@ func startConsole(t *testing.T, secure bool) *consoleServer {
 	reports := filepath.Join(dir, "reports")
 	os.Mkdir(reports, 0o700)
 	os.WriteFile(filepath.Join(reports, "drill-1.pdf"), []byte("%PDF-1.7 test"), 0o600)
-	b := &testBackend{}
+	b, acc := &testBackend{}, testOperators()
 	h, err := New(Deps{Reader: fakeReader{}, Audit: audit.New(store, filepath.Join(dir, "audit.jsonl"), zoned), Token: NewToken([]byte(testToken)), ReportsDir: reports,
-		Console: &ConsoleDeps{Backend: b, Auth: testOperators, Roles: testRoles{}, Clock: zoned, IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour, Secure: secure}})
+		Console: &ConsoleDeps{Backend: b, Auth: acc, Roles: testRoles{}, Clock: zoned, IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour, Secure: secure}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); store.Close() })
-	return &consoleServer{url: srv.URL, clock: fake, store: store, backend: b}
+	return &consoleServer{url: srv.URL, clock: fake, store: store, backend: b, accounts: acc}
 }
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -486,5 +509,34 @@ func TestConsoleRoles(t *testing.T) {
 	}
 	if !slices.Equal(reasons, []string{"bob: wrong name or password", "locked: locked out"}) {
 		t.Errorf("failed logins audited as %q", reasons)
+	}
+}
+
+// TestConsoleAccountChanges: each request looks the account up again: a
+// changed role applies at once, and a disabled, locked or removed account
+// ends its session (audited).
+func TestConsoleAccountChanges(t *testing.T) {
+	s := startConsole(t, false)
+	bob := s.browser(t)
+	page := bob.login("bob")
+	s.accounts.set("bob", Operator{Name: "bob", Role: "auditor"})
+	resp, _ := bob.do("POST", "/ui/erase/p1/approve", url.Values{"csrf": {csrfOf(t, page)}, "confirm": {"K-1"}})
+	if resp.StatusCode != http.StatusForbidden || len(s.backend.approved) != 0 {
+		t.Errorf("approve after bob became an auditor: %d %v", resp.StatusCode, s.backend.approved)
+	}
+	if _, page := bob.do("GET", "/ui/", nil); !strings.Contains(page, "bob (監査者)") {
+		t.Errorf("the page does not show bob's new role:\n%s", page)
+	}
+	s.accounts.set("bob", Operator{})
+	resp, _ = bob.do("GET", "/ui/", nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login?ended=1" {
+		t.Errorf("a removed account's session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	s.accounts.set("bob", Operator{Name: "bob", Role: "approver"})
+	if resp, _ := bob.do("GET", "/ui/", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the ended session opens the overview again: %d", resp.StatusCode)
+	}
+	if !s.has(t, "user:bob", "console.session.ended", audit.ResultDenied) {
+		t.Error("the ended session is not audited")
 	}
 }
