@@ -88,6 +88,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 			log.Warn("http server", "error", err)
 		}
 	}()
+	fmt.Fprintf(out, "web console at %s/ui/ (operator accounts: steward user add)\n", l.URL())
 	fmt.Fprintf(out, "status and API at %s (bearer token in %s: steward token show)\n", l.URL(), a.State.APIToken())
 	// A quick catalog read, not cut short by a stop during start-up.
 	if err := a.checkNotFrozen(context.WithoutCancel(ctx), "scheduled backups, drills and checks"); err != nil {
