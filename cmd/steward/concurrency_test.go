@@ -136,3 +136,91 @@ jobs:
 		t.Errorf("audit verify: %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestEraseWaitsForRunningDrill: `erase execute` while a drill restores
+// (its restic held, by fault injection, after it wrote the scratch copy)
+// refuses at once, naming the drill's pid, and changes nothing — erasing
+// under a running drill could leave a scratch copy written after erasure
+// checked for it. Once the drill has ended, execute runs and completes,
+// and no scratch copy nor the repository is left.
+func TestEraseWaitsForRunningDrill(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 100)
+	stall, restoring, release := filepath.Join(dir, "stall"), filepath.Join(dir, "restoring"), filepath.Join(dir, "release")
+	restic := filepath.Join(dir, "restic")
+	os.WriteFile(restic, fmt.Appendf(nil, `#!/bin/sh
+for a in "$@"; do
+	if [ "$a" = restore ] && [ -e '%[1]s' ]; then
+		'%[4]s' "$@" || exit $?
+		touch '%[2]s'
+		while [ ! -e '%[3]s' ]; do sleep 0.1; done
+		exit 0
+	fi
+done
+exec '%[4]s' "$@"
+`, stall, restoring, release, filepath.Join(repoRoot(t), "bin", "restic")), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: nightly, sources: [docs], repository: disk}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+erase: {approvers: [bob], cooling_off: 1s}
+`, restic, data), 0o600)
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := stewardRun(t, dir, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	run("init")
+	run("repo", "init")
+	run("backup", "run")
+	id := strings.Fields(run("erase", "plan", "--as", "alice"))[2]
+	run("erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "kept by the city")
+	time.Sleep(1100 * time.Millisecond) // the cooling-off
+
+	os.WriteFile(stall, nil, 0o600)
+	drill := startSteward(t, dir, nil, "drill", "run")
+	drill.waitUntil(t, "the drill's restore", time.Minute, func() bool { _, err := os.Stat(restoring); return err == nil })
+	code, out, errOut := stewardRun(t, dir, "", "erase", "execute", id, "--as", "alice")
+	busy := fmt.Sprintf("repository is in use by another Steward run (pid %d)", drill.cmd.Process.Pid)
+	if code == 0 || !strings.Contains(errOut, busy) || !strings.Contains(errOut, "nothing was changed: run `steward erase execute "+id+"` again") {
+		t.Fatalf("erase execute during a drill: exit %d, want a refusal naming pid %d\n%s%s", code, drill.cmd.Process.Pid, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "repositories", "disk", "config")); err != nil {
+		t.Fatalf("erase went on under the running drill: %v", err)
+	}
+	// Nothing changed: no step journaled, the contract not frozen.
+	a, err := openApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal, err := a.Catalog.Journal(context.Background(), id)
+	a.Close()
+	if err != nil || len(journal) != 0 {
+		t.Fatalf("journal after the refusal: %v %+v", err, journal)
+	}
+
+	os.WriteFile(release, nil, 0o600)
+	select {
+	case <-drill.exited:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the drill did not end:\n%s", drill.out.String())
+	}
+	os.Remove(stall)
+	run("erase", "execute", id, "--as", "alice")
+	if ents, err := os.ReadDir(filepath.Join(dir, "state", "scratch")); err == nil && len(ents) > 0 {
+		t.Errorf("scratch holds %d entries after erasure", len(ents))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "repositories", "disk")); !os.IsNotExist(err) {
+		t.Errorf("the repository is still there after erasure: %v", err)
+	}
+}
