@@ -104,4 +104,15 @@ INSERT INTO manifest_chunks (sha256, seq, data)
 ALTER TABLE manifests DROP COLUMN body;
 CREATE INDEX manifests_sha256 ON manifests (sha256);
 `,
+	// 3: the claims of scheduled runs (ScheduleStore): daemons sharing a
+	// catalog make each scheduled run once.
+	`
+CREATE TABLE schedule_claims (
+	job     TEXT NOT NULL,
+	due     TEXT NOT NULL,
+	daemon  TEXT NOT NULL,
+	claimed TEXT NOT NULL,
+	PRIMARY KEY (job, due)
+);
+`,
 }
