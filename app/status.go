@@ -163,7 +163,8 @@ func Status(ctx context.Context, o Options) (*StatusResult, error) {
 // readState fills in the catalog's schema and the audit head.
 func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *clock.Zoned) error {
 	dir := state.Dir(cfg.StateDir)
-	store, err := catalog.Open(ctx, dir.Catalog())
+	kr, _ := keys.Open(cfg.StateDir) // nil without one: only a sealed catalog password needs it
+	store, err := catalog.OpenConfigured(ctx, cfg, kr)
 	switch {
 	case errors.Is(err, catalog.ErrNoCatalog):
 		res.Warnings = append(res.Warnings, "state dir is not initialised: run `steward init`")
@@ -173,7 +174,8 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 	}
 	defer store.Close()
 	res.Initialised = true
-	if ro := store.ReadOnly(); ro != nil {
+	if s, ok := store.(*catalog.SQLite); ok && s.ReadOnly() != nil {
+		ro := s.ReadOnly()
 		res.Warnings = append(res.Warnings, "catalog: "+ro.Error()+"; until then Steward reads the catalog but records nothing (no backup, drill or audit record)")
 	}
 	res.Schema, _ = store.SchemaVersion(ctx)
