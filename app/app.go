@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"steward/backup"
 	"steward/drills"
@@ -218,9 +219,29 @@ func (a *App) Repos(ctx context.Context) (*repo.Opener, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.repos == nil {
-		a.repos = repo.New(repo.Deps{Config: a.Config, Keys: a.Keys, Restic: runner, Audit: a.Audit, Log: a.Log})
+		d := repo.Deps{Config: a.Config, Keys: a.Keys, Restic: runner, Audit: a.Audit, Log: a.Log}
+		if pg, ok := a.Catalog.(*catalog.Postgres); ok {
+			d.Shared = repoLocks{pg}
+		}
+		a.repos = repo.New(d)
 	}
 	return a.repos, nil
+}
+
+// repoLocks locks repositories across the hosts sharing a PostgreSQL
+// catalog, with its session advisory locks.
+type repoLocks struct{ pg *catalog.Postgres }
+
+func (r repoLocks) TryLockRepository(ctx context.Context, name string) (func(), error) {
+	l, err := r.pg.TryLock(ctx, catalog.LockRepository, name)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = l.Unlock(ctx)
+	}, nil
 }
 
 // Backup is the backup engine.
