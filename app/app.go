@@ -13,6 +13,7 @@ import (
 	"steward/backup"
 	"steward/drills"
 	"steward/internal/audit"
+	"steward/internal/auth"
 	"steward/internal/catalog"
 	"steward/internal/clock"
 	"steward/internal/config"
@@ -117,6 +118,7 @@ type App struct {
 	mu     sync.Mutex
 	restic *resticx.Runner
 	repos  *repo.Opener
+	auth   *auth.Service
 }
 
 // Open loads the config and opens its initialised state dir. A state dir

@@ -11,6 +11,7 @@ import (
 
 	"steward/certs"
 	"steward/erase"
+	"steward/internal/auth"
 )
 
 type eraseOptions struct {
@@ -24,7 +25,7 @@ type eraseOptions struct {
 func newEraseCommand(g *globalOptions) *cli.Command {
 	var o eraseOptions
 	as := func(what string) cli.Flag {
-		return &cli.StringFlag{Name: "as", Usage: "`NAME` of the person who " + what + " (recorded in the audit log)", Destination: &o.As}
+		return &cli.StringFlag{Name: "as", Usage: "operator account `NAME` of the person who " + what + " (their password is asked; recorded in the audit log)", Destination: &o.As}
 	}
 	return &cli.Command{
 		Name:  "erase",
@@ -63,7 +64,14 @@ the signed deletion certificate (データ消去証明書), whose evidence lists
 object version deleted, by key hash. Killed at any moment, it resumes
 from the first unfinished step when run again; a certificate is issued once.
 Exit code 3 when a target was not erased or not verified: the certificate
-then reads "Erased with exceptions" and lists them.`,
+then reads "Erased with exceptions" and lists them.
+
+--as NAME is an operator account (steward user): its password is asked
+(without echo on a terminal, or one line from standard input), and its
+role must allow the step: plan, execute and cancel for operator or admin,
+approve and cancel for approver or admin. While no operator account exists,
+--as is taken unchecked with a warning, and the audit log records the step
+as "unauthenticated:NAME".`,
 		Commands: []*cli.Command{{
 			Name:  "plan",
 			Usage: "inventory everything to erase and store it as a plan (changes nothing)",
@@ -144,8 +152,30 @@ func newEraser(ctx context.Context, g *globalOptions) (*erase.Eraser, error) {
 	return a.Eraser(ctx)
 }
 
+// newEraserAs logs the --as operator in for an erase step (their
+// password is asked; their role must allow action) and returns a context
+// whose audit records name them. While no operator account exists, --as
+// is taken unchecked, with a warning, and the records name it
+// "unauthenticated:NAME" (docs/operators.md).
+func newEraserAs(ctx context.Context, g *globalOptions, as string, action auth.Action, command string) (context.Context, *erase.Eraser, error) {
+	a, err := g.open(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	id, err := a.LoginCLI(ctx, as, action, command, g.passwords().loginPassword)
+	if err != nil {
+		return ctx, nil, err
+	}
+	if !id.Authenticated {
+		fmt.Fprintf(g.stderr, "warning: no operator account exists, so --as %s was not checked and is recorded as unauthenticated; add accounts with `steward user add` (docs/operators.md)\n", as)
+	}
+	ctx = id.Context(ctx)
+	e, err := a.Eraser(ctx)
+	return ctx, e, err
+}
+
 func runErasePlan(ctx context.Context, o eraseOptions, g *globalOptions, out io.Writer) error {
-	e, err := newEraser(ctx, g)
+	ctx, e, err := newEraserAs(ctx, g, o.As, auth.ActionPlanErase, "erase plan")
 	if err != nil {
 		return err
 	}
@@ -166,7 +196,7 @@ func runErasePlan(ctx context.Context, o eraseOptions, g *globalOptions, out io.
 }
 
 func runEraseApprove(ctx context.Context, id string, o eraseOptions, g *globalOptions, out io.Writer) error {
-	e, err := newEraser(ctx, g)
+	ctx, e, err := newEraserAs(ctx, g, o.As, auth.ActionApproveErase, "erase approve")
 	if err != nil {
 		return err
 	}
@@ -183,7 +213,7 @@ func runEraseApprove(ctx context.Context, id string, o eraseOptions, g *globalOp
 }
 
 func runEraseCancel(ctx context.Context, id string, o eraseOptions, g *globalOptions, out io.Writer) error {
-	e, err := newEraser(ctx, g)
+	ctx, e, err := newEraserAs(ctx, g, o.As, auth.ActionCancelErase, "erase cancel")
 	if err != nil {
 		return err
 	}
@@ -199,7 +229,7 @@ func runEraseCancel(ctx context.Context, id string, o eraseOptions, g *globalOpt
 }
 
 func runEraseExecute(ctx context.Context, id string, o eraseOptions, g *globalOptions, out io.Writer) error {
-	e, err := newEraser(ctx, g)
+	ctx, e, err := newEraserAs(ctx, g, o.As, auth.ActionExecuteErase, "erase execute")
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"steward/certs"
 	"steward/erase"
 	"steward/internal/audit"
+	"steward/internal/auth"
 	"steward/internal/config"
 	"steward/internal/errs"
 	"steward/internal/resticx"
@@ -39,7 +40,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled), errors.Is(err, resticx.ErrInterrupted), ctx.Err() != nil:
 		return exitInterrupted
-	case errs.IsUsage(err), errors.As(err, &problems):
+	case errs.IsUsage(err), errors.As(err, &problems), errors.Is(err, auth.ErrWeakPassword):
 		return exitUsage
 	case errors.Is(err, errs.ErrVerificationFailed), errors.Is(err, audit.ErrTampered), errors.Is(err, certs.ErrVerificationFailed),
 		errors.Is(err, erase.ErrNotVerified):

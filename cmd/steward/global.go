@@ -35,6 +35,8 @@ type globalOptions struct {
 	clockSync func(context.Context) clock.SyncStatus
 
 	closers []func() error
+	// pw reads operator passwords (see passwords).
+	pw *passwordReader
 }
 
 func (g *globalOptions) close() {

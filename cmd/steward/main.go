@@ -92,6 +92,7 @@ Every command that changes anything is recorded in the audit log.
 			newConfigCommand(g),
 			newStatusCommand(g),
 			newTokenCommand(g),
+			newUserCommand(g),
 			newAuditCommand(g),
 			newSecretCommand(g),
 			newRepoCommand(g),

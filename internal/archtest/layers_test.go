@@ -108,6 +108,28 @@ func TestOneS3Client(t *testing.T) {
 	}
 }
 
+// TestOnePasswordHasher: no package but internal/auth hashes or checks
+// operator passwords (one place for argon2id's parameters, the lockout
+// and the audit of every login).
+func TestOnePasswordHasher(t *testing.T) {
+	found := false
+	for _, p := range listPackages(t) {
+		for _, imp := range p.imports {
+			if imp != "golang.org/x/crypto/argon2" {
+				continue
+			}
+			if p.path == module+"/internal/auth" {
+				found = true
+				continue
+			}
+			t.Errorf("%s imports %s: operator passwords are hashed and checked in internal/auth", p.path, imp)
+		}
+	}
+	if !found {
+		t.Error("internal/auth does not import argon2: the scan finds nothing, so it cannot hold")
+	}
+}
+
 // databaseDDL is the SQL (upper case, as Steward writes SQL), not prose
 // such as an error message that says a role may not create a database.
 var databaseDDL = regexp.MustCompile(`\b(CREATE|DROP)\s+(DATABASE|ROLE|USER)\b`)

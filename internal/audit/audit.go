@@ -61,13 +61,29 @@ func New(store catalog.AuditStore, mirrorPath string, c *clock.Zoned) *Log {
 // two hold the same records.
 func (l *Log) MirrorsPart() { l.part = true }
 
-// OSActor is the operator's identity until operator accounts exist: the
-// OS user running Steward.
+// OSActor is the identity of whoever runs Steward without logging in to
+// an operator account: the OS user.
 func OSActor() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return "os:" + u.Username
 	}
 	return fmt.Sprintf("os:uid-%d", os.Getuid())
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying actor (e.g. "user:alice" for a
+// logged-in operator): records appended with ctx, or a context derived
+// from it, that name no actor of their own name this one instead of the
+// OS user.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or "".
+func ActorFrom(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
 }
 
 // HashName turns a file or object name (contract content) into the form
@@ -80,6 +96,9 @@ func HashName(name string) string {
 // Append records e after the newest record, in one transaction, and mirrors
 // it. It returns the stored record.
 func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
+	if e.Actor == "" {
+		e.Actor = ActorFrom(ctx)
+	}
 	if e.Actor == "" {
 		e.Actor = OSActor()
 	}

@@ -193,3 +193,23 @@ func TestRecorder(t *testing.T) {
 		t.Fatalf("last record = %+v", last)
 	}
 }
+
+func TestActorFromContext(t *testing.T) {
+	l, _, _ := newLog(t, 0)
+	ctx := WithActor(context.Background(), "user:alice")
+	rec := NewRecorder(l, nil)
+	rec.Record(ctx, "erase.plan", "plan:p1", ResultOK, nil) // a capability's record names no actor
+	own, err := l.Append(ctx, Entry{Actor: "system", Action: "auth.lockout", Result: ResultOK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := l.Append(context.Background(), Entry{Action: "backup.run", Result: ResultOK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	l.Scan(context.Background(), func(r Record) error { got = append(got, r.Actor); return nil })
+	if len(got) != 3 || got[0] != "user:alice" || own.Actor != "system" || plain.Actor != OSActor() {
+		t.Fatalf("actors = %q (own %q, plain %q); want user:alice, system, %s", got, own.Actor, plain.Actor, OSActor())
+	}
+}

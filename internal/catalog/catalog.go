@@ -167,6 +167,27 @@ type EraseStore interface {
 	Journal(ctx context.Context, planID string) ([]JournalRow, error)
 }
 
+// OperatorStore keeps operator accounts (OperatorRow), keyed by Name.
+// The auth package owns their meaning (roles, hashes, lockout); the store
+// only keeps rows and makes read-modify-write atomic.
+type OperatorStore interface {
+	// PutOperator upserts an operator by Name: every field of a later Put
+	// replaces the stored one, Created included.
+	PutOperator(ctx context.Context, o OperatorRow) error
+	// Operator returns the operator with this name, or ErrNotFound.
+	Operator(ctx context.Context, name string) (OperatorRow, error)
+	// Operators returns every operator, ordered by Name.
+	Operators(ctx context.Context) ([]OperatorRow, error)
+	// UpdateOperator reads the operator name, calls fn with it and stores
+	// what fn left in the row, in one write transaction: no other writer
+	// can change the row between the read and the write, so two
+	// concurrent failed logins both count. fn must not change Name. An
+	// unknown name is ErrNotFound (fn is not called). If fn fails,
+	// nothing is stored and its error is returned as it is. On success it
+	// returns the stored row.
+	UpdateOperator(ctx context.Context, name string, fn func(*OperatorRow) error) (OperatorRow, error)
+}
+
 // ClaimRow is one claimed scheduled run (ScheduleStore).
 type ClaimRow struct {
 	Job string
@@ -203,6 +224,7 @@ type Store interface {
 	ManifestStore
 	DrillStore
 	EraseStore
+	OperatorStore
 	ScheduleStore
 	// SchemaVersion is the newest migration applied (at least 1 once Create
 	// or Open returned).

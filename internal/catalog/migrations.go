@@ -104,7 +104,23 @@ INSERT INTO manifest_chunks (sha256, seq, data)
 ALTER TABLE manifests DROP COLUMN body;
 CREATE INDEX manifests_sha256 ON manifests (sha256);
 `,
-	// 3: the claims of scheduled runs (ScheduleStore): daemons sharing a
+	// 3: operator accounts (issue 15). Migration 1's accounts table was
+	// never used; it stays, empty, as released migrations are never
+	// edited.
+	`
+CREATE TABLE operators (
+	name             TEXT PRIMARY KEY,
+	role             TEXT NOT NULL,
+	hash             TEXT NOT NULL,
+	disabled         INTEGER NOT NULL DEFAULT 0,
+	failures         INTEGER NOT NULL DEFAULT 0,
+	locked_until     TEXT NOT NULL DEFAULT '',
+	created          TEXT NOT NULL,
+	updated          TEXT NOT NULL,
+	password_changed TEXT NOT NULL DEFAULT ''
+);
+`,
+	// 4: the claims of scheduled runs (ScheduleStore): daemons sharing a
 	// catalog make each scheduled run once.
 	`
 CREATE TABLE schedule_claims (

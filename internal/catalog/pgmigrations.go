@@ -8,8 +8,9 @@ package catalog
 // compares bytes as SQLite does. Never edit a released migration: add a
 // new one.
 var pgMigrations = []string{
-	// 1: every table of SQLite's schema (at its migration 3), manifest
-	// bodies in chunks by SHA-256, and the claims of scheduled runs.
+	// 1: every table of SQLite's schema (at its migration 4): manifest
+	// bodies in chunks by SHA-256, operator accounts and the claims of
+	// scheduled runs. (SQLite's unused accounts table is left out.)
 	`
 CREATE TABLE audit (
 	seq       BIGINT PRIMARY KEY,
@@ -89,13 +90,16 @@ CREATE TABLE erase_journal (
 	evidence TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (plan_id, step)
 );
-CREATE TABLE accounts (
-	name          TEXT COLLATE "C" PRIMARY KEY,
-	password_hash TEXT NOT NULL,
-	roles         TEXT NOT NULL,
-	failed_logins INTEGER NOT NULL DEFAULT 0,
-	locked_until  TEXT NOT NULL DEFAULT '',
-	created       TEXT NOT NULL
+CREATE TABLE operators (
+	name             TEXT COLLATE "C" PRIMARY KEY,
+	role             TEXT NOT NULL,
+	hash             TEXT NOT NULL,
+	disabled         BOOLEAN NOT NULL DEFAULT false,
+	failures         INTEGER NOT NULL DEFAULT 0,
+	locked_until     TEXT NOT NULL DEFAULT '',
+	created          TEXT NOT NULL,
+	updated          TEXT NOT NULL,
+	password_changed TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE schedule_claims (
 	job     TEXT COLLATE "C" NOT NULL,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/klauspost/compress/zstd"
 )
@@ -570,6 +571,82 @@ func (p *Postgres) Claims(ctx context.Context, job string, limit int) ([]ClaimRo
 		return nil, fmt.Errorf("catalog: read claims: %w", err)
 	}
 	return out, nil
+}
+
+// PutOperator implements OperatorStore.
+func (p *Postgres) PutOperator(ctx context.Context, o OperatorRow) error {
+	if err := pgPutOperator(ctx, p.pool, o); err != nil {
+		return fmt.Errorf("catalog: save operator %q: %w", o.Name, err)
+	}
+	return nil
+}
+
+type pgExecer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func pgPutOperator(ctx context.Context, db pgExecer, o OperatorRow) error {
+	_, err := db.Exec(ctx, `INSERT INTO operators (`+operatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, disabled = excluded.disabled,
+		failures = excluded.failures, locked_until = excluded.locked_until, created = excluded.created,
+		updated = excluded.updated, password_changed = excluded.password_changed`,
+		o.Name, o.Role, o.Hash, o.Disabled, o.Failures, o.LockedUntil, o.Created, o.Updated, o.PasswordChanged)
+	return err
+}
+
+// Operator implements OperatorStore.
+func (p *Postgres) Operator(ctx context.Context, name string) (OperatorRow, error) {
+	o, err := scanOperator(p.pool.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return OperatorRow{}, ErrNotFound
+	}
+	if err != nil {
+		return OperatorRow{}, fmt.Errorf("catalog: read operator %q: %w", name, err)
+	}
+	return o, nil
+}
+
+// Operators implements OperatorStore.
+func (p *Postgres) Operators(ctx context.Context) ([]OperatorRow, error) {
+	rows, err := p.pool.Query(ctx, `SELECT `+operatorColumns+` FROM operators ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read operators: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OperatorRow, error) { return scanOperator(row) })
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read operators: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateOperator implements OperatorStore: the row is read FOR UPDATE, so
+// a concurrent update (another daemon's failed login) waits for this one.
+func (p *Postgres) UpdateOperator(ctx context.Context, name string, fn func(*OperatorRow) error) (OperatorRow, error) {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return OperatorRow{}, fmt.Errorf("catalog: update operator %q: %w", name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	o, err := scanOperator(tx.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE name = $1 FOR UPDATE`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return OperatorRow{}, ErrNotFound
+	}
+	if err != nil {
+		return OperatorRow{}, fmt.Errorf("catalog: update operator %q: %w", name, err)
+	}
+	if err := fn(&o); err != nil {
+		return OperatorRow{}, err
+	}
+	if o.Name != name {
+		return OperatorRow{}, fmt.Errorf("catalog: update operator %q: the update renamed it to %q", name, o.Name)
+	}
+	if err := pgPutOperator(ctx, tx, o); err != nil {
+		return OperatorRow{}, fmt.Errorf("catalog: update operator %q: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return OperatorRow{}, fmt.Errorf("catalog: update operator %q: %w", name, err)
+	}
+	return o, nil
 }
 
 // inTx runs fn in a transaction; what names the operation in errors.

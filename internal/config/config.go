@@ -25,6 +25,7 @@ type Config struct {
 	Recovery     Recovery     `yaml:"recovery"`
 	Server       Server       `yaml:"server"`
 	Notify       Notify       `yaml:"notify"`
+	Operators    Operators    `yaml:"operators"`
 	// Catalog says where the catalog is (absent: SQLite in the state dir).
 	Catalog Catalog `yaml:"catalog"`
 
@@ -419,6 +420,33 @@ const (
 
 // EmailTLSModes are the values of notify.email.tls.
 var EmailTLSModes = []string{EmailTLSMandatory, EmailTLSOpportunistic, EmailTLSNone}
+
+// Operators configures operator accounts: the password policy (req 19)
+// and the lockout after failed logins (req 20).
+type Operators struct {
+	Password PasswordPolicy `yaml:"password"`
+	Lockout  Lockout        `yaml:"lockout"`
+}
+
+// PasswordPolicy is what a new password must have. The Require* fields
+// default to true (nil before defaults apply).
+type PasswordPolicy struct {
+	// MinLength is the fewest characters (default 12, at least 8).
+	MinLength     int   `yaml:"min_length"`
+	RequireUpper  *bool `yaml:"require_upper"`
+	RequireLower  *bool `yaml:"require_lower"`
+	RequireDigit  *bool `yaml:"require_digit"`
+	RequireSymbol *bool `yaml:"require_symbol"`
+}
+
+// Lockout locks an account after consecutive failed logins.
+type Lockout struct {
+	// AfterFailures is how many (default 5, 1 to 100).
+	AfterFailures int `yaml:"after_failures"`
+	// Period is how long the lockout lasts; 0 (the default) means until
+	// an admin unlocks the account.
+	Period Duration `yaml:"period"`
+}
 
 // Path is the file the config was loaded from ("" for an embedded default).
 func (c *Config) Path() string { return c.path }

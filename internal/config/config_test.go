@@ -72,6 +72,13 @@ func TestDefaults(t *testing.T) {
 	if got := cfg.Residency.AllowedRegions; len(got) != 2 || got[0] != "ap-northeast-1" || got[1] != "ap-northeast-3" {
 		t.Errorf("allowed regions %v", got)
 	}
+	pw := cfg.Operators.Password
+	if pw.MinLength != 12 || !*pw.RequireUpper || !*pw.RequireLower || !*pw.RequireDigit || !*pw.RequireSymbol {
+		t.Errorf("password policy defaults %+v", pw)
+	}
+	if l := cfg.Operators.Lockout; l.AfterFailures != 5 || l.Period != 0 {
+		t.Errorf("lockout defaults %+v", l)
+	}
 	if cfg.Drills.RTOTarget.D() != 4*time.Hour || cfg.Erase.CoolingOff.D() != 72*time.Hour {
 		t.Errorf("drill/erase defaults %v %v", cfg.Drills.RTOTarget, cfg.Erase.CoolingOff)
 	}
@@ -167,6 +174,10 @@ repositories2: 1
 		{"catalog without database", base + "catalog: {postgres: {user: steward, password: env:P}}\n", "catalog.postgres.database", "name the database"},
 		{"catalog sslmode", base + "catalog: {postgres: {database: steward, user: steward, password: env:P, sslmode: maybe}}\n", "catalog.postgres.sslmode", "verify-full"},
 		{"catalog unknown key", base + "catalog: {sqlite: {path: /x}}\n", "catalog.sqlite", "unknown key"},
+		{"short passwords", base + "operators: {password: {min_length: 6}}\n", "operators.password.min_length", "at least 8"},
+		{"no lockout", base + "operators: {lockout: {after_failures: -1}}\n", "operators.lockout.after_failures", "1 to 100"},
+		{"negative lockout period", base + "operators: {lockout: {period: -5m}}\n", "operators.lockout.period", "duration"},
+		{"policy key typo", base + "operators: {password: {require_digits: true}}\n", "operators.password.require_digits", "require_digit"},
 		{"bad recovery recipient", base + "recovery: {recipients: [age137ewrn5lgvmqm6gy87m8hr2rsjgwcv20grc9829m4cyla8zeg50sp3xyq9, age1notakey]}\n", "recovery.recipients[1]", "age X25519 recipient"},
 	}
 	for _, tt := range tests {

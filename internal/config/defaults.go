@@ -25,6 +25,8 @@ const (
 	defaultReadDataSubsets = 12
 	defaultListen          = "127.0.0.1:8420"
 	defaultHookTimeout     = Duration(5 * 60 * 1e9)
+	defaultMinLength       = 12
+	defaultAfterFailures   = 5
 )
 
 func (c *Config) applyDefaults(baseDir string) {
@@ -123,6 +125,19 @@ func (c *Config) applyDefaults(baseDir string) {
 	}
 	if e := c.Notify.Email; e != nil && e.TLS == "" {
 		e.TLS = EmailTLSMandatory
+	}
+	pw := &c.Operators.Password
+	if pw.MinLength == 0 {
+		pw.MinLength = defaultMinLength
+	}
+	for _, b := range []**bool{&pw.RequireUpper, &pw.RequireLower, &pw.RequireDigit, &pw.RequireSymbol} {
+		if *b == nil {
+			yes := true
+			*b = &yes
+		}
+	}
+	if c.Operators.Lockout.AfterFailures == 0 {
+		c.Operators.Lockout.AfterFailures = defaultAfterFailures
 	}
 }
 

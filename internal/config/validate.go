@@ -123,6 +123,8 @@ func validate(c *collector, cfg *Config) {
 		}
 	}
 
+	validateOperators(c, cfg)
+
 	if u := cfg.Signing.TSAURL; u != "" {
 		checkURL(c, "signing.tsa_url", u)
 	}
@@ -422,4 +424,23 @@ func scheduleZone(cfg *Config) *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// validateOperators checks the password policy and the lockout (req 19,
+// 20): they may be made stricter, not weaker than the floor.
+func validateOperators(c *collector, cfg *Config) {
+	pw := cfg.Operators.Password
+	switch {
+	case pw.MinLength < 8:
+		c.add("operators.password.min_length", "%d is too short: at least 8 (default 12)", pw.MinLength)
+	case pw.MinLength > 128:
+		c.add("operators.password.min_length", "%d is more than anyone types: at most 128", pw.MinLength)
+	}
+	l := cfg.Operators.Lockout
+	if l.AfterFailures < 1 || l.AfterFailures > 100 {
+		c.add("operators.lockout.after_failures", "%d: lock an account after 1 to 100 consecutive failed logins (default 5)", l.AfterFailures)
+	}
+	if l.Period < 0 {
+		c.add("operators.lockout.period", "a negative period: give a duration such as 30m, or 0 to keep the account locked until an admin unlocks it")
+	}
 }

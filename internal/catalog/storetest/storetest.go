@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Manifests", s.manifestTests()},
 		{"Erase", s.eraseTests()},
 		{"Drills", s.drillTests()},
+		{"Operators", s.operatorTests()},
 		{"Schedule", s.scheduleTests()},
 		{"Store", s.storeTests()},
 	}
@@ -1127,6 +1128,123 @@ func (s suite) eraseTests() []subtest {
 			j, err := st.Journal(ctx, "p1")
 			if err != nil || len(j) != 2 || j[0].Name != "inventory" || j[0].Result != "done" || string(j[0].Evidence) != `{"n":1}` || !reflect.DeepEqual(j[1], done) {
 				t.Fatalf("journal of p1 = %s, %v", show(j), err)
+			}
+		}},
+	}
+}
+
+// ---- operator accounts ----
+
+func (s suite) operatorTests() []subtest {
+	row := func(name, role string) catalog.OperatorRow {
+		return catalog.OperatorRow{Name: name, Role: role, Hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", Created: at(0, tokyo),
+			Updated: at(0, tokyo), PasswordChanged: at(0, tokyo)}
+	}
+	return []subtest{
+		{"RoundTripAndUpsert", func(t *testing.T) {
+			st := s.store(t)
+			_, err := st.Operator(ctx, "alice")
+			mustNotFound(t, "operator of an empty store", err)
+			if all, err := st.Operators(ctx); err != nil || len(all) != 0 {
+				t.Fatalf("operators of an empty store = %s, %v", show(all), err)
+			}
+			first := row("alice", "admin")
+			if err := st.PutOperator(ctx, first); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.Operator(ctx, "alice")
+			if err != nil || !reflect.DeepEqual(got, first) {
+				t.Fatalf("operator = %s, %v; want %s", show(got), err, show(first))
+			}
+			later := catalog.OperatorRow{Name: "alice", Role: "auditor", Hash: "h2", Disabled: true, Failures: 3,
+				LockedUntil: at(time.Hour, newYork), Created: at(time.Second, tokyo), Updated: at(time.Minute, tokyo), PasswordChanged: at(time.Minute, tokyo)}
+			if err := st.PutOperator(ctx, later); err != nil {
+				t.Fatal(err)
+			}
+			got, err = st.Operator(ctx, "alice")
+			if err != nil || !reflect.DeepEqual(got, later) {
+				t.Fatalf("operator after upsert = %s, %v; want %s", show(got), err, show(later))
+			}
+		}},
+		{"ListedByName", func(t *testing.T) {
+			st := s.store(t)
+			for _, n := range []string{"carol", "alice", "bob"} {
+				if err := st.PutOperator(ctx, row(n, "operator")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			all, err := st.Operators(ctx)
+			var names []string
+			for _, o := range all {
+				names = append(names, o.Name)
+			}
+			wantIDs(t, "operators", names, err, "alice", "bob", "carol")
+		}},
+		{"Update", func(t *testing.T) {
+			st := s.store(t)
+			_, err := st.UpdateOperator(ctx, "nobody", func(*catalog.OperatorRow) error {
+				t.Error("fn called for an unknown operator")
+				return nil
+			})
+			mustNotFound(t, "update of an unknown operator", err)
+			if err := st.PutOperator(ctx, row("alice", "operator")); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.UpdateOperator(ctx, "alice", func(o *catalog.OperatorRow) error {
+				o.Failures = 5
+				o.LockedUntil = at(time.Hour, tokyo)
+				return nil
+			})
+			if err != nil || got.Failures != 5 || got.LockedUntil != at(time.Hour, tokyo) {
+				t.Fatalf("update returned %s, %v", show(got), err)
+			}
+			stored, err := st.Operator(ctx, "alice")
+			if err != nil || !reflect.DeepEqual(stored, got) {
+				t.Fatalf("stored %s, %v; update returned %s", show(stored), err, show(got))
+			}
+			// A failing fn stores nothing.
+			_, err = st.UpdateOperator(ctx, "alice", func(o *catalog.OperatorRow) error {
+				o.Failures = 99
+				return errBuild
+			})
+			if !errors.Is(err, errBuild) {
+				t.Fatalf("update with a failing fn: err = %v, want %v", err, errBuild)
+			}
+			if again, _ := st.Operator(ctx, "alice"); again.Failures != 5 {
+				t.Fatalf("failing update stored failures %d, want 5", again.Failures)
+			}
+		}},
+		{"ConcurrentUpdatesAllCount", func(t *testing.T) {
+			st := s.store(t)
+			if err := st.PutOperator(ctx, row("alice", "operator")); err != nil {
+				t.Fatal(err)
+			}
+			const n = 20
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := st.UpdateOperator(ctx, "alice", func(o *catalog.OperatorRow) error {
+						f := o.Failures
+						time.Sleep(time.Millisecond) // widen the window a lost update needs
+						o.Failures = f + 1
+						return nil
+					})
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := st.Operator(ctx, "alice")
+			if err != nil || got.Failures != n {
+				t.Fatalf("after %d concurrent increments failures = %d, %v", n, got.Failures, err)
 			}
 		}},
 	}
