@@ -116,6 +116,21 @@ func OpenPostgres(ctx context.Context, c PostgresConfig) (*Postgres, error) {
 	return p, nil
 }
 
+// OpenPostgresTarget connects to the database a catalog is to be copied
+// into (CopyToPostgres) and creates the catalog's schema there if it has
+// none; whether it is empty is CopyToPostgres's to check.
+func OpenPostgresTarget(ctx context.Context, c PostgresConfig) (*Postgres, error) {
+	p, err := connectPostgres(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.migrate(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
 func connectPostgres(ctx context.Context, c PostgresConfig) (*Postgres, error) {
 	pc, err := c.poolConfig()
 	if err != nil {
