@@ -115,7 +115,10 @@ drills: {read_data_subsets: 2}
 	if code, out, errOut := stewardRun(t, dir, "", "audit", "verify"); code != 0 {
 		t.Fatalf("audit verify on the PostgreSQL catalog: %d\n%s%s", code, out, errOut)
 	}
-	// The commands work on the new catalog.
+	// The commands work on the new catalog, and status names it.
+	if code, out, errOut := stewardRun(t, dir, "", "status"); code != 0 || !strings.Contains(out, "postgres://"+pg.User+"@127.0.0.1") || strings.Contains(out, pg.Password) {
+		t.Fatalf("status on the PostgreSQL catalog: %d\n%s%s", code, out, errOut)
+	}
 	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
 		t.Fatalf("backup run on the PostgreSQL catalog: %d\n%s%s", code, out, errOut)
 	}
