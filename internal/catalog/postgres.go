@@ -675,8 +675,8 @@ func (p *Postgres) inTx(ctx context.Context, what string, fn func(pgx.Tx) error)
 // ---- manifests ----
 
 // PutManifest implements ManifestStore. Two processes storing the same
-// new body at once: the second waits on the body's primary key and then
-// fails; the caller's retry finds the body stored.
+// new body at once: the second waits on the body's primary key until the
+// first commits, then finds it stored and does not read its own.
 func (p *Postgres) PutManifest(ctx context.Context, m ManifestRow, body io.Reader) error {
 	return p.inTx(ctx, "save manifest", func(tx pgx.Tx) error {
 		var have int
@@ -710,8 +710,12 @@ func (p *Postgres) PutManifest(ctx context.Context, m ManifestRow, body io.Reade
 // pgPutBody streams body into manifest_chunks through zstd (as SQLite's
 // putBody does) and checks its SHA-256 against sum.
 func pgPutBody(ctx context.Context, tx pgx.Tx, sum string, body io.Reader) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO manifest_bodies (sha256, codec, size) VALUES ($1, $2, 0)`, sum, codecZstd); err != nil {
+	tag, err := tx.Exec(ctx, `INSERT INTO manifest_bodies (sha256, codec, size) VALUES ($1, $2, 0) ON CONFLICT (sha256) DO NOTHING`, sum, codecZstd)
+	if err != nil {
 		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // another process stored it since the check
 	}
 	seq := 0
 	cw := &chunker{buf: make([]byte, 0, chunkSize), flushFn: func(b []byte) error {

@@ -118,3 +118,55 @@ func TestPrevFire(t *testing.T) {
 		t.Fatalf("SplitRunKey(RunKey) = %q %q %v", job, due, ok)
 	}
 }
+
+// lostLock is a Lock whose connection the test ends.
+type lostLock struct {
+	lost     chan struct{}
+	unlocked chan struct{}
+}
+
+func (l *lostLock) Unlock(context.Context) error { close(l.unlocked); return nil }
+func (l *lostLock) Lost() <-chan struct{}        { return l.lost }
+
+type oneLock struct{ l *lostLock }
+
+func (o oneLock) Lock(context.Context, string) (gocron.Lock, error) { return o.l, nil }
+
+// A run whose lock is lost (its catalog connection ended, so another
+// daemon may take the job) is cancelled, and the lock is released after.
+func TestLostLockCancelsTheRun(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l := &lostLock{lost: make(chan struct{}), unlocked: make(chan struct{})}
+	s, err := New(Options{Location: tokyo, StopTimeout: 5 * time.Second, Locker: oneLock{l}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, ended := make(chan struct{}), make(chan error, 1)
+	if err := s.Add(Job{Name: "backup:j", Schedule: "0 0 1 1 *",
+		LastRun: func(context.Context) (time.Time, error) { return time.Time{}, nil },
+		Run: func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return ctx.Err()
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Shutdown(context.Background())
+	<-started
+	close(l.lost)
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("run ended without a cancelled context")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run went on after its lock was lost")
+	}
+	select {
+	case <-l.unlocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lost lock was not released")
+	}
+}
