@@ -36,6 +36,10 @@ type ServeOptions struct {
 	Out io.Writer
 	// Listen overrides server.listen (host:port; port 0 picks a free one).
 	Listen string
+	// Once runs what is due at start (never-run and missed jobs) and
+	// stops, instead of serving until ctx is cancelled; an error if one
+	// of those runs failed.
+	Once bool
 	// App are the options the app was opened with (the API's status reads
 	// the state dir as `steward status` does).
 	App Options
@@ -86,6 +90,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 			log.Warn("http server", "error", err)
 		}
 	}()
+	fmt.Fprintf(out, "web console at %s/ui/ (operator accounts: steward user add)\n", l.URL())
 	fmt.Fprintf(out, "status and API at %s (bearer token in %s: steward token show)\n", l.URL(), a.State.APIToken())
 	// A quick catalog read, not cut short by a stop during start-up.
 	if err := a.checkNotFrozen(context.WithoutCancel(ctx), "scheduled backups, drills and checks"); err != nil {
@@ -125,6 +130,9 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 	if len(jobs) == 0 {
 		fmt.Fprintln(out, "nothing is scheduled: no jobs[].schedule, drills.schedule or checks.schedule in the config")
 	}
+	if o.Once {
+		return a.serveOnce(ctx, sched, out)
+	}
 	sched.Start()
 	log.Info("serving", "schedules", len(jobs), "time_zone", a.Config.Contract.TimeZone)
 	<-ctx.Done()
@@ -134,6 +142,30 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	fmt.Fprintln(out, "stopped")
+	return nil
+}
+
+// serveOnce runs the jobs due now, one after the other, and stops.
+func (a *App) serveOnce(ctx context.Context, sched *schedule.Scheduler, out io.Writer) error {
+	fmt.Fprintln(out, "--once: running what is due now, then stopping")
+	ran, runErr := sched.RunDue(ctx)
+	if err := sched.Shutdown(context.Background()); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	var done []string
+	for _, name := range ran {
+		if name != "watch" { // the clock and contract-end check runs at every start
+			done = append(done, name)
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("serve --once: %w", runErr)
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(out, "nothing was due; stopped")
+		return nil
+	}
+	fmt.Fprintf(out, "ran %s; stopped\n", strings.Join(done, ", "))
 	return nil
 }
 

@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +28,28 @@ func serveFor(t *testing.T, a *App, cond func() bool) string {
 	}()
 	for deadline := time.Now().Add(20 * time.Second); !cond() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The HTTP server answers while the daemon runs (and, with goleak in
+	// the caller, leaves no goroutine behind once it stopped).
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, f := range strings.Fields(out.String()) {
+			if strings.HasPrefix(f, "http://127.0.0.1:") {
+				url = f
+			}
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		res, err := client.Get(url + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v\n%s", path, err, out.String())
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", path, res.Status)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Steward's main job on the embedded default config: a local repository
-# under ./steward-state and one path source, ./demo-data. It initialises the
-# state dir and the repository, backs up, lists the snapshots, runs a
-# restore drill and signs its report, signs the month's capacity report and
-# verifies the audit log. Run it again and it goes on with the same state dir (a new,
-# cheap no-change backup).
+# Steward's main job on the embedded default config: the daemon. It
+# initialises the state dir (./steward-state: SQLite catalog, master key,
+# signing certificate) and the local repository, prints the API's token,
+# then runs `steward serve`, which takes the first backup of ./demo-data,
+# checks the repository and runs the first restore drill at once, and then
+# keeps to the schedules (a nightly backup, a quarterly drill) until Ctrl-C.
+#
+# When standard input is not a terminal (CI, a pipe), or with DEMO_ONCE=1,
+# serve runs with --once: what is due now, then it stops, and the script
+# shows the status. scripts/tour.sh walks through the CLI commands instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/versions.sh
@@ -24,19 +28,21 @@ if [ ! -f steward-state/catalog.db ]; then
   step steward init
 fi
 step steward config check
-# status exits 4 ("attention needed") on a fresh state dir whose machine
-# clock is not synchronised: the demo goes on, the warning stays on screen.
-step steward status || [ $? -eq 4 ]
 step steward repo init
-step steward backup run
-step steward snapshots
-step steward drill run --participant "$(id -un)"
-# --json prints one JSON value per line: the newest drill is listed first.
-id=$(steward --json drill list | grep -o '"drill_id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
-if [ -z "$id" ]; then
-  echo "demo: no drill found in \`steward --json drill list\`" >&2
-  exit 1
+printf '\nAPI token (for curl -H "Authorization: Bearer TOKEN" URL/api/v1/status; also `steward token show`):\n'
+steward token show
+
+once=()
+if [ "${DEMO_ONCE:-}" = 1 ] || [ ! -t 0 ]; then
+  once=(--once)
+  printf '\nstandard input is not a terminal: serve runs what is due now, then stops\n'
+else
+  printf '\nThe daemon runs until Ctrl-C. In another terminal: curl http://127.0.0.1:8420/healthz, steward status\n'
 fi
-step steward drill report "$id"
-step steward report capacity
-step steward audit verify
+step steward serve "${once[@]}"
+
+# What the daemon did, as any monitoring would read it. status exits 4
+# ("attention needed") where this machine's clock is not synchronised: the
+# demo goes on, the warning stays on screen.
+step steward status || [ $? -eq 4 ]
+step steward drill list

@@ -14,6 +14,7 @@ import (
 type serveOptions struct {
 	StopTimeout time.Duration
 	Listen      string
+	Once        bool
 }
 
 func newServeCommand(g *globalOptions) *cli.Command {
@@ -35,16 +36,24 @@ SIGINT or SIGTERM cancels running work (restic is interrupted and its lock
 handled on the next run) and waits for it at most --stop-timeout; then
 serve exits 0.
 
+--once runs what is due at start (a job never run, a run missed while the
+daemon was down) one after the other, then stops: for a first run, or for
+running Steward from cron or a systemd timer instead of as a daemon. It
+exits non-zero (the code --help lists for the failure) when one of them failed.
+
 It also serves HTTP on server.listen (--listen overrides it; loopback by
 default, 127.0.0.1:8420; HTTPS with server.tls_cert/tls_key): /healthz,
 /readyz, /metrics (Prometheus) and the JSON API under /api/v1/, which needs
-the bearer token in <state_dir>/keys/api.token (steward token show). A
+the bearer token in <state_dir>/keys/api.token (steward token show), and
+the web console under /ui/ (Japanese/English; operators log in with the
+accounts of steward user add; see docs/console.md). A
 failed backup, drill or check sends an alert through notify (webhook signed
 with HMAC-SHA256, e-mail), and each backup pings notify.ping_url at start,
 success and failure. See docs/api.md. Logs go to stderr (--log-format json for collectors); the
 default log level of serve is info. See docs/daemon.md.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "serve HTTP on `HOST:PORT` instead of server.listen (port 0: a free one)", Destination: &opts.Listen},
+			&cli.BoolFlag{Name: "once", Usage: "run what is due now (never-run and missed backups, drill, check), then stop; non-zero exit if one failed", Destination: &opts.Once},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "how long running work may take to stop on SIGTERM", Destination: &opts.StopTimeout},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -64,5 +73,5 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, out io.W
 	if err != nil {
 		return err
 	}
-	return a.Serve(ctx, app.ServeOptions{StopTimeout: opts.StopTimeout, Out: out, Listen: opts.Listen, App: g.appOptions()})
+	return a.Serve(ctx, app.ServeOptions{StopTimeout: opts.StopTimeout, Out: out, Listen: opts.Listen, Once: opts.Once, App: g.appOptions()})
 }

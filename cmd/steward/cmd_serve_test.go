@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"steward/app"
+	"steward/drills"
 	"steward/erase"
 	"steward/internal/catalog"
 	"steward/internal/repo"
@@ -56,12 +57,19 @@ func (s *syncBuffer) String() string {
 // startServe starts `steward serve ARGS…` in dir with extra environment.
 func startServe(t *testing.T, dir string, env []string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Dir = dir
 	if !slices.Contains(args, "--listen") {
 		args = append([]string{"--listen", "127.0.0.1:0"}, args...) // tests run side by side
 	}
-	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(append([]string{"serve"}, args...), " "))
+	return startSteward(t, dir, env, append([]string{"serve"}, args...)...)
+}
+
+// startSteward starts `steward ARGS…` (no argument may hold a space) as
+// a process of the test binary in dir, with extra environment.
+func startSteward(t *testing.T, dir string, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(args, " "))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	d := &daemon{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
@@ -110,7 +118,10 @@ func openApp(dir string) (*app.App, error) {
 // recorded is what the catalog holds of the daemon's work.
 type recorded struct {
 	backupsOK, drillsPassed int
-	checked                 map[string]bool
+	// sourcesOK and drillsPassedOf count the successful backups and
+	// passed drills per source.
+	sourcesOK, drillsPassedOf map[string]int
+	checked                   map[string]bool
 	// retained counts the retention runs that forgot snapshots, per
 	// audit target ("repository:NAME").
 	retained map[string]int
@@ -124,7 +135,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	r := recorded{checked: map[string]bool{}, retained: map[string]int{}}
+	r := recorded{checked: map[string]bool{}, retained: map[string]int{}, sourcesOK: map[string]int{}, drillsPassedOf: map[string]int{}}
 	err = a.Catalog.ScanAudit(ctx, func(rec catalog.AuditRecord) error {
 		if rec.Action == "backup.retention" && rec.Result == "ok" {
 			r.retained[rec.Target]++
@@ -141,6 +152,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 	for _, run := range runs {
 		if run.Result == "ok" {
 			r.backupsOK++
+			r.sourcesOK[run.Source]++
 		}
 	}
 	drs, err := a.Catalog.Drills(ctx, 0)
@@ -150,6 +162,7 @@ func readRecords(t *testing.T, dir, job string) recorded {
 	for _, d := range drs {
 		if d.Result == "passed" {
 			r.drillsPassed++
+			r.drillsPassedOf[drillSource(t, d)]++
 		}
 	}
 	for _, rc := range a.Config.Repositories {
@@ -179,6 +192,11 @@ func TestServe(t *testing.T) {
 	// The hook records its environment and changes the source, so that
 	// each backup makes a new snapshot and retention has one to forget.
 	os.WriteFile(hook, []byte("#!/bin/sh\nenv >> '"+envFile+"'\ndate +%s%N >> '"+filepath.Join(files, "stamp")+"'\n"), 0o755)
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cases")
+	pg.Exec(t, "cases", `CREATE TABLE c (id int PRIMARY KEY, note text); INSERT INTO c SELECT g, md5(g::text) FROM generate_series(1, 500) g`)
+	pgpw := testenv.SecretFile(t, dir, "pg", pg.Password)
+	// db comes first: the drills' rotation starts with it.
 	cfg := fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
 state_dir: state
 restic: {path: %s}
@@ -187,9 +205,11 @@ repositories:
   - {name: copy, local: {}}
 sources:
   - {name: files, path: {path: %s}}
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: cases, user: %s, password: %s, sslmode: disable}
 jobs:
   - name: j
-    sources: [files]
+    sources: [db, files]
     repository: tokyo
     replicas: [copy]
     schedule: "*/3 * * * * *"
@@ -198,7 +218,10 @@ jobs:
 drills:
   schedule: "*/5 * * * * *"
   read_data_subsets: 2
-`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files, hook, hook)
+  scratch:
+    postgres: {host: 127.0.0.1, port: %d, database: postgres, user: %s, password: %s, sslmode: disable}
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files,
+		pg.Port, pg.User, pgpw, hook, hook, pg.Port, pg.User, pgpw)
 	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
 	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
 		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
@@ -209,13 +232,14 @@ drills:
 	const leak = "STEWARD_TEST_LEAK=do-not-pass-me"
 	d := startServe(t, dir, []string{leak, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey}, "--log-format", "json", "--stop-timeout", "20s")
 	checked := map[string]bool{} // a later drill's verdict replaces a check's
-	d.waitUntil(t, "2 backups, retention in each repository, a passed drill and a check of each repository", 120*time.Second, func() bool {
+	d.waitUntil(t, "2 backups of each source, retention in each repository, a passed drill of the database and a check of each repository", 150*time.Second, func() bool {
 		r := readRecords(t, dir, "j")
 		for name, ok := range r.checked {
 			checked[name] = checked[name] || ok
 		}
-		return r.backupsOK >= 2 && r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
-			r.drillsPassed >= 1 && checked["tokyo"] && checked["copy"]
+		return r.backupsOK >= 4 && r.sourcesOK["db"] >= 2 && r.sourcesOK["files"] >= 2 &&
+			r.retained["repository:tokyo"] >= 1 && r.retained["repository:copy"] >= 1 &&
+			r.drillsPassedOf["db"] >= 1 && checked["tokyo"] && checked["copy"]
 	})
 	if code := d.stop(t, 30*time.Second); code != 0 {
 		t.Fatalf("serve exit code %d after SIGTERM, want 0:\n%s", code, d.out.String())
@@ -276,7 +300,6 @@ drills:
 	if code, out, errOut := stewardRun(t, dir, "", "backup", "run"); code != 0 {
 		t.Fatalf("backup run after serve stopped: %d\n%s%s", code, out, errOut)
 	}
-	// Retention (keep_last 1) left one snapshot in the primary.
 	a, err = openApp(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -286,8 +309,14 @@ drills:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snaps) != 1 {
-		t.Errorf("%d snapshots in the catalog after several backups with keep_last 1, want 1", len(snaps))
+	// Retention (keep_last 1) left one snapshot of each source in the
+	// primary.
+	per := map[string]int{}
+	for _, sn := range snaps {
+		per[sn.Repository+"/"+sn.Source]++
+	}
+	if per["tokyo/db"] != 1 || per["tokyo/files"] != 1 {
+		t.Errorf("snapshots per repository/source in the catalog after several backups with keep_last 1: %v, want tokyo/db and tokyo/files once", per)
 	}
 }
 
@@ -473,7 +502,8 @@ jobs:
 // TestServeAlertsAndAPI: `steward serve` serves its API and metrics and
 // alerts: a scheduled backup that fails (its before hook refuses) reaches
 // a webhook receiver on loopback with a valid HMAC-SHA256 of the body
-// under the configured secret, and a failure ping; /healthz and /metrics
+// under the configured secret, an SMTP server on loopback over STARTTLS
+// (mandatory), and a failure ping; /healthz and /metrics
 // answer without the token, the API refuses a missing or wrong one (401)
 // and answers the right one; each API call is in the audit log, never the
 // token.
@@ -490,13 +520,22 @@ func TestServeAlertsAndAPI(t *testing.T) {
 	pings := make(chan string, 20)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		// Never block the daemon (nor recv.Close at a failed test's end)
+		// once the test has read what it needs.
 		if strings.HasPrefix(r.URL.Path, "/ping") {
-			pings <- r.URL.Path
+			select {
+			case pings <- r.URL.Path:
+			default:
+			}
 			return
 		}
-		got <- delivery{body, r.Header.Get("X-Steward-Signature")}
+		select {
+		case got <- delivery{body, r.Header.Get("X-Steward-Signature")}:
+		default:
+		}
 	}))
 	defer recv.Close()
+	smtp := testenv.StartSMTP(t)
 	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
 	// The contract ends in 10 days: the daemon warns of it at start.
 	endDate := time.Now().In(time.FixedZone("JST", 9*3600)).AddDate(0, 0, 10).Format(time.DateOnly)
@@ -515,15 +554,18 @@ jobs:
     hooks: {before: [%s]}
 notify:
   webhook: {url: %s/hook, secret: "env:STEWARD_TEST_WEBHOOK_SECRET"}
+  email: {smtp: "%s", from: steward@example.jp, to: [ops@example.jp]}
   ping_url: %s/ping/{job}
-`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, recv.URL), 0o600)
+`, endDate, filepath.Join(repoRoot(t), "bin", "restic"), data, filepath.Join(dir, "fail.sh"), recv.URL, smtp.Addr, recv.URL), 0o600)
 	t.Setenv("STEWARD_TEST_WEBHOOK_SECRET", secret)
 	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
 		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
 			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
 		}
 	}
-	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret})
+	// The daemon trusts the test SMTP server's certificate as a system
+	// root: STARTTLS is verified as it is in production.
+	d := startServe(t, dir, []string{"STEWARD_TEST_WEBHOOK_SECRET=" + secret, "SSL_CERT_FILE=" + smtp.CAFile})
 	var url string
 	d.waitUntil(t, "the API's address", 30*time.Second, func() bool {
 		for _, f := range strings.Fields(d.out.String()) {
@@ -556,6 +598,14 @@ notify:
 			t.Fatalf("webhook calls within 60s: %v\n%s", wants, d.out.String())
 		}
 	}
+	d.waitUntil(t, "the backup failure's e-mail", 30*time.Second, func() bool {
+		for _, m := range smtp.Messages() {
+			if m.TLS && strings.Contains(m.Data, "Subject: [Steward T-1] critical: backup of job j failed") && strings.Contains(m.To[0], "ops@example.jp") {
+				return true
+			}
+		}
+		return false
+	})
 	var seen []string
 	for len(seen) < 2 {
 		select {
@@ -606,4 +656,78 @@ notify:
 	if strings.Contains(d.out.String(), token) || strings.Contains(d.out.String(), secret) {
 		t.Error("the token or the webhook secret is in serve's output")
 	}
+}
+
+// TestServeOnce: `steward serve --once` on a new state dir runs the first
+// backup, a check and the first drill (the README's demo), each recorded,
+// and stops with exit 0; run again, nothing is due and nothing runs. A
+// run that fails (the backup's before hook refuses) makes --once exit
+// non-zero and name it.
+func TestServeOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 3, 100)
+	gate := filepath.Join(dir, "gate.sh")
+	os.WriteFile(gate, []byte("#!/bin/sh\n[ ! -e '"+filepath.Join(dir, "refuse")+"' ]\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - name: j
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [%s]}
+drills:
+  schedule: "0 3 1 1,4,7,10 *"
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, gate), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}} {
+		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "ran backup:j, check, drill; stopped") {
+		t.Fatalf("serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	r := readRecords(t, dir, "j")
+	if r.backupsOK != 1 || r.drillsPassed != 1 {
+		t.Fatalf("after the first --once: %+v", r)
+	}
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 || !strings.Contains(out, "nothing was due; stopped") {
+		t.Fatalf("second serve --once: exit %d\n%s%s", code, out, errOut)
+	}
+	if r2 := readRecords(t, dir, "j"); r2.backupsOK != 1 || r2.drillsPassed != 1 {
+		t.Fatalf("the second --once ran something: %+v", r2)
+	}
+
+	// A new job that never ran, whose before hook refuses: --once fails.
+	os.WriteFile(filepath.Join(dir, "refuse"), nil, 0o600)
+	cfg := string(mustRead(t, filepath.Join(dir, "steward.yaml")))
+	cfg = strings.Replace(cfg, "drills:", `  - name: k
+    sources: [docs]
+    repository: disk
+    schedule: "0 2 * * *"
+    hooks: {before: [`+gate+`]}
+drills:`, 1)
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg), 0o600)
+	code, out, errOut = stewardRun(t, dir, "", "serve", "--once", "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "backup:k") || strings.Contains(out, "; stopped") {
+		t.Fatalf("serve --once with a failing run: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// drillSource is the source a drill restored, from its record.
+func drillSource(t *testing.T, row catalog.DrillRow) string {
+	t.Helper()
+	var rec drills.Record
+	if err := json.Unmarshal(row.Record, &rec); err != nil {
+		t.Fatalf("drill %s: %v", row.ID, err)
+	}
+	return rec.Source
 }

@@ -196,12 +196,7 @@ func runUserList(ctx context.Context, g *globalOptions, out io.Writer) error {
 		return err
 	}
 	if g.JSON {
-		for _, u := range list {
-			if err := printJSON(out, u); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printJSON(out, list) // a listing is one array on one line
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(out, "no operator accounts (add the first admin with `steward user add NAME --role admin`)")

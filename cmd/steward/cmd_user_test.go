@@ -82,17 +82,34 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("passwd of one's own: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// Five wrong current passwords lock bob; an admin unlocks him.
+	for i := 1; i <= 5; i++ {
+		code, out, errOut := stewardRun(t, dir, "Bob-Guess-0!\nBob-Secret-44?\n", "user", "passwd", "bob")
+		want := "login failed"
+		if i == 5 {
+			want = "locked"
+		}
+		if code != exitFailure || !strings.Contains(errOut, want) {
+			t.Fatalf("wrong current password %d: exit %d, want %q\n%s%s", i, code, want, out, errOut)
+		}
+	}
+	if _, out, _ := stewardRun(t, dir, "", "user", "list"); !strings.Contains(out, "locked until unlocked") {
+		t.Fatalf("list does not show bob locked:\n%s", out)
+	}
+	if code, out, errOut := stewardRun(t, dir, "Bob-Secret-33?\nBob-Secret-44?\n", "user", "passwd", "bob"); code != exitFailure || !strings.Contains(errOut, "locked") {
+		t.Fatalf("right password while locked: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := stewardRun(t, dir, adminPW+"\n", "user", "unlock", "bob", "--as", "admin"); code != 0 || !strings.Contains(out, "unlocked") {
+		t.Fatalf("unlock: exit %d\n%s%s", code, out, errOut)
+	}
+
 	code, out, errOut := stewardRun(t, dir, "", "--json", "user", "list")
 	if code != 0 {
 		t.Fatalf("list --json: exit %d\n%s%s", code, out, errOut)
 	}
 	var got []auth.OperatorInfo
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var u auth.OperatorInfo
-		if err := json.Unmarshal([]byte(line), &u); err != nil {
-			t.Fatalf("list --json line %q: %v", line, err)
-		}
-		got = append(got, u)
+	if strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("list --json is not one line holding an array:\n%s", out)
 	}
 	if len(got) != 2 || got[0].Name != "admin" || got[0].Role != auth.RoleAdmin || got[1].Name != "bob" || got[1].Role != auth.RoleApprover ||
 		got[1].Failures != 0 || got[1].Locked || got[1].PasswordChanged == "" {

@@ -257,6 +257,26 @@ func (s *Service) Login(ctx context.Context, name, password, via string) (Operat
 	return op, nil
 }
 
+// Lookup returns the operator name as the account is now, without a
+// password: for a session made by Login to check, on each request, that
+// the account still exists, is not disabled or locked, and what its role
+// is now. ErrNoUser, ErrDisabled or ErrLockedOut otherwise. Nothing is
+// audited (the caller audits what the operator views or does).
+func (s *Service) Lookup(ctx context.Context, name string) (Operator, error) {
+	row, err := s.store.Operator(ctx, name)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return Operator{}, fmt.Errorf("%q: %w", name, ErrNoUser)
+	case err != nil:
+		return Operator{}, err
+	case row.Disabled:
+		return Operator{}, fmt.Errorf("%q: %w", name, ErrDisabled)
+	case locked(row, s.now()):
+		return Operator{}, fmt.Errorf("%q: %w", name, ErrLockedOut)
+	}
+	return Operator{Name: row.Name, Role: Role(row.Role)}, nil
+}
+
 // Can says whether op may do action (see the role table in Role.Allows).
 func (s *Service) Can(op Operator, action Action) bool { return op.Role.Allows(action) }
 

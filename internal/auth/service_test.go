@@ -326,3 +326,24 @@ func show(r audit.Record) string {
 	}
 	return b.String()
 }
+
+func TestLookup(t *testing.T) {
+	f := newFixture(t, DefaultPolicy())
+	if op, err := f.svc.Lookup(ctx, "alice"); err != nil || op != (Operator{Name: "alice", Role: RoleOperator}) {
+		t.Fatalf("lookup = %+v, %v", op, err)
+	}
+	if _, err := f.svc.Lookup(ctx, "nobody"); !errors.Is(err, ErrNoUser) {
+		t.Fatalf("lookup of an unknown user: %v", err)
+	}
+	for range 5 {
+		f.svc.Login(ctx, "alice", wrongPW, "cli")
+	}
+	if _, err := f.svc.Lookup(ctx, "alice"); !errors.Is(err, ErrLockedOut) {
+		t.Fatalf("lookup of a locked account: %v", err)
+	}
+	f.svc.Unlock(ctx, "alice", "user:admin")
+	f.svc.Disable(ctx, "alice", "user:admin")
+	if _, err := f.svc.Lookup(ctx, "alice"); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("lookup of a disabled account: %v", err)
+	}
+}

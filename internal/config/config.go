@@ -372,6 +372,12 @@ type Server struct {
 	Listen  string `yaml:"listen"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// SessionIdleTimeout ends a console session this long after its last
+	// request (default 15m).
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	// SessionAbsoluteTimeout ends a console session this long after its
+	// login, however busy (default 8h).
+	SessionAbsoluteTimeout Duration `yaml:"session_absolute_timeout"`
 }
 
 // Catalog is where Steward keeps its state (runs, snapshots, manifests,

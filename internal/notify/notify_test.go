@@ -2,21 +2,12 @@ package notify
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +21,7 @@ import (
 	"steward/internal/catalog"
 	"steward/internal/clock"
 	"steward/internal/config"
+	"steward/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -192,134 +184,15 @@ func TestPing(t *testing.T) {
 	}
 }
 
-// smtpServer is a minimal SMTP server on loopback that offers STARTTLS
-// with cert and keeps each message it receives.
-type smtpServer struct {
-	ln       net.Listener
-	cert     tls.Certificate
-	mu       sync.Mutex
-	messages []smtpMessage
-	wg       sync.WaitGroup
-}
-
-type smtpMessage struct {
-	from, data string
-	to         []string
-	tls        bool
-}
-
-func startSMTP(t *testing.T, cert tls.Certificate) *smtpServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{ln: ln, cert: cert}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.wg.Wait()
-	})
-	return s
-}
-
-func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	tp := textproto.NewConn(c)
-	tp.PrintfLine("220 localhost ESMTP test")
-	var msg smtpMessage
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			if msg.tls {
-				tp.PrintfLine("250-localhost\r\n250 8BITMIME")
-			} else {
-				tp.PrintfLine("250-localhost\r\n250-STARTTLS\r\n250 8BITMIME")
-			}
-		case "STARTTLS":
-			tp.PrintfLine("220 go ahead")
-			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cert}})
-			if err := tc.Handshake(); err != nil {
-				return
-			}
-			c, tp, msg.tls = tc, textproto.NewConn(tc), true
-		case "MAIL":
-			msg.from = arg
-			tp.PrintfLine("250 ok")
-		case "RCPT":
-			msg.to = append(msg.to, arg)
-			tp.PrintfLine("250 ok")
-		case "DATA":
-			tp.PrintfLine("354 go ahead")
-			b, err := tp.ReadDotBytes()
-			if err != nil {
-				return
-			}
-			msg.data = string(b)
-			s.mu.Lock()
-			s.messages = append(s.messages, msg)
-			s.mu.Unlock()
-			tp.PrintfLine("250 queued")
-		case "NOOP", "RSET":
-			tp.PrintfLine("250 ok")
-		case "QUIT":
-			tp.PrintfLine("221 bye")
-			return
-		default:
-			tp.PrintfLine("502 not implemented")
-		}
-	}
-}
-
-// testCert is a self-signed certificate for 127.0.0.1 and its pool.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtp test"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
 // TestEmailSTARTTLS: a failing backup's alert reaches an SMTP server on
 // loopback over STARTTLS (mandatory, the default), with the contract in
 // the subject; without the server's CA the mandatory TLS fails and the
 // failure is an audit record.
 func TestEmailSTARTTLS(t *testing.T) {
-	cert, pool := testCert(t)
-	smtp := startSMTP(t, cert)
+	smtp := testenv.StartSMTP(t)
+	pool := smtp.Roots
 	log, store := newAudit(t)
-	cfg := config.Notify{Email: &config.Email{SMTP: smtp.ln.Addr().String(), From: "steward@example.jp", To: []string{"ops@example.jp"}, TLS: config.EmailTLSMandatory}}
+	cfg := config.Notify{Email: &config.Email{SMTP: smtp.Addr, From: "steward@example.jp", To: []string{"ops@example.jp"}, TLS: config.EmailTLSMandatory}}
 	n, err := New(Deps{Config: cfg, Contract: "K-2024-017", Audit: log, Clock: clock.New(tokyo, nil), RootCAs: pool})
 	if err != nil {
 		t.Fatal(err)
@@ -327,12 +200,12 @@ func TestEmailSTARTTLS(t *testing.T) {
 	if err := n.Send(context.Background(), Alert{Kind: KindBackupFailed, Severity: SeverityCritical, Subject: "backup of job nightly failed", Job: "nightly"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(smtp.messages) != 1 {
-		t.Fatalf("%d messages", len(smtp.messages))
+	if len(smtp.Messages()) != 1 {
+		t.Fatalf("%d messages", len(smtp.Messages()))
 	}
-	got := smtp.messages[0]
-	if !got.tls || !strings.Contains(got.from, "steward@example.jp") || len(got.to) != 1 || !strings.Contains(got.to[0], "ops@example.jp") ||
-		!strings.Contains(got.data, "Subject: [Steward K-2024-017] critical: backup of job nightly failed") || !strings.Contains(got.data, "job:      nightly") {
+	got := smtp.Messages()[0]
+	if !got.TLS || !strings.Contains(got.From, "steward@example.jp") || len(got.To) != 1 || !strings.Contains(got.To[0], "ops@example.jp") ||
+		!strings.Contains(got.Data, "Subject: [Steward K-2024-017] critical: backup of job nightly failed") || !strings.Contains(got.Data, "job:      nightly") {
 		t.Fatalf("message %+v", got)
 	}
 
@@ -349,7 +222,7 @@ func TestEmailSTARTTLS(t *testing.T) {
 	if len(recs) != 2 || recs[0].Action != "notify.email" || recs[0].Result != audit.ResultOK || recs[1].Result != audit.ResultFailed {
 		t.Fatalf("audit %+v", recs)
 	}
-	if len(smtp.messages) != 1 {
+	if len(smtp.Messages()) != 1 {
 		t.Fatal("a message went out without verified TLS")
 	}
 }

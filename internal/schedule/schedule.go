@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -132,7 +133,9 @@ func (s *Scheduler) Add(j Job) error {
 	}
 	e := &entry{Job: j, cron: c}
 	e.gj, err = s.gs.NewJob(gocron.CronJob(j.Schedule, true),
-		gocron.NewTask(func(ctx context.Context) { s.run(ctx, e, "schedule", s.format(prevFire(e.cron, s.opts.Clock.Now()))) }),
+		gocron.NewTask(func(ctx context.Context) {
+			_ = s.run(ctx, e, "schedule", s.format(prevFire(e.cron, s.opts.Clock.Now())))
+		}),
 		gocron.WithName(j.Name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
@@ -146,26 +149,11 @@ func (s *Scheduler) Add(j Job) error {
 // starts the schedules. It returns at once.
 func (s *Scheduler) Start() {
 	s.started = true
-	now := s.opts.Clock.Now()
-	type missedRun struct {
-		e   *entry
-		due string
-	}
-	var missed []missedRun
-	for _, e := range s.jobs {
-		if due, ok := s.overdue(e, now); ok {
-			missed = append(missed, missedRun{e, due})
-		}
-	}
+	due := s.due()
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
-		for _, m := range missed {
-			if s.ctx.Err() != nil {
-				return
-			}
-			s.run(s.ctx, m.e, "missed", m.due)
-		}
+		_ = s.runAll(s.ctx, due)
 	}()
 	s.gs.Start()
 	for _, e := range s.jobs {
@@ -173,6 +161,61 @@ func (s *Scheduler) Start() {
 			s.opts.Log.Info("scheduled", "job", e.Name, "schedule", e.Schedule, "next_run", next.In(s.opts.Location).Format(time.RFC3339))
 		}
 	}
+}
+
+// RunDue runs, one after the other and in the order they were added, the
+// jobs whose last run is older than their period (never run counts), as
+// Start does, but waits for them and does not start the schedules (for
+// `steward serve --once`). It returns the names of the jobs that were due
+// and their errors, joined. Call Shutdown afterwards.
+func (s *Scheduler) RunDue(ctx context.Context) ([]string, error) {
+	if s.started {
+		return nil, ErrStarted
+	}
+	s.started = true
+	due := s.due()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel) // Shutdown cancels it too
+	defer stop()
+	names := make([]string, len(due))
+	for i, d := range due {
+		names[i] = d.e.Name
+	}
+	return names, s.runAll(ctx, due)
+}
+
+// dueRun is an overdue job and when its run was due (see RunKey).
+type dueRun struct {
+	e   *entry
+	due string
+}
+
+// due are the jobs overdue now.
+func (s *Scheduler) due() []dueRun {
+	now := s.opts.Clock.Now()
+	var due []dueRun
+	for _, e := range s.jobs {
+		if at, ok := s.overdue(e, now); ok {
+			due = append(due, dueRun{e, at})
+		}
+	}
+	return due
+}
+
+// runAll runs jobs in turn until ctx ends, and joins their errors.
+func (s *Scheduler) runAll(ctx context.Context, jobs []dueRun) error {
+	var errs []error
+	for _, d := range jobs {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%s: not run: %w", d.e.Name, ctx.Err()))
+			continue
+		}
+		if err := s.run(ctx, d.e, "missed", d.due); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.e.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // overdue says whether e's schedule fired since its last run, and when
@@ -225,17 +268,18 @@ func prevFire(c gocron.Cron, now time.Time) time.Time {
 }
 
 // run runs e once unless it is already running (here, or, with a Locker,
-// on another daemon) or another daemon made its run due at due.
-func (s *Scheduler) run(ctx context.Context, e *entry, trigger, due string) {
+// on another daemon) or another daemon made its run due at due, and
+// returns its error (nil when it was skipped).
+func (s *Scheduler) run(ctx context.Context, e *entry, trigger, due string) error {
 	if !e.busy.TryLock() {
 		s.opts.Log.Warn("still running: this run is skipped", "job", e.Name, "trigger", trigger)
-		return
+		return nil
 	}
 	defer e.busy.Unlock()
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.running.Add(1)
 	s.mu.Unlock()
@@ -247,14 +291,14 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger, due string) {
 			defer func() { <-s.turn }()
 		case <-ctx.Done():
 			log.Warn("not run: stopping while it waited for another job")
-			return
+			return fmt.Errorf("not run: %w", ctx.Err())
 		}
 	}
 	if s.opts.Locker != nil && !e.Local {
 		lock, err := s.opts.Locker.Lock(ctx, RunKey(e.Name, due))
 		if err != nil {
 			log.Info("not run here", "due", due, "reason", err)
-			return
+			return nil
 		}
 		defer func() { _ = lock.Unlock(context.WithoutCancel(ctx)) }()
 		if l, ok := lock.(interface{ Lost() <-chan struct{} }); ok {
@@ -284,6 +328,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger, due string) {
 	default:
 		log.Info("run finished", "took", took)
 	}
+	return err
 }
 
 // Shutdown stops the schedules, cancels the context of every running job

@@ -221,3 +221,48 @@ func TestSerialRunsOneJobAtATime(t *testing.T) {
 		t.Fatalf("%d runs, at most %d at once; want at least 3, one at a time", runs.Load(), most.Load())
 	}
 }
+
+// TestRunDue: RunDue runs the due jobs in the order added, waits for
+// them, returns their names and their errors joined (naming the job), and
+// starts no schedule: a later tick of the clock runs nothing.
+func TestRunDue(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	now := time.Date(2026, 4, 1, 3, 0, 0, 0, tokyo)
+	c := clockwork.NewFakeClockAt(now)
+	s := newScheduler(t, c)
+	var order []string
+	job := func(name string, last time.Time, err error) Job {
+		return Job{Name: name, Schedule: "0 2 * * *",
+			Run:     func(context.Context) error { order = append(order, name); return err },
+			LastRun: func(context.Context) (time.Time, error) { return last, nil }}
+	}
+	refused := errors.New("hook refused")
+	for _, j := range []Job{
+		job("never", time.Time{}, nil),
+		job("fresh", now.Add(-time.Hour), nil), // ran at 02:00 today: not due
+		job("failing", now.AddDate(0, 0, -2), refused),
+		job("missed", now.AddDate(0, 0, -2), nil),
+	} {
+		if err := s.Add(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran, err := s.RunDue(context.Background())
+	if got := strings.Join(ran, ","); got != "never,failing,missed" || strings.Join(order, ",") != got {
+		t.Fatalf("ran %v, order %v", ran, order)
+	}
+	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "failing: hook refused") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := s.RunDue(context.Background()); !errors.Is(err, ErrStarted) {
+		t.Fatalf("second RunDue: %v", err)
+	}
+	c.Advance(48 * time.Hour)
+	time.Sleep(50 * time.Millisecond)
+	if len(order) != 3 {
+		t.Fatalf("a schedule ran after RunDue: %v", order)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
