@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite of catalog.Store. Every
-// implementation (SQLite today, PostgreSQL for redundant daemons later)
+// implementation (SQLite, and PostgreSQL for redundant daemons)
 // runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
