@@ -41,6 +41,9 @@ type Log struct {
 	store  catalog.AuditStore
 	mirror string
 	clock  *clock.Zoned
+	// part: the mirror holds only the records this process appended
+	// (MirrorsPart).
+	part bool
 }
 
 // MirrorPath is the JSON-lines mirror in a state dir.
@@ -50,6 +53,13 @@ func MirrorPath(stateDir string) string { return state.Dir(stateDir).AuditMirror
 func New(store catalog.AuditStore, mirrorPath string, c *clock.Zoned) *Log {
 	return &Log{store: store, mirror: mirrorPath, clock: c}
 }
+
+// MirrorsPart says that the catalog is shared by several daemons (each
+// with its own state dir), so the mirror holds only the records appended
+// through this state dir: Verify then checks that every mirrored record
+// is in the catalog, at its seq and with its hash, instead of that the
+// two hold the same records.
+func (l *Log) MirrorsPart() { l.part = true }
 
 // OSActor is the identity of whoever runs Steward without logging in to
 // an operator account: the OS user.

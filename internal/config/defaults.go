@@ -73,6 +73,9 @@ func (c *Config) applyDefaults(baseDir string) {
 			s.Postgres.defaults()
 		}
 	}
+	if c.Catalog.Postgres != nil {
+		c.Catalog.Postgres.defaults()
+	}
 	for i := range c.Jobs {
 		if h := &c.Jobs[i].Hooks; h.Timeout == 0 {
 			h.Timeout = defaultHookTimeout

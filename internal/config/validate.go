@@ -106,6 +106,14 @@ func validate(c *collector, cfg *Config) {
 
 	validateDrills(c, cfg)
 	validateChecks(c, cfg)
+	if pg := cfg.Catalog.Postgres; pg != nil {
+		checkPostgres(c, "catalog.postgres", pg)
+		// Required: the catalog is reached with a password (SCRAM), which
+		// is never written into a DSN, argv or a log.
+		if pg.Password.IsZero() {
+			c.add("catalog.postgres.password", "give the catalog user's password as a secret reference: file:/path, env:VARIABLE or a sealed value")
+		}
+	}
 
 	validateAccounts(c, cfg, repos, sources)
 
