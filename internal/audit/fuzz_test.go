@@ -118,19 +118,20 @@ func (m *memStore) ScanAudit(_ context.Context, fn func(Record) error) error {
 
 func (m *memStore) LastAudit(context.Context) (Record, error) { return m.recs[len(m.recs)-1], nil }
 
-// FuzzVerifyMirror: Log.Verify never panics on any mirror file, and it
+// FuzzVerifyMirror: Log.Verify never panics on any mirror, and it
 // verifies the log only when the mirror holds exactly the catalog's
-// records (five records written by Log.Append to a real catalog, then
-// held in memory).
+// records (five records written by Log.Append to a real catalog and
+// mirror, then held in memory).
 func FuzzVerifyMirror(f *testing.F) {
 	real, recs, valid := fuzzLog(f)
 	chainSeeds(f, valid)
 	l := New(&memStore{recs}, real.mirror, real.clock)
+	// The mirror is read from memory (scanMirror, as readMirror reads the
+	// file): writing and reading a file took nine tenths of each run.
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(l.mirror, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		rep, err := l.Verify(context.Background())
+		rep, err := l.verify(context.Background(), func(fn func(int, Record, error) error) error {
+			return scanMirror(bytes.NewReader(data), fn)
+		}, nil)
 		if err != nil {
 			if !errors.Is(err, ErrTampered) && rep.Problem != nil {
 				t.Fatalf("a problem, but the error does not wrap ErrTampered: %v", err)
