@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"steward/internal/config"
+	"steward/internal/keys"
 )
 
 // The fuzz seed: a real deletion certificate, signed by a test key made
@@ -25,8 +29,21 @@ const (
 // new one first).
 func TestFuzzSeedCertificate(t *testing.T) {
 	if *updateGolden {
+		// The signer certificate is valid for 50 years: without a TSA
+		// timestamp its validity is checked at the time of verification,
+		// and the seed must not expire under the tests that use it.
 		dir := t.TempDir()
-		s, _ := testSigner(t, dir)
+		cfg := config.Signing{Certificate: filepath.Join(dir, "signing.crt"), Key: filepath.Join(dir, "signing.key"),
+			Signer: "運用責任者 山田太郎", Location: "Tokyo, Japan"}
+		if _, err := keys.CreateSigningCertificate(cfg.Certificate, cfg.Key,
+			keys.SigningSubject{CommonName: "Steward fuzz seed signer", Organisation: "Sample Ops K.K.", Country: "JP"},
+			time.Now(), 50*365*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSigner(cfg, "データ消去証明 / certificate of data deletion", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, signed := signedCertificate(t, dir, s, false)
 		if err := os.WriteFile(seedPDF, signed, 0o644); err != nil {
 			t.Fatal(err)
