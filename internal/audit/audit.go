@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 
@@ -191,7 +192,13 @@ func readMirror(path string, fn func(line int, r Record, err error) error) error
 		return err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return scanMirror(f, fn)
+}
+
+// scanMirror reads mirror lines from r (readMirror's work, apart from the
+// file, so that the fuzz target runs it without a disk).
+func scanMirror(r io.Reader, fn func(line int, r Record, err error) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	n := 0
 	for sc.Scan() {

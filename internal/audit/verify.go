@@ -104,6 +104,11 @@ func (c *chain) add(where string, r Record) {
 // first, then the anchors'); the error wraps ErrTampered when the log does
 // not verify.
 func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
+	return l.verify(ctx, func(fn func(int, Record, error) error) error { return readMirror(l.mirror, fn) }, anchors)
+}
+
+// verify is Verify with the mirror read by readMirror.
+func (l *Log) verify(ctx context.Context, readMirror func(func(int, Record, error) error) error, anchors []Anchor) (Report, error) {
 	var db chain
 	var dbRecs []Record
 	err := l.store.ScanAudit(ctx, func(r Record) error {
@@ -122,7 +127,7 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 
 	var mir chain
 	var i int
-	err = readMirror(l.mirror, func(line int, r Record, perr error) error {
+	err = readMirror(func(line int, r Record, perr error) error {
 		if mir.bad != nil {
 			return nil
 		}
