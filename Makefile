@@ -17,7 +17,7 @@ test:
 # The static checks of test.sh alone: gofmt, go vet and staticcheck (built
 # into ./bin by scripts/setup.sh).
 lint:
-	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './.cache/*' -not -path './third_party/*')); \
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './.cache/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$out"; exit 1; fi
 	go vet ./...
 	@test -x bin/staticcheck || { echo "bin/staticcheck is missing: run ./scripts/setup.sh"; exit 1; }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -19,6 +20,7 @@ type verifyOptions struct {
 	Fingerprint   string
 	AllowSpecimen bool
 	AuditLog      string
+	Timeout       time.Duration
 }
 
 func newVerifyCommand(g *globalOptions) *cli.Command {
@@ -49,6 +51,7 @@ Exit 0 only if every check holds, 3 otherwise.`,
 			&cli.StringFlag{Name: "cert", Usage: "expected signer certificate `FILE` (PEM)", Destination: &opts.CertFile},
 			&cli.StringFlag{Name: "fingerprint", Usage: "expected signer certificate SHA-256 `HEX`", Destination: &opts.Fingerprint},
 			&cli.BoolFlag{Name: "allow-specimen", Usage: "accept a SPECIMEN / 見本 as such (exit 0, still reported as a specimen)", Destination: &opts.AllowSpecimen},
+			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "give up on a PDF that takes longer than `DURATION` to read (not verified, exit 3)", Destination: &opts.Timeout},
 			&cli.StringFlag{Name: "audit-log", Usage: "check the document's audit-log head against `EXPORT` (from steward audit export)", Destination: &opts.AuditLog},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -70,7 +73,10 @@ func runVerify(ctx context.Context, opts verifyOptions, g *globalOptions, out io
 			return usageErr(fmt.Errorf("--audit-log: %w (give a file written by steward audit export)", err))
 		}
 	}
-	res, err := certs.Verify(ctx, opts.File, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint,
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	res, err := guardedVerify(ctx, opts.File, opts.Timeout, certs.VerifyOptions{CertFile: opts.CertFile, Fingerprint: opts.Fingerprint,
 		AllowSpecimen: opts.AllowSpecimen, AuditLog: opts.AuditLog})
 	if res == nil {
 		return err
@@ -101,4 +107,47 @@ func runVerify(ctx context.Context, opts verifyOptions, g *globalOptions, out io
 		return fmt.Errorf("%s does not verify%w", opts.File, quiet(certs.ErrVerificationFailed))
 	}
 	return nil
+}
+
+// verifyHeapLimit bounds guardedVerify's heap: a document Steward signs
+// is read in well under a second and a few tens of MiB.
+const verifyHeapLimit = uint64(512 << 20)
+
+// guardedVerify runs certs.Verify, but gives up — not verified, exit 3 —
+// when parsing the PDF takes longer than timeout (--timeout) or its heap
+// grows past verifyHeapLimit. The PDF parser (github.com/digitorus/pdf
+// v0.1.2, no fixed release yet) loops forever, growing without bound, on
+// an array left open before endobj (found by certs.FuzzVerify). A
+// goroutine cannot be stopped, so this is for the CLI only: the process
+// exits with the error and takes the loop with it.
+func guardedVerify(ctx context.Context, file string, timeout time.Duration, o certs.VerifyOptions) (*certs.VerifyResult, error) {
+	type result struct {
+		res *certs.VerifyResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := certs.Verify(ctx, file, o)
+		done <- result{res, err}
+	}()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for {
+		select {
+		case r := <-done:
+			return r.res, r.err
+		case <-deadline.C:
+			return nil, fmt.Errorf("%s: not verified: reading the PDF did not finish within %s; it is malformed (or far larger than any document Steward signs)%w",
+				file, timeout, quiet(certs.ErrVerificationFailed))
+		case <-tick.C:
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > verifyHeapLimit {
+				return nil, fmt.Errorf("%s: not verified: reading the PDF took more than %d MiB of memory; it is malformed (or far larger than any document Steward signs)%w",
+					file, verifyHeapLimit>>20, quiet(certs.ErrVerificationFailed))
+			}
+		}
+	}
 }

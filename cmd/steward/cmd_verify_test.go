@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVerifyAuditLog: verify --audit-log passes when the export's chain
@@ -47,5 +49,31 @@ func TestVerifyAuditLog(t *testing.T) {
 	}
 	if code, _, e := stewardRun(t, t.TempDir(), "", "verify", "--audit-log", filepath.Join(dir, "missing.jsonl"), report); code != exitUsage {
 		t.Fatalf("a missing --audit-log file: exit %d %s", code, e)
+	}
+}
+
+// TestVerifyGivesUpOnAParserLoop: a PDF with an array left open before
+// endobj sends the PDF reader (github.com/digitorus/pdf v0.1.2) into an
+// endless, growing loop (found by certs.FuzzVerify, whose seed it is);
+// `steward verify` gives up on it — not verified, exit 3, saying why —
+// instead of hanging.
+func TestVerifyGivesUpOnAParserLoop(t *testing.T) {
+	seed := string(mustRead(t, filepath.Join(repoRoot(t), "certs", "testdata", "fuzz", "FuzzVerify", "2c2756a4549c8d71")))
+	_, quoted, _ := strings.Cut(strings.TrimSpace(seed), "\n")
+	body, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(quoted, "[]byte("), ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pdf := filepath.Join(dir, "loop.pdf")
+	os.WriteFile(pdf, []byte(body), 0o600)
+	d := startSteward(t, dir, nil, "verify", "--timeout", "5s", pdf)
+	select {
+	case <-d.exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("verify --timeout 5s still running after a minute:\n%s", d.out.String())
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != exitVerify || !strings.Contains(d.out.String(), "not verified: reading the PDF") {
+		t.Fatalf("verify: exit %d, want %d and why\n%s", code, exitVerify, d.out.String())
 	}
 }

@@ -1,3 +1,0 @@
-module github.com/digitorus/pdf
-
-go 1.17
