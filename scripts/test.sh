@@ -43,3 +43,12 @@ echo "== govulncheck (req 16, 21)"
 echo "== go test -race"
 # -p 2: the machine has two cores; integration tests start servers.
 go test -race -count=1 -p 2 -timeout 25m "$@" ./...
+
+echo "== crash points (-tags crashpoints; docs/reliability.md)"
+# Steward killed at every crash point in turn, each command run again, the
+# end state checked with restic, psql and pdfsig; and the release build
+# checked to hold no trace of the mechanism.
+go vet -tags crashpoints ./internal/crash/ ./cmd/steward/
+./bin/staticcheck -tags crashpoints ./internal/crash/ ./cmd/steward/
+go test -race -count=1 -tags crashpoints -run TestPointKills ./internal/crash/
+go test -race -count=1 -tags crashpoints -timeout 15m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/
