@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"steward/backup"
 	"steward/drills"
@@ -144,7 +145,12 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 	if err := checkPrivate(dir); err != nil {
 		return nil, err
 	}
-	store, err := catalog.Open(ctx, dir.Catalog())
+	// The master key first: a PostgreSQL catalog's password may be sealed.
+	kr, krErr := keys.Open(cfg.StateDir)
+	store, err := catalog.OpenConfigured(ctx, cfg, kr)
+	if errors.Is(err, catalog.ErrNoCatalog) && cfg.Catalog.Postgres != nil {
+		return nil, err
+	}
 	if errors.Is(err, catalog.ErrNoCatalog) {
 		if fileExists(dir.MasterKey()) {
 			return nil, fmt.Errorf("%w: state dir %s has a master key but no catalog (%s was removed): restore the state dir from its backup; `steward init` will not overwrite it",
@@ -155,7 +161,7 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	kr, err := keys.Open(cfg.StateDir)
+	err = krErr
 	if errors.Is(err, keys.ErrMasterKeyDestroyed) {
 		// Contract-end erasure destroyed it: what needs no sealed value
 		// (show, verify, reports, the audit log) still works, and what
@@ -166,7 +172,18 @@ func OpenConfig(ctx context.Context, cfg *config.Config, o Options) (*App, error
 		store.Close()
 		return nil, fmt.Errorf("state dir %s: %w", cfg.StateDir, err)
 	}
-	return &App{Config: cfg, State: dir, Clock: c, Log: log, Catalog: store, Audit: audit.New(store, dir.AuditMirror(), c), Keys: kr}, nil
+	return &App{Config: cfg, State: dir, Clock: c, Log: log, Catalog: store, Audit: newAudit(store, dir, c), Keys: kr}, nil
+}
+
+// newAudit is the audit log over store, mirrored in dir. A catalog that
+// daemons share holds every daemon's records, and each state dir's mirror
+// only its own.
+func newAudit(store catalog.Store, dir state.Dir, c *clock.Zoned) *audit.Log {
+	l := audit.New(store, dir.AuditMirror(), c)
+	if catalog.Shared(store) {
+		l.MirrorsPart()
+	}
+	return l
 }
 
 // Close closes the catalog.
@@ -204,9 +221,29 @@ func (a *App) Repos(ctx context.Context) (*repo.Opener, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.repos == nil {
-		a.repos = repo.New(repo.Deps{Config: a.Config, Keys: a.Keys, Restic: runner, Audit: a.Audit, Log: a.Log})
+		d := repo.Deps{Config: a.Config, Keys: a.Keys, Restic: runner, Audit: a.Audit, Log: a.Log}
+		if pg, ok := a.Catalog.(*catalog.Postgres); ok {
+			d.Shared = repoLocks{pg}
+		}
+		a.repos = repo.New(d)
 	}
 	return a.repos, nil
+}
+
+// repoLocks locks repositories across the hosts sharing a PostgreSQL
+// catalog, with its session advisory locks.
+type repoLocks struct{ pg *catalog.Postgres }
+
+func (r repoLocks) TryLockRepository(ctx context.Context, name string) (func(), error) {
+	l, err := r.pg.TryLock(ctx, catalog.LockRepository, name)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = l.Unlock(ctx)
+	}, nil
 }
 
 // Backup is the backup engine.

@@ -20,12 +20,18 @@ import (
 // log that verifies gets a new signed checkpoint of its head. The check is
 // recorded. The error wraps audit.ErrTampered when the log does not verify
 // (rep.Problems names every problem).
-func (a *App) VerifyAudit(ctx context.Context) (audit.Report, error) {
+//
+// given are heads the operator read from documents kept outside the state
+// dir (audit verify --head): the log must hold them too, which shows a
+// removed tail even when the catalog's report anchor and the checkpoints
+// were removed with it.
+func (a *App) VerifyAudit(ctx context.Context, given ...audit.Anchor) (audit.Report, error) {
 	signer, serr := certs.NewSigner(a.Config.Signing, "", a.Clock)
 	anchors, probs, warnings, err := a.auditAnchors(ctx, signer, serr)
 	if err != nil {
 		return audit.Report{}, err
 	}
+	anchors = append(anchors, given...)
 	rep, verr := a.Audit.Verify(ctx, anchors...)
 	if rep.Problem == nil && verr != nil {
 		return rep, verr

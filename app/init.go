@@ -80,13 +80,11 @@ func Init(ctx context.Context, o Options) (res *InitResult, err error) {
 			return nil, err
 		}
 	}
-	store, err := catalog.Create(ctx, dir.Catalog())
-	if err != nil {
-		return nil, err
+	if pg := cfg.Catalog.Postgres; pg != nil {
+		if scheme, _ := pg.Password.Parts(); scheme == config.SchemeSealed {
+			return nil, errs.Usage("catalog.postgres.password: a sealed value cannot be opened before init has made the master key: give it as env: or file: for init (seal it afterwards with `steward secret seal` if you like)")
+		}
 	}
-	made = append(made, dir.Catalog(), dir.Catalog()+"-wal", dir.Catalog()+"-shm")
-	defer store.Close()
-
 	if err := keys.CreateMasterKey(dir.Root()); err != nil {
 		return nil, err
 	}
@@ -98,7 +96,7 @@ func Init(ctx context.Context, o Options) (res *InitResult, err error) {
 	tok.Wipe()
 	made = append(made, dir.APIToken())
 
-	res = &InitResult{StateDir: dir.Root(), Catalog: dir.Catalog(), MasterKey: dir.MasterKey(), AuditLog: dir.AuditMirror(), APIToken: dir.APIToken(),
+	res = &InitResult{StateDir: dir.Root(), Catalog: catalog.Describe(cfg), MasterKey: dir.MasterKey(), AuditLog: dir.AuditMirror(), APIToken: dir.APIToken(),
 		Certificate: cfg.Signing.Certificate, Key: cfg.Signing.Key}
 	cert, err := keys.LoadCertificate(cfg.Signing.Certificate)
 	switch {
@@ -119,7 +117,18 @@ func Init(ctx context.Context, o Options) (res *InitResult, err error) {
 	res.Fingerprint = keys.Fingerprint(cert)
 	res.NotAfter = c.Format(cert.NotAfter)
 
-	log := audit.New(store, dir.AuditMirror(), c)
+	// The catalog last: a PostgreSQL one lies outside the state dir, so
+	// nothing that can fail comes after it but the first audit record.
+	store, err := catalog.CreateConfigured(ctx, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Catalog.Postgres == nil {
+		made = append(made, dir.Catalog(), dir.Catalog()+"-wal", dir.Catalog()+"-shm")
+	}
+	defer store.Close()
+
+	log := newAudit(store, dir, c)
 	made = append(made, dir.AuditMirror())
 	rec, err := log.Append(ctx, audit.Entry{Action: "steward.init", Target: "state", Result: audit.ResultOK, Details: map[string]string{
 		"certificate_sha256": res.Fingerprint, "certificate_generated": fmt.Sprint(res.Generated), "contract": cfg.Contract.ID,

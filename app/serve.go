@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"steward/drills"
 	"steward/erase"
 	"steward/internal/catalog"
+	"steward/internal/errs"
 	"steward/internal/notify"
 	"steward/internal/repo"
 	"steward/internal/schedule"
@@ -88,6 +90,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 			log.Warn("http server", "error", err)
 		}
 	}()
+	fmt.Fprintf(out, "web console at %s/ui/ (operator accounts: steward user add)\n", l.URL())
 	fmt.Fprintf(out, "status and API at %s (bearer token in %s: steward token show)\n", l.URL(), a.State.APIToken())
 	// A quick catalog read, not cut short by a stop during start-up.
 	if err := a.checkNotFrozen(context.WithoutCancel(ctx), "scheduled backups, drills and checks"); err != nil {
@@ -99,16 +102,24 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		<-ctx.Done()
 		return nil
 	}
-	sched, err := schedule.New(schedule.Options{Location: a.Clock.Location(), Clock: o.Clock, StopTimeout: o.StopTimeout, Serial: true,
+	opts := schedule.Options{Location: a.Clock.Location(), Clock: o.Clock, StopTimeout: o.StopTimeout, Serial: true,
 		Log: a.Log.With("component", "schedule"),
 		Missed: func(job string, _, due time.Time) {
 			name, what := missedWhat(job)
 			a.alert(ctx, n, MissedScheduleAlert(name, what, a.Clock.Format(due)), true)
-		}})
+		}}
+	jobs := append(a.scheduledJobs(n), a.watchJob(n, o.App))
+	if pg, ok := a.Catalog.(*catalog.Postgres); ok {
+		if err := sharedSchedules(jobs); err != nil {
+			return err
+		}
+		opts.Locker = schedule.CatalogLocker{Locks: pg, Claims: pg, Daemon: daemonName(), Now: func() string { return a.Clock.Format(a.Clock.Now()) }}
+		fmt.Fprintf(out, "the catalog %s is shared: every scheduled run is made once by one of the daemons using it (as %s)\n", pg.Name(), daemonName())
+	}
+	sched, err := schedule.New(opts)
 	if err != nil {
 		return err
 	}
-	jobs := append(a.scheduledJobs(n), a.watchJob(n, o.App))
 	for _, j := range jobs {
 		if err := sched.Add(j); err != nil {
 			_ = sched.Shutdown(context.Background())
@@ -158,6 +169,26 @@ func (a *App) serveOnce(ctx context.Context, sched *schedule.Scheduler, out io.W
 	return nil
 }
 
+// sharedSchedules refuses, with a shared catalog, a schedule whose runs
+// daemons cannot agree on: @every counts from each daemon's own start.
+func sharedSchedules(jobs []schedule.Job) error {
+	for _, j := range jobs {
+		if !j.Local && strings.HasPrefix(strings.TrimSpace(j.Schedule), "@every") {
+			return errs.Usage("schedule of %s: %q counts from each daemon's start, so daemons sharing the catalog cannot agree on its runs: use a cron expression (e.g. \"0 */6 * * *\" for every six hours, \"*/5 * * * * *\" for every five seconds)", j.Name, j.Schedule)
+		}
+	}
+	return nil
+}
+
+// daemonName names this daemon in the claims of the runs it makes.
+func daemonName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/pid-%d", host, os.Getpid())
+}
+
 // missedWhat names a scheduled job in a missed-schedule alert: the
 // config's job name (if any) and what was missed.
 func missedWhat(job string) (name, what string) {
@@ -180,7 +211,7 @@ const contractEndWarning = 30
 func (a *App) watchJob(n *notify.Notifier, o Options) schedule.Job {
 	var clockLost bool
 	var endWarned string
-	return schedule.Job{Name: "watch", Schedule: "0 * * * *",
+	return schedule.Job{Name: "watch", Schedule: "0 * * * *", Local: true, // this host's clock
 		LastRun: func(context.Context) (time.Time, error) { return time.Time{}, nil }, // at every start
 		Run: func(ctx context.Context) error {
 			al, lost := ClockAlert(o.clockSync(ctx))

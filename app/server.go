@@ -38,8 +38,9 @@ func (a *App) APIToken(ctx context.Context) (tok keys.Secret, created bool, err 
 }
 
 // ServerHandler is the daemon's HTTP handler over this app: /healthz,
-// /readyz, /metrics into reg (nil: a registry of its own) and the JSON
-// API, opened by the API token (made if missing). o are the options the
+// /readyz, /metrics into reg (nil: a registry of its own), the JSON
+// API, opened by the API token (made if missing), and the web console
+// under /ui/, opened by an operator account (internal/auth). o are the options the
 // app was opened with (status reads the state dir as `steward status`
 // does).
 func (a *App) ServerHandler(ctx context.Context, o Options, reg *prometheus.Registry) (http.Handler, error) {
@@ -52,6 +53,7 @@ func (a *App) ServerHandler(ctx context.Context, o Options, reg *prometheus.Regi
 	return server.New(server.Deps{
 		Reader: &serverReader{a: a, o: o}, Audit: a.Audit, Token: checker, Registry: reg,
 		ReportsDir: a.State.Reports(), Log: a.Log.With("component", "server"),
+		Console: a.consoleDeps(o),
 	})
 }
 

@@ -24,24 +24,27 @@ import (
 // StatusResult is what Steward would work with: the config, the state dir,
 // clock sync, restic and the audit log's head, with warnings.
 type StatusResult struct {
-	Config       string           `json:"config"`
-	Contract     string           `json:"contract"`
-	Customer     string           `json:"customer"`
-	EndDate      string           `json:"end_date"`
-	DaysLeft     int              `json:"days_left"`
-	TimeZone     string           `json:"time_zone"`
-	Now          string           `json:"now"`
-	Clock        clock.SyncStatus `json:"clock_sync"`
-	StateDir     string           `json:"state_dir"`
-	Initialised  bool             `json:"initialised"`
-	Schema       int              `json:"catalog_schema,omitempty"`
-	AuditRecords int64            `json:"audit_head_seq"`
-	AuditHead    string           `json:"audit_head_hash,omitempty"`
-	Restic       string           `json:"restic,omitempty"`
-	ResticVer    string           `json:"restic_version,omitempty"`
-	Certificate  string           `json:"certificate_sha256,omitempty"`
-	CertNotAfter string           `json:"certificate_not_after,omitempty"`
-	Repositories []string         `json:"repositories"`
+	Config      string           `json:"config"`
+	Contract    string           `json:"contract"`
+	Customer    string           `json:"customer"`
+	EndDate     string           `json:"end_date"`
+	DaysLeft    int              `json:"days_left"`
+	TimeZone    string           `json:"time_zone"`
+	Now         string           `json:"now"`
+	Clock       clock.SyncStatus `json:"clock_sync"`
+	StateDir    string           `json:"state_dir"`
+	Initialised bool             `json:"initialised"`
+	Schema      int              `json:"catalog_schema,omitempty"`
+	// Catalog is where the catalog is: the SQLite file, or the
+	// PostgreSQL database as user@host:port/database.
+	Catalog      string   `json:"catalog,omitempty"`
+	AuditRecords int64    `json:"audit_head_seq"`
+	AuditHead    string   `json:"audit_head_hash,omitempty"`
+	Restic       string   `json:"restic,omitempty"`
+	ResticVer    string   `json:"restic_version,omitempty"`
+	Certificate  string   `json:"certificate_sha256,omitempty"`
+	CertNotAfter string   `json:"certificate_not_after,omitempty"`
+	Repositories []string `json:"repositories"`
 	// Health is each repository's last verdict (check or drill) known to
 	// the catalog.
 	Health  []repo.Health `json:"repository_health,omitempty"`
@@ -163,7 +166,8 @@ func Status(ctx context.Context, o Options) (*StatusResult, error) {
 // readState fills in the catalog's schema and the audit head.
 func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *clock.Zoned) error {
 	dir := state.Dir(cfg.StateDir)
-	store, err := catalog.Open(ctx, dir.Catalog())
+	kr, _ := keys.Open(cfg.StateDir) // nil without one: only a sealed catalog password needs it
+	store, err := catalog.OpenConfigured(ctx, cfg, kr)
 	switch {
 	case errors.Is(err, catalog.ErrNoCatalog):
 		res.Warnings = append(res.Warnings, "state dir is not initialised: run `steward init`")
@@ -173,10 +177,12 @@ func (res *StatusResult) readState(ctx context.Context, cfg *config.Config, c *c
 	}
 	defer store.Close()
 	res.Initialised = true
-	if ro := store.ReadOnly(); ro != nil {
+	if s, ok := store.(*catalog.SQLite); ok && s.ReadOnly() != nil {
+		ro := s.ReadOnly()
 		res.Warnings = append(res.Warnings, "catalog: "+ro.Error()+"; until then Steward reads the catalog but records nothing (no backup, drill or audit record)")
 	}
 	res.Schema, _ = store.SchemaVersion(ctx)
+	res.Catalog = catalog.Describe(cfg)
 	book := repo.HealthBook{KV: store}
 	for _, r := range cfg.Repositories {
 		h, ok, err := book.Get(ctx, r.Name)

@@ -387,16 +387,31 @@ func appendObject(b []byte, o Object, first bool) []byte {
 		b = append(b, ',')
 	}
 	b = append(b, "\n{\"target\":"...)
-	b = strconv.AppendQuote(b, o.Target)
+	b = appendJSONString(b, o.Target)
 	b = append(b, ",\"key_sha256\":"...)
-	b = strconv.AppendQuote(b, o.KeySHA256)
+	b = appendJSONString(b, o.KeySHA256)
 	if o.VersionID != "" {
 		b = append(b, ",\"version_id\":"...)
-		b = strconv.AppendQuote(b, o.VersionID)
+		b = appendJSONString(b, o.VersionID)
 	}
 	b = append(b, ",\"size\":"...)
 	b = strconv.AppendInt(b, o.Size, 10)
 	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. Printable ASCII (hex
+// hashes, Steward's target ids, S3 version ids) takes the fast path:
+// strconv quotes it as JSON would. Anything else goes through
+// encoding/json, since strconv's escapes (\a, \x7f, \U0001f600) are not
+// JSON.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	return strconv.AppendQuote(b, s)
 }
 
 // DecodeEvidence reads a bundle written by WriteJSON (or any JSON object of

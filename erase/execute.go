@@ -159,6 +159,16 @@ func (e *Eraser) Execute(ctx context.Context, id string, o ExecuteOptions) (*Out
 		return nil, err
 	}
 	x := &execRun{e: e, p: p, o: o, steps: map[string]*catalog.JournalRow{}}
+	// No backup, drill or check may run while erasure does: one could
+	// write to a repository or a scratch copy after erasure counted or
+	// checked it. The locks are held until execute returns; a run holding
+	// one now is named, and nothing is changed.
+	release, err := x.lockRepositories(ctx)
+	if err != nil {
+		e.rec.Record(ctx, "erase.execute", "plan:"+id, audit.ResultDenied, map[string]string{"by": o.As, "reason": err.Error()})
+		return nil, fmt.Errorf("erase plan %s: %w; nothing was changed: run `steward erase execute %s` again once that run has ended", id, err, id)
+	}
+	defer release()
 	for i := range rows {
 		x.steps[rows[i].Name] = &rows[i]
 	}
@@ -341,6 +351,17 @@ func grew(plan, now certs.Counts) bool {
 func countsText(c certs.Counts) string {
 	return fmt.Sprintf("%d files, %d objects, %d versions, %d markers, %d uploads, %d tables, %d bytes",
 		c.Files, c.Objects, c.Versions, c.DeleteMarkers, c.UnfinishedUploads, c.Tables, c.Bytes)
+}
+
+// lockRepositories takes every configured repository's lock (see
+// repo.Opener.Lock), refusing at once, naming the holder, when a Steward
+// run holds one.
+func (x *execRun) lockRepositories(ctx context.Context) (func(), error) {
+	names := make([]string, len(x.e.cfg.Repositories))
+	for i, r := range x.e.cfg.Repositories {
+		names[i] = r.Name
+	}
+	return x.e.repos.Lock(ctx, names)
 }
 
 func (x *execRun) freeze(ctx context.Context, ev *StepEvidence) error {

@@ -2,17 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
+	"steward/internal/audit"
 	"steward/internal/errs"
 )
 
-type auditVerifyOptions struct{}
+type auditVerifyOptions struct {
+	// Heads are --head SEQ:HASH values: audit-log heads read from
+	// documents kept outside the state dir.
+	Heads []string
+}
 
 type auditExportOptions struct {
 	Since  string
@@ -22,6 +31,7 @@ type auditExportOptions struct {
 
 func newAuditCommand(g *globalOptions) *cli.Command {
 	var ex auditExportOptions
+	var vo auditVerifyOptions
 	return &cli.Command{
 		Name:  "audit",
 		Usage: "verify and export the tamper-evident audit log",
@@ -42,12 +52,20 @@ log still holds its anchors:
   - every signed checkpoint in <state_dir>/audit-checkpoints/, outside the
     catalog: each checkpoint's signature (by the signing key) is checked,
     and the log must still hold its (seq, hash).
+Both live in the state dir: whoever can rewrite the catalog and remove the
+checkpoints can remove the tail with them. So give verify, with --head, the
+head printed on a document kept elsewhere (a report's or certificate's
+"audit head: seq N HASH", as steward verify prints it; a recovery sheet's):
+the log must still hold it.
 It names each missing range and rewritten record, and the anchor that shows
 it. When the log verifies, it writes a new signed checkpoint of its head
 (so do signed reports).
 Exit 0 when the log verifies, 3 when it does not.`,
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "head", Usage: "the log must hold this head, `SEQ:HASH` (from a document kept outside the state dir; repeatable)", Destination: &vo.Heads},
+				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					return runAuditVerify(ctx, auditVerifyOptions{}, g, g.stdout)
+					return runAuditVerify(ctx, vo, g, g.stdout)
 				},
 			},
 			{
@@ -69,12 +87,16 @@ midnight in the contract's zone). The export itself is audited.`,
 	}
 }
 
-func runAuditVerify(ctx context.Context, _ auditVerifyOptions, g *globalOptions, out io.Writer) error {
+func runAuditVerify(ctx context.Context, opts auditVerifyOptions, g *globalOptions, out io.Writer) error {
+	heads, err := parseHeads(opts.Heads)
+	if err != nil {
+		return err
+	}
 	a, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
-	rep, verr := a.VerifyAudit(ctx)
+	rep, verr := a.VerifyAudit(ctx, heads...)
 	if rep.Problem == nil && verr != nil {
 		return verr
 	}
@@ -104,6 +126,20 @@ func runAuditVerify(ctx context.Context, _ auditVerifyOptions, g *globalOptions,
 		fmt.Fprintf(out, "signed checkpoint: %s\n", rep.Checkpoint)
 	}
 	return verr
+}
+
+// parseHeads reads --head SEQ:HASH values.
+func parseHeads(vals []string) ([]audit.Anchor, error) {
+	var out []audit.Anchor
+	for _, v := range vals {
+		seqText, hash, _ := strings.Cut(strings.TrimSpace(v), ":")
+		seq, err := strconv.ParseInt(seqText, 10, 64)
+		if b, herr := hex.DecodeString(hash); err != nil || seq < 1 || herr != nil || len(b) != sha256.Size {
+			return nil, errs.Usage("--head %q: write SEQ:HASH, the audit head a document carries, e.g. --head 48213:9f2c…e4 (a positive seq and the 64 hex digits of its hash)", v)
+		}
+		out = append(out, audit.Anchor{Seq: seq, Hash: strings.ToLower(hash), Kind: audit.KindGivenHead, Source: "--head " + v})
+	}
+	return out, nil
 }
 
 func runAuditExport(ctx context.Context, opts auditExportOptions, g *globalOptions, out io.Writer) error {

@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"steward/internal/audit"
 	"steward/internal/catalog"
 )
 
@@ -98,39 +96,7 @@ func TestAuditVerifyDetectsRemovedTail(t *testing.T) {
 // chain; the signed checkpoints outside the catalog do not agree.
 func TestAuditVerifyDetectsRewrittenChain(t *testing.T) {
 	dir, _ := anchoredLog(t)
-	var recs []audit.Record
-	for _, l := range auditLines(t, dir) {
-		var r audit.Record
-		if err := json.Unmarshal(l, &r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	var lines [][]byte
-	for i := range recs {
-		r := &recs[i]
-		if r.Seq == 2 {
-			r.Actor = "os:mallory"
-		}
-		if i > 0 {
-			r.PrevHash = recs[i-1].Hash
-		}
-		r.Hash = audit.Hash(*r)
-		line, _ := json.Marshal(*r)
-		lines = append(lines, line)
-	}
-	withCatalog(t, dir, func(s *catalog.SQLite) {
-		for _, r := range recs[1:] {
-			if _, err := s.DB().Exec(`UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?`, r.Actor, r.PrevHash, r.Hash, r.Seq); err != nil {
-				t.Fatal(err)
-			}
-		}
-		raw, _ := json.Marshal(map[string]any{"seq": 3, "hash": recs[2].Hash, "source": "forged"})
-		if err := s.Put(context.Background(), "audit.anchor.max", raw); err != nil {
-			t.Fatal(err)
-		}
-	})
-	writeMirror(t, dir, lines)
+	recs := rewriteChain(t, dir)
 	code, out, _ := stewardRun(t, dir, "", "audit", "verify")
 	if code != exitVerify {
 		t.Fatalf("audit verify of a rewritten chain: exit %d, want %d\n%s", code, exitVerify, out)

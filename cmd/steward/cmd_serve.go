@@ -44,7 +44,9 @@ exits non-zero (the code --help lists for the failure) when one of them failed.
 It also serves HTTP on server.listen (--listen overrides it; loopback by
 default, 127.0.0.1:8420; HTTPS with server.tls_cert/tls_key): /healthz,
 /readyz, /metrics (Prometheus) and the JSON API under /api/v1/, which needs
-the bearer token in <state_dir>/keys/api.token (steward token show). A
+the bearer token in <state_dir>/keys/api.token (steward token show), and
+the web console under /ui/ (Japanese/English; operators log in with the
+accounts of steward user add; see docs/console.md). A
 failed backup, drill or check sends an alert through notify (webhook signed
 with HMAC-SHA256, e-mail), and each backup pings notify.ping_url at start,
 success and failure. See docs/api.md. Logs go to stderr (--log-format json for collectors); the

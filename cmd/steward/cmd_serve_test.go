@@ -57,12 +57,19 @@ func (s *syncBuffer) String() string {
 // startServe starts `steward serve ARGS…` in dir with extra environment.
 func startServe(t *testing.T, dir string, env []string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Dir = dir
 	if !slices.Contains(args, "--listen") {
 		args = append([]string{"--listen", "127.0.0.1:0"}, args...) // tests run side by side
 	}
-	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(append([]string{"serve"}, args...), " "))
+	return startSteward(t, dir, env, append([]string{"serve"}, args...)...)
+}
+
+// startSteward starts `steward ARGS…` (no argument may hold a space) as
+// a process of the test binary in dir, with extra environment.
+func startSteward(t *testing.T, dir string, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), env...), cliHelperEnv+"="+strings.Join(args, " "))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	d := &daemon{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.out, d.out

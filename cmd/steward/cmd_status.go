@@ -54,7 +54,8 @@ func runStatus(ctx context.Context, _ statusOptions, g *globalOptions, out io.Wr
 	row("time", res.Now+" ("+res.TimeZone+")")
 	row("clock sync", res.Clock.String())
 	if res.Initialised {
-		row("state dir", fmt.Sprintf("%s (catalog schema %d)", res.StateDir, res.Schema))
+		row("state dir", res.StateDir)
+		row("catalog", fmt.Sprintf("%s (schema %d)", res.Catalog, res.Schema))
 		if res.AuditRecords > 0 {
 			row("audit log", fmt.Sprintf("%d records, head %s", res.AuditRecords, res.AuditHead))
 		}

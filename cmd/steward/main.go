@@ -91,6 +91,7 @@ Every command that changes anything is recorded in the audit log.
 			newInitCommand(g),
 			newConfigCommand(g),
 			newStatusCommand(g),
+			newCatalogCommand(g),
 			newTokenCommand(g),
 			newUserCommand(g),
 			newAuditCommand(g),

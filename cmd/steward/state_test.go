@@ -149,7 +149,7 @@ func TestFullStateDisk(t *testing.T) {
 		filler := testenv.FillDisk(t, dir)
 
 		code, out, errOut := stewardRun(t, dir, "", "status")
-		if code != 0 || !strings.Contains(out, "catalog schema") || !strings.Contains(out, "the state dir's disk is full ("+cat+")") {
+		if code != 0 || !strings.Contains(out, "(schema ") || !strings.Contains(out, "the state dir's disk is full ("+cat+")") {
 			t.Errorf("status on a full disk: exit %d\n%s%s", code, out, errOut)
 		}
 		if code, out, errOut := stewardRun(t, dir, "", "drill", "list"); code != 0 {

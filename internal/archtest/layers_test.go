@@ -195,3 +195,27 @@ func TestOneCrashHook(t *testing.T) {
 		t.Error("internal/crash/on.go kills no process: the scan finds nothing, so it cannot hold")
 	}
 }
+
+// TestServerDeclaresItsAccounts: internal/server reaches operator
+// accounts only through the narrow interfaces it declares (Authenticator,
+// Authorizer), never internal/auth's concrete Service; app adapts one to
+// the other. The console's logic is then tested without accounts, and
+// auth can change without touching the HTTP side.
+func TestServerDeclaresItsAccounts(t *testing.T) {
+	found := false
+	for _, p := range listPackages(t) {
+		if p.path != module+"/internal/server" {
+			continue
+		}
+		found = true
+		if slices.Contains(p.imports, module+"/internal/auth") {
+			t.Errorf("internal/server imports internal/auth: declare what the console needs in internal/server and adapt it in app")
+		}
+		if !slices.Contains(p.imports, "html/template") || !slices.Contains(p.imports, "embed") {
+			t.Errorf("internal/server does not import html/template and embed: is the console still there? (imports %v)", p.imports)
+		}
+	}
+	if !found {
+		t.Error("no package internal/server: the check cannot hold")
+	}
+}

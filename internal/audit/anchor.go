@@ -17,8 +17,8 @@ import (
 type Anchor struct {
 	Seq  int64  `json:"seq"`
 	Hash string `json:"hash"`
-	// Kind is "report anchor" or "checkpoint": the Problem.Where of a
-	// broken anchor.
+	// Kind is "report anchor", "checkpoint" or "given head": the
+	// Problem.Where of a broken anchor.
 	Kind string `json:"-"`
 	// Source names what carries it (a report's file, a checkpoint's file).
 	Source string `json:"source"`
@@ -30,6 +30,11 @@ type Anchor struct {
 const (
 	KindReportAnchor = "report anchor"
 	KindCheckpoint   = "checkpoint"
+	// KindGivenHead is a head the operator gives (audit verify --head),
+	// read from a document kept outside the state dir: a signed report, a
+	// deletion certificate, a recovery sheet. It is what shows a removed
+	// tail when the state dir's own anchors were removed with it.
+	KindGivenHead = "given head"
 )
 
 // ReportAnchorKey is the catalog KV key of the highest audit head that a

@@ -14,7 +14,7 @@ import (
 	"steward/internal/clock"
 )
 
-func newLog(t *testing.T, n int) (*Log, *catalog.SQLite, string) {
+func newLog(t testing.TB, n int) (*Log, *catalog.SQLite, string) {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := catalog.Create(context.Background(), filepath.Join(dir, "catalog.db"))

@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // Problem says where the log first stops verifying.
@@ -102,6 +104,11 @@ func (c *chain) add(where string, r Record) {
 // first, then the anchors'); the error wraps ErrTampered when the log does
 // not verify.
 func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
+	return l.verify(ctx, func(fn func(int, Record, error) error) error { return readMirror(l.mirror, fn) }, anchors)
+}
+
+// verify is Verify with the mirror read by readMirror.
+func (l *Log) verify(ctx context.Context, readMirror func(func(int, Record, error) error) error, anchors []Anchor) (Report, error) {
 	var db chain
 	var dbRecs []Record
 	err := l.store.ScanAudit(ctx, func(r Record) error {
@@ -120,12 +127,22 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 
 	var mir chain
 	var i int
-	err = readMirror(l.mirror, func(line int, r Record, perr error) error {
+	err = readMirror(func(line int, r Record, perr error) error {
 		if mir.bad != nil {
 			return nil
 		}
 		if perr != nil {
 			mir.bad = &Problem{"mirror", int64(line), "line is not a valid record: " + perr.Error()}
+			return nil
+		}
+		if l.part {
+			// Only some records, in seq order: each must be the catalog's.
+			k, found := slices.BinarySearchFunc(dbRecs, r.Seq, func(d Record, seq int64) int { return cmp.Compare(d.Seq, seq) })
+			if !found || dbRecs[k].Hash != r.Hash || Hash(r) != r.Hash || (mir.n > 0 && r.Seq <= mir.head.Seq) {
+				mir.bad = &Problem{"mirror", r.Seq, "the mirror and the catalog disagree at this record"}
+			}
+			mir.n++
+			mir.head = r
 			return nil
 		}
 		mir.add("mirror", r)
@@ -136,7 +153,7 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 		return nil
 	})
 	if errors.Is(err, os.ErrNotExist) {
-		if db.n > 0 {
+		if db.n > 0 && !l.part {
 			rep.Add(Problem{"mirror", 1, "the mirror file " + l.mirror + " is missing"})
 		}
 	} else if err != nil {
@@ -145,7 +162,7 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 	if rep.Problem == nil && mir.bad != nil {
 		rep.Add(*mir.bad)
 	}
-	if rep.Problem == nil && mir.n != db.n {
+	if rep.Problem == nil && mir.n != db.n && !l.part {
 		seq := min(mir.n, db.n) + 1
 		rep.Add(Problem{"mirror", seq, fmt.Sprintf("the mirror holds %d records and the catalog %d: records from seq %d were removed from one of them", mir.n, db.n, seq)})
 	}

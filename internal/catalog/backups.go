@@ -178,6 +178,12 @@ func (s *SQLite) RunsStartedBetween(ctx context.Context, from, to time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
+	return runsBetween(all, from, to)
+}
+
+// runsBetween keeps the runs whose start lies in [from, to), in order of
+// their instants.
+func runsBetween(all []RunRow, from, to time.Time) ([]RunRow, error) {
 	var out []RunRow
 	var starts []time.Time
 	for _, r := range all {

@@ -188,6 +188,31 @@ type OperatorStore interface {
 	UpdateOperator(ctx context.Context, name string, fn func(*OperatorRow) error) (OperatorRow, error)
 }
 
+// ClaimRow is one claimed scheduled run (ScheduleStore).
+type ClaimRow struct {
+	Job string
+	// Due names the scheduled run (the scheduler's text for the instant it
+	// was due, e.g. "2026-03-01T02:00:00.000+09:00").
+	Due string
+	// Daemon names the daemon that claimed it (host and process).
+	Daemon string
+	// Claimed is when it was claimed (RFC 3339).
+	Claimed string
+}
+
+// ScheduleStore records which daemon makes each scheduled run, so that
+// daemons sharing one catalog (req 18) make every scheduled run once.
+type ScheduleStore interface {
+	// ClaimRun stores c and returns true, unless a claim of the same
+	// (Job, Due) is stored already (by any daemon): then it changes
+	// nothing and returns false. Two concurrent claims of one run never
+	// both return true.
+	ClaimRun(ctx context.Context, c ClaimRow) (bool, error)
+	// Claims returns job's claims newest first by Due, at most limit of
+	// them (all of them when limit <= 0).
+	Claims(ctx context.Context, job string, limit int) ([]ClaimRow, error)
+}
+
 // Store is everything Steward keeps: the full contract of a catalog
 // implementation. storetest.Run is its conformance suite; every
 // implementation must pass it.
@@ -200,6 +225,7 @@ type Store interface {
 	DrillStore
 	EraseStore
 	OperatorStore
+	ScheduleStore
 	// SchemaVersion is the newest migration applied (at least 1 once Create
 	// or Open returned).
 	SchemaVersion(ctx context.Context) (int, error)

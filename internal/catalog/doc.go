@@ -1,8 +1,11 @@
 // Package catalog is Steward's state store: runs, snapshots, manifests,
 // drills, erase plans and their journal, operator accounts, and the audit
-// log's records. The Store interface uses plain Go types only, so that a
-// PostgreSQL implementation (for redundant daemons) can sit beside the
-// SQLite one (the default, pure Go through modernc.org/sqlite, WAL mode).
+// log's records. The Store interface uses plain Go types only: SQLite is
+// the default (pure Go through modernc.org/sqlite, WAL mode, one file in
+// the state dir); Postgres (pgx) is the catalog daemons on several hosts
+// share (req 18), with session advisory locks (Postgres.TryLock) for jobs
+// and repositories. OpenConfigured opens whichever the config names, and
+// CopyToPostgres moves a SQLite catalog over.
 //
 // # Contract
 //

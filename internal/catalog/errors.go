@@ -24,3 +24,8 @@ var ErrDiskFull = errors.New("the state dir's disk is full")
 // because the state dir, or its file system, cannot be written by this
 // user; nothing was recorded.
 var ErrReadOnly = errors.New("the state dir is read-only")
+
+// ErrNotEmpty is returned when a catalog is to be created, or copied,
+// into a database that holds one already: its history is never mixed
+// with another.
+var ErrNotEmpty = errors.New("the target catalog is not empty")

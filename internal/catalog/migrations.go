@@ -120,4 +120,15 @@ CREATE TABLE operators (
 	password_changed TEXT NOT NULL DEFAULT ''
 );
 `,
+	// 4: the claims of scheduled runs (ScheduleStore): daemons sharing a
+	// catalog make each scheduled run once.
+	`
+CREATE TABLE schedule_claims (
+	job     TEXT NOT NULL,
+	due     TEXT NOT NULL,
+	daemon  TEXT NOT NULL,
+	claimed TEXT NOT NULL,
+	PRIMARY KEY (job, due)
+);
+`,
 }

@@ -26,6 +26,8 @@ type Config struct {
 	Server       Server       `yaml:"server"`
 	Notify       Notify       `yaml:"notify"`
 	Operators    Operators    `yaml:"operators"`
+	// Catalog says where the catalog is (absent: SQLite in the state dir).
+	Catalog Catalog `yaml:"catalog"`
 
 	// path is the file the config was read from; relative paths in the
 	// file are relative to its folder.
@@ -370,6 +372,21 @@ type Server struct {
 	Listen  string `yaml:"listen"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// SessionIdleTimeout ends a console session this long after its last
+	// request (default 15m).
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	// SessionAbsoluteTimeout ends a console session this long after its
+	// login, however busy (default 8h).
+	SessionAbsoluteTimeout Duration `yaml:"session_absolute_timeout"`
+}
+
+// Catalog is where Steward keeps its state (runs, snapshots, manifests,
+// drills, erase plans, the audit log). Without Postgres it is SQLite in
+// the state dir; with it, a PostgreSQL database that several daemons
+// share (req 18). The master key, signing key and sealed passwords stay
+// in each state dir either way.
+type Catalog struct {
+	Postgres *PostgresSource `yaml:"postgres"`
 }
 
 // Notify sends alerts.

@@ -170,6 +170,13 @@ repositories2: 1
 		{"email tls", base + "notify: {email: {smtp: \"smtp.example.jp:587\", from: a, to: [b], tls: maybe}}\n", "notify.email.tls", "mandatory, opportunistic, none"},
 		{"email clear text off loopback", base + "notify: {email: {smtp: \"smtp.example.jp:25\", from: a, to: [b], tls: none}}\n", "notify.email.tls", "loopback"},
 		{"plain API off loopback", base + "server: {listen: \"0.0.0.0:8420\"}\n", "server.listen", "clear text"},
+		{"catalog without password", base + "catalog: {postgres: {host: db.example.jp, database: steward, user: steward}}\n", "catalog.postgres.password", "give the catalog user's password"},
+		{"catalog without database", base + "catalog: {postgres: {user: steward, password: env:P}}\n", "catalog.postgres.database", "name the database"},
+		{"catalog sslmode", base + "catalog: {postgres: {database: steward, user: steward, password: env:P, sslmode: maybe}}\n", "catalog.postgres.sslmode", "verify-full"},
+		{"catalog unknown key", base + "catalog: {sqlite: {path: /x}}\n", "catalog.sqlite", "unknown key"},
+		{"session idle too short", base + "server: {session_idle_timeout: 10s}\n", "server.session_idle_timeout", "shorter than a minute"},
+		{"session idle past absolute", base + "server: {session_idle_timeout: 2h, session_absolute_timeout: 1h}\n", "server.session_idle_timeout", "longer than server.session_absolute_timeout"},
+		{"session absolute too long", base + "server: {session_absolute_timeout: 48h}\n", "server.session_absolute_timeout", "between 1m and 24h"},
 		{"short passwords", base + "operators: {password: {min_length: 6}}\n", "operators.password.min_length", "at least 8"},
 		{"no lockout", base + "operators: {lockout: {after_failures: -1}}\n", "operators.lockout.after_failures", "1 to 100"},
 		{"negative lockout period", base + "operators: {lockout: {period: -5m}}\n", "operators.lockout.period", "duration"},
@@ -209,6 +216,7 @@ func TestProblemsNeverEchoSecrets(t *testing.T) {
 		{"role admin password inline", src("postgres: {database: d, user: u}") + "accounts: [{name: a, kind: postgres_role, target: s1, id: r, admin: {user: postgres, password: " + secret + "}}]\n", "accounts[0].admin.password", "never written inline"},
 		{"erase password inline", src("postgres: {database: d, user: u}\n    erase: {postgres: {user: o, password: " + secret + "}}"), "sources[0].erase.postgres.password", "never written inline"},
 		{"erase S3 key inline", src("s3: {endpoint: e:1, bucket: bkt, access_key: env:A, secret_key: env:B}\n    erase: {s3: {access_key: env:C, secret_key: " + secret + "}}"), "sources[0].erase.s3.secret_key", "never written inline"},
+		{"catalog password inline", base + "catalog: {postgres: {database: d, user: u, password: " + secret + "}}\n", "catalog.postgres.password", "never written inline"},
 		{"under a misspelt key", src("postgres: {database: d, user: u, passwrd: " + secret + "}"), "sources[0].postgres.passwrd", `did you mean "password"?`},
 		{"as a list", src("postgres: {database: d, user: u, password: [" + secret + "]}"), "sources[0].postgres.password", "not a list"},
 		{"as a section", src("postgres: {database: d, user: u, password: {" + secret + ": 1}}"), "sources[0].postgres.password", "not a section"},
@@ -327,5 +335,29 @@ func TestOneProblemReportedOnce(t *testing.T) {
 	ps := problemsOf(t, text)
 	if len(ps) != 2 || !hasProblem(ps, "repositoriez", `did you mean "repositories"?`) || !hasProblem(ps, "repositories[0]", "give the repository a location") {
 		t.Fatalf("want the misspelt key and the repository without a location, got:\n%v", ps)
+	}
+}
+
+// A catalog section gets PostgreSQL's defaults and its password is a
+// secret reference like any other.
+func TestCatalogPostgres(t *testing.T) {
+	cfg, err := Parse([]byte(base+"catalog: {postgres: {host: db.example.jp, database: steward, user: steward, password: env:STEWARD_CATALOG_PW}}\n"), t.TempDir(), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := cfg.Catalog.Postgres
+	if pg == nil || pg.Port != 5432 || pg.SSLMode != "prefer" || pg.Host != "db.example.jp" {
+		t.Fatalf("catalog.postgres = %+v, want port 5432 and sslmode prefer by default", pg)
+	}
+	found := false
+	for _, fs := range cfg.SecretRefs() {
+		found = found || fs.Path == "catalog.postgres.password"
+	}
+	if !found {
+		t.Fatalf("SecretRefs lacks catalog.postgres.password: %v", cfg.SecretRefs())
+	}
+	cfg, err = Parse([]byte(base), t.TempDir(), "test.yaml")
+	if err != nil || cfg.Catalog.Postgres != nil {
+		t.Fatalf("no catalog section: %+v, %v; want SQLite (nil)", cfg.Catalog, err)
 	}
 }

@@ -24,6 +24,8 @@ const (
 	defaultRandomWindow    = Duration(30 * 24 * 60 * 60 * 1e9)
 	defaultReadDataSubsets = 12
 	defaultListen          = "127.0.0.1:8420"
+	defaultSessionIdle     = Duration(15 * 60 * 1e9)
+	defaultSessionAbsolute = Duration(8 * 60 * 60 * 1e9)
 	defaultHookTimeout     = Duration(5 * 60 * 1e9)
 	defaultMinLength       = 12
 	defaultAfterFailures   = 5
@@ -70,6 +72,9 @@ func (c *Config) applyDefaults(baseDir string) {
 		if s.Postgres != nil {
 			s.Postgres.defaults()
 		}
+	}
+	if c.Catalog.Postgres != nil {
+		c.Catalog.Postgres.defaults()
 	}
 	for i := range c.Jobs {
 		if h := &c.Jobs[i].Hooks; h.Timeout == 0 {
@@ -119,6 +124,12 @@ func (c *Config) applyDefaults(baseDir string) {
 	s.Font = abs(s.Font)
 	if c.Server.Listen == "" {
 		c.Server.Listen = defaultListen
+	}
+	if c.Server.SessionIdleTimeout == 0 {
+		c.Server.SessionIdleTimeout = defaultSessionIdle
+	}
+	if c.Server.SessionAbsoluteTimeout == 0 {
+		c.Server.SessionAbsoluteTimeout = defaultSessionAbsolute
 	}
 	if e := c.Notify.Email; e != nil && e.TLS == "" {
 		e.TLS = EmailTLSMandatory

@@ -59,6 +59,9 @@ func (c *collector) add(path, format string, args ...any) {
 	if c.validating && c.isUnread(path) {
 		return
 	}
+	if path == "" {
+		path = "(file)" // the document itself, e.g. a list where the config's keys belong
+	}
 	c.problems = append(c.problems, Problem{Path: path, Line: c.line(path), Message: fmt.Sprintf(format, args...)})
 }
 

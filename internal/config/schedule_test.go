@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/go-co-op/gocron/v2"
 )
 
 // badSchedules are strings no schedule field may accept; none may panic.
@@ -98,15 +100,42 @@ func TestGoodSchedules(t *testing.T) {
 	}
 }
 
-// FuzzSchedule: no string makes the schedule parser panic.
+// goodSchedules are schedules every schedule field accepts.
+var goodSchedules = []string{
+	"0 2 * * *", "*/5 * * * * *", "30 1 * * 1-5", "0 0 1 */3 *", "15 3 1,15 * *",
+	"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@every 6h", "@every 1s", "@every 90m",
+}
+
+// FuzzSchedule: no string makes the schedule parser panic; a schedule it
+// accepts has a next run, and gocron schedules it (as steward serve does,
+// gocron.CronJob(s, true)) without error or panic.
 func FuzzSchedule(f *testing.F) {
-	for _, s := range badSchedules {
+	for _, s := range append(goodSchedules, badSchedules...) {
 		f.Add(s)
 	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, tokyo)
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseSchedule(s, time.UTC, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		if err == nil {
-			_ = c.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		c, err := ParseSchedule(s, tokyo, now)
+		if err != nil {
+			if !errors.Is(err, ErrSchedule) {
+				t.Fatalf("ParseSchedule(%q): %v does not wrap ErrSchedule", s, err)
+			}
+			return
+		}
+		if next := c.Next(now); !next.After(now) && !next.IsZero() {
+			t.Fatalf("ParseSchedule(%q): next run %v is not after %v", s, next, now)
+		}
+		gs, err := gocron.NewScheduler(gocron.WithLocation(tokyo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gs.Shutdown()
+		if _, err := gs.NewJob(gocron.CronJob(s, true), gocron.NewTask(func() {})); err != nil {
+			t.Fatalf("ParseSchedule accepts %q, gocron refuses it: %v", s, err)
 		}
 	})
 }

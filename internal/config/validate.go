@@ -106,6 +106,14 @@ func validate(c *collector, cfg *Config) {
 
 	validateDrills(c, cfg)
 	validateChecks(c, cfg)
+	if pg := cfg.Catalog.Postgres; pg != nil {
+		checkPostgres(c, "catalog.postgres", pg)
+		// Required: the catalog is reached with a password (SCRAM), which
+		// is never written into a DSN, argv or a log.
+		if pg.Password.IsZero() {
+			c.add("catalog.postgres.password", "give the catalog user's password as a secret reference: file:/path, env:VARIABLE or a sealed value")
+		}
+	}
 
 	validateAccounts(c, cfg, repos, sources)
 
@@ -141,6 +149,7 @@ func validate(c *collector, cfg *Config) {
 	if host, _, err := net.SplitHostPort(cfg.Server.Listen); err == nil && cfg.Server.TLSCert == "" && !isLoopback(host) {
 		c.add("server.listen", "%q is off loopback without TLS: the API token would cross the network in clear text; set server.tls_cert and server.tls_key, or listen on 127.0.0.1", cfg.Server.Listen)
 	}
+	checkSessionTimeouts(c, cfg.Server)
 	if w := cfg.Notify.Webhook; w != nil {
 		checkURL(c, "notify.webhook.url", w.URL)
 		checkSecret(c, "notify.webhook.secret", w.Secret, true)
@@ -416,6 +425,21 @@ func scheduleZone(cfg *Config) *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// checkSessionTimeouts wants a console session's idle timeout between a
+// minute and its absolute timeout, and the absolute one at most a day.
+func checkSessionTimeouts(c *collector, s Server) {
+	idle, abs := s.SessionIdleTimeout.D(), s.SessionAbsoluteTimeout.D()
+	switch {
+	case idle < time.Minute:
+		c.add("server.session_idle_timeout", "%s is shorter than a minute: give e.g. 15m", s.SessionIdleTimeout)
+	case idle > abs:
+		c.add("server.session_idle_timeout", "%s is longer than server.session_absolute_timeout %s: give e.g. 15m", s.SessionIdleTimeout, s.SessionAbsoluteTimeout)
+	}
+	if abs < time.Minute || abs > 24*time.Hour {
+		c.add("server.session_absolute_timeout", "%s is not between 1m and 24h: give e.g. 8h", s.SessionAbsoluteTimeout)
+	}
 }
 
 // validateOperators checks the password policy and the lockout (req 19,

@@ -183,19 +183,26 @@ func Encode(m *Manifest) ([]byte, error) {
 // Decode reads a manifest body from r, calling each (when not nil) for
 // every file in order without keeping them, and returns the manifest
 // without its files. It fails with ErrUnordered if the files are not in
-// walk order, and stops with each's error.
+// walk order, and when "files" is listed twice; it stops with each's
+// error.
 func Decode(r io.Reader, each func(FileEntry) error) (*Manifest, error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
 	head := map[string]json.RawMessage{}
+	seenFiles := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("manifest: %w", err)
 		}
 		key, _ := t.(string)
+		if key == "files" && seenFiles {
+			// Each list is in walk order on its own, but not the two
+			// together: the files could not be merged with a walk.
+			return nil, errors.New(`manifest: "files" is listed twice`)
+		}
 		if key != "files" {
 			var v json.RawMessage
 			if err := dec.Decode(&v); err != nil {
@@ -204,6 +211,7 @@ func Decode(r io.Reader, each func(FileEntry) error) (*Manifest, error) {
 			head[key] = v
 			continue
 		}
+		seenFiles = true
 		if err := decodeFiles(dec, each); err != nil {
 			return nil, err
 		}

@@ -15,8 +15,10 @@ import (
 
 // Lock takes the file lock of every named repository, in name order (so
 // two runs never deadlock), waiting at most Deps.LockWait for one that is
-// held. The locks go away with the process, so a killed Steward never
-// leaves one behind. The returned function releases them.
+// held, and with Deps.Shared its lock across hosts too. The locks go away
+// with the process (the shared ones with its catalog connection), so a
+// killed Steward never leaves one behind. The returned function releases
+// them.
 func (o *Opener) Lock(ctx context.Context, names []string) (func(), error) {
 	names = slices.Clone(names)
 	slices.Sort(names)
@@ -25,7 +27,11 @@ func (o *Opener) Lock(ctx context.Context, names []string) (func(), error) {
 		return nil, err
 	}
 	var held []*os.File
+	var shared []func()
 	release := func() {
+		for _, r := range shared {
+			r()
+		}
 		for _, f := range held {
 			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 			f.Close()
@@ -38,8 +44,39 @@ func (o *Opener) Lock(ctx context.Context, names []string) (func(), error) {
 			return nil, err
 		}
 		held = append(held, f)
+		if o.shared == nil {
+			continue
+		}
+		r, err := o.lockShared(ctx, n)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		shared = append(shared, r)
 	}
 	return release, nil
+}
+
+// lockShared takes name's lock across hosts, waiting as lockOne does.
+func (o *Opener) lockShared(ctx context.Context, name string) (func(), error) {
+	deadline := time.Now().Add(o.lockWait)
+	for {
+		r, err := o.shared.TryLockRepository(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("repository %q: lock across hosts: %w", name, err)
+		}
+		if r != nil {
+			return r, nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("repository %q: %w (on another host sharing the catalog): try again when it has finished", name, ErrBusy)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (o *Opener) lockOne(ctx context.Context, name string) (*os.File, error) {

@@ -38,6 +38,16 @@ type Deps struct {
 	// ProbeTimeout bounds each probe (region, repository config); default
 	// 20s.
 	ProbeTimeout time.Duration
+	// Shared, when set, also locks repositories across hosts (daemons
+	// sharing a PostgreSQL catalog, req 18): the file lock holds on one
+	// host only.
+	Shared SharedLocker
+}
+
+// SharedLocker takes a repository's lock across hosts: nil release and
+// no error when another host holds it.
+type SharedLocker interface {
+	TryLockRepository(ctx context.Context, name string) (release func(), err error)
 }
 
 // Opener opens the configured repositories. It is safe for concurrent
@@ -50,6 +60,7 @@ type Opener struct {
 	audit    *audit.Recorder
 	lockWait time.Duration
 	probe    time.Duration
+	shared   SharedLocker
 }
 
 // New returns an Opener over d.
@@ -59,7 +70,7 @@ func New(d Deps) *Opener {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Opener{cfg: d.Config, dir: state.Dir(d.Config.StateDir), keys: d.Keys, restic: d.Restic,
-		audit: audit.NewRecorder(d.Audit, log.With("component", "repo")), lockWait: d.LockWait, probe: d.ProbeTimeout}
+		audit: audit.NewRecorder(d.Audit, log.With("component", "repo")), lockWait: d.LockWait, probe: d.ProbeTimeout, shared: d.Shared}
 }
 
 // Config is the config the Opener serves.

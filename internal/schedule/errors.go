@@ -7,3 +7,7 @@ var ErrStopTimedOut = errors.New("schedule: jobs still running at the shutdown d
 
 // ErrStarted means a job was added after Start.
 var ErrStarted = errors.New("schedule: scheduler already started")
+
+// ErrRunElsewhere means another daemon sharing the catalog makes (or
+// made) a scheduled run, so this one skips it.
+var ErrRunElsewhere = errors.New("schedule: run by another daemon")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ type Job struct {
 	// never did), read from the catalog: a job whose schedule fired since
 	// then — one missed while the daemon was down — runs once at Start.
 	LastRun func(ctx context.Context) (time.Time, error)
+	// Local runs the job on every daemon, also when Options.Locker is set:
+	// it watches this host (its clock), not the shared work.
+	Local bool
 }
 
 // Options configure a Scheduler.
@@ -50,6 +54,26 @@ type Options struct {
 	// Serial runs one job at a time: a job due while another runs waits
 	// for it (Steward's runs share repositories and their locks).
 	Serial bool
+	// Locker, when set, is asked before every run (scheduled or missed) of
+	// a job that is not Local, with the key RunKey(job, due): daemons that
+	// share it make each scheduled run once (req 18). A run whose Lock
+	// fails is skipped: another daemon makes it, or made it. A Lock with
+	// a Lost() <-chan struct{} method cancels the run when it is lost.
+	Locker gocron.Locker
+}
+
+// RunKey is the key of job's run due at due (RFC 3339 in the schedule's
+// zone; "first" for the first run of a job that never ran), as Locker is
+// given it.
+func RunKey(job, due string) string { return job + "@" + due }
+
+// SplitRunKey is the inverse of RunKey.
+func SplitRunKey(key string) (job, due string, ok bool) {
+	i := strings.LastIndexByte(key, '@')
+	if i < 0 {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
 }
 
 // Scheduler runs Jobs. Add them, then Start; Shutdown once.
@@ -109,7 +133,9 @@ func (s *Scheduler) Add(j Job) error {
 	}
 	e := &entry{Job: j, cron: c}
 	e.gj, err = s.gs.NewJob(gocron.CronJob(j.Schedule, true),
-		gocron.NewTask(func(ctx context.Context) { _ = s.run(ctx, e, "schedule") }),
+		gocron.NewTask(func(ctx context.Context) {
+			_ = s.run(ctx, e, "schedule", s.format(prevFire(e.cron, s.opts.Clock.Now())))
+		}),
 		gocron.WithName(j.Name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
@@ -153,68 +179,98 @@ func (s *Scheduler) RunDue(ctx context.Context) ([]string, error) {
 	stop := context.AfterFunc(s.ctx, cancel) // Shutdown cancels it too
 	defer stop()
 	names := make([]string, len(due))
-	for i, e := range due {
-		names[i] = e.Name
+	for i, d := range due {
+		names[i] = d.e.Name
 	}
 	return names, s.runAll(ctx, due)
 }
 
+// dueRun is an overdue job and when its run was due (see RunKey).
+type dueRun struct {
+	e   *entry
+	due string
+}
+
 // due are the jobs overdue now.
-func (s *Scheduler) due() []*entry {
+func (s *Scheduler) due() []dueRun {
 	now := s.opts.Clock.Now()
-	var due []*entry
+	var due []dueRun
 	for _, e := range s.jobs {
-		if s.overdue(e, now) {
-			due = append(due, e)
+		if at, ok := s.overdue(e, now); ok {
+			due = append(due, dueRun{e, at})
 		}
 	}
 	return due
 }
 
 // runAll runs jobs in turn until ctx ends, and joins their errors.
-func (s *Scheduler) runAll(ctx context.Context, jobs []*entry) error {
+func (s *Scheduler) runAll(ctx context.Context, jobs []dueRun) error {
 	var errs []error
-	for _, e := range jobs {
+	for _, d := range jobs {
 		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("%s: not run: %w", e.Name, ctx.Err()))
+			errs = append(errs, fmt.Errorf("%s: not run: %w", d.e.Name, ctx.Err()))
 			continue
 		}
-		if err := s.run(ctx, e, "missed"); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", e.Name, err))
+		if err := s.run(ctx, d.e, "missed", d.due); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.e.Name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// overdue says whether e's schedule fired since its last run.
-func (s *Scheduler) overdue(e *entry, now time.Time) bool {
+// overdue says whether e's schedule fired since its last run, and when
+// the run was due ("first" for a job that never ran).
+func (s *Scheduler) overdue(e *entry, now time.Time) (string, bool) {
 	if e.LastRun == nil {
-		return false
+		return "", false
 	}
 	last, err := e.LastRun(s.ctx)
 	if err != nil {
 		s.opts.Log.Warn("last run unknown: not run at start", "job", e.Name, "error", err)
-		return false
+		return "", false
 	}
 	if last.IsZero() {
 		s.opts.Log.Info("never run: runs now", "job", e.Name)
-		return true
+		return "first", true
 	}
 	due := e.cron.Next(last.In(s.opts.Location))
 	if due.IsZero() || due.After(now) {
-		return false
+		return "", false
 	}
 	s.opts.Log.Info("missed run: runs now", "job", e.Name, "last_run", last.In(s.opts.Location).Format(time.RFC3339),
 		"was_due", due.Format(time.RFC3339))
 	if s.opts.Missed != nil {
 		s.opts.Missed(e.Name, last, due)
 	}
-	return true
+	return s.format(due), true
 }
 
-// run runs e once unless it is already running, and returns its error
-// (nil when it was skipped).
-func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) error {
+// format is the text of a due time in RunKey.
+func (s *Scheduler) format(t time.Time) string { return t.In(s.opts.Location).Format(time.RFC3339) }
+
+// prevFire is the newest time c fired at or before now: the scheduled
+// time of the run gocron starts at now.
+func prevFire(c gocron.Cron, now time.Time) time.Time {
+	for back := time.Minute; back <= 800*24*time.Hour; back *= 4 {
+		t := c.Next(now.Add(-back))
+		if t.IsZero() || t.After(now) {
+			continue
+		}
+		for {
+			n := c.Next(t)
+			if n.IsZero() || n.After(now) {
+				return t
+			}
+			t = n
+		}
+	}
+	return now.Truncate(time.Second)
+}
+
+// run runs e once unless it is already running (here, or, with a Locker,
+// on another daemon) or another daemon made its run due at due, and
+// returns its error (nil when it was skipped).
+func (s *Scheduler) run(ctx context.Context, e *entry, trigger, due string) error {
 	if !e.busy.TryLock() {
 		s.opts.Log.Warn("still running: this run is skipped", "job", e.Name, "trigger", trigger)
 		return nil
@@ -237,6 +293,28 @@ func (s *Scheduler) run(ctx context.Context, e *entry, trigger string) error {
 			log.Warn("not run: stopping while it waited for another job")
 			return fmt.Errorf("not run: %w", ctx.Err())
 		}
+	}
+	if s.opts.Locker != nil && !e.Local {
+		lock, err := s.opts.Locker.Lock(ctx, RunKey(e.Name, due))
+		if err != nil {
+			log.Info("not run here", "due", due, "reason", err)
+			return nil
+		}
+		defer func() { _ = lock.Unlock(context.WithoutCancel(ctx)) }()
+		if l, ok := lock.(interface{ Lost() <-chan struct{} }); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-l.Lost():
+					log.Error("the run's lock was lost (the connection to the catalog ended): the run is cancelled", "due", due)
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
+		log = log.With("due", due)
 	}
 	start := s.opts.Clock.Now()
 	log.Info("run started")

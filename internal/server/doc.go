@@ -5,4 +5,13 @@
 // handler from what it reads (Reader, declared here); Listen serves it with
 // timeouts, on loopback unless TLS is configured, until its context ends.
 // docs/api.md describes the routes for operators.
+//
+// With Deps.Console the handler also serves the operator web console under
+// /ui/ (console.go): server-rendered html/template pages and a stylesheet
+// embedded from console/, labels from one catalogue per language
+// (console/i18n), in-memory sessions (session.go) with idle and absolute
+// timeouts, CSRF tokens and security headers. It reaches operator accounts
+// and the erase engine only through the interfaces declared in
+// console_deps.go; app adapts internal/auth and the capabilities to them.
+// docs/console.md describes it for operators.
 package server

@@ -99,6 +99,8 @@ type Deps struct {
 	// ReportsDir is the state dir's reports/ folder.
 	ReportsDir string
 	Log        *slog.Logger
+	// Console turns on the operator web console under /ui/ (nil: off).
+	Console *ConsoleDeps
 }
 
 // apiActor is who API calls are recorded as, until operator accounts
@@ -136,6 +138,13 @@ func New(d Deps) (http.Handler, error) {
 	api.HandleFunc("GET /api/v1/reports", s.reportList)
 	api.HandleFunc("GET /api/v1/reports/{name}", s.report)
 	mux.Handle("/api/", s.guard(api))
+	if d.Console != nil {
+		c, err := newConsole(*d.Console, d.Reader, d.Audit, d.ReportsDir, d.Log.With("component", "console"))
+		if err != nil {
+			return nil, err
+		}
+		c.routes(mux)
+	}
 	return mux, nil
 }
 
@@ -230,34 +239,47 @@ func (s *handler) reportList(w http.ResponseWriter, _ *http.Request) {
 // that folder, so that not even a symbolic link leads out of it.
 func (s *handler) report(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := checkReportName(name); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q: %v: give a name from /api/v1/reports", name, err))
-		return
-	}
-	root, err := os.OpenRoot(s.d.ReportsDir)
+	f, st, code, err := openReport(s.d.ReportsDir, name)
 	if err != nil {
-		s.answer(w, nil, err)
-		return
-	}
-	defer root.Close()
-	f, err := root.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no report %q: see /api/v1/reports", name))
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q: %v", name, ErrBadReportName))
+		if code == http.StatusInternalServerError {
+			s.answer(w, nil, err)
+			return
+		}
+		writeError(w, code, err.Error())
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q: %v", name, ErrBadReportName))
-		return
-	}
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Content-Type", "application/pdf")
 	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// openReport opens one signed report of dir. The name must be a file
+// name of dir (no path, no ".."), and it is opened through an os.Root of
+// that folder, so that not even a symbolic link leads out of it. On error,
+// code is the HTTP status to answer with.
+func openReport(dir, name string) (f *os.File, st fs.FileInfo, code int, err error) {
+	if err := checkReportName(name); err != nil {
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("%q: %w: give a name from the list of reports", name, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, http.StatusInternalServerError, err
+	}
+	defer root.Close()
+	f, err = root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, http.StatusNotFound, fmt.Errorf("no report %q: see the list of reports", name)
+	}
+	if err != nil {
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("%q: %w", name, ErrBadReportName)
+	}
+	st, err = f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("%q: %w", name, ErrBadReportName)
+	}
+	return f, st, 0, nil
 }
 
 func checkReportName(name string) error {

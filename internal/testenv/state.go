@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,11 +56,15 @@ func LoadConfig(t testing.TB, dir, body string) *config.Config {
 
 // State is an opened state dir: what a capability's engine is built from.
 type State struct {
-	Keys   *keys.Keyring
-	Store  *catalog.SQLite
-	Audit  *audit.Log
-	Clock  *clock.Zoned
-	Restic *resticx.Runner
+	Keys *keys.Keyring
+	// Catalog is the configured catalog (catalog.OpenConfigured); Store is
+	// the same when it is SQLite (the default), for tests that reach into
+	// its tables, and nil when it is PostgreSQL.
+	Catalog catalog.Store
+	Store   *catalog.SQLite
+	Audit   *audit.Log
+	Clock   *clock.Zoned
+	Restic  *resticx.Runner
 }
 
 // OpenState opens cfg's state dir, creating the master key and the
@@ -76,11 +81,12 @@ func OpenState(t testing.TB, cfg *config.Config) *State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := catalog.Open(ctx, catalog.Path(cfg.StateDir))
+	store, err := catalog.OpenConfigured(ctx, cfg, kr)
+	if errors.Is(err, catalog.ErrNoCatalog) {
+		store, err = catalog.CreateConfigured(ctx, cfg, kr)
+	}
 	if err != nil {
-		if store, err = catalog.Create(ctx, catalog.Path(cfg.StateDir)); err != nil {
-			t.Fatal(err)
-		}
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	loc, err := clock.LoadZone(cfg.Contract.TimeZone)
@@ -88,11 +94,17 @@ func OpenState(t testing.TB, cfg *config.Config) *State {
 		t.Fatal(err)
 	}
 	clk := clock.New(loc, nil)
+	log := audit.New(store, audit.MirrorPath(cfg.StateDir), clk)
+	if catalog.Shared(store) {
+		log.MirrorsPart()
+	}
+	sq, _ := store.(*catalog.SQLite)
 	return &State{
-		Keys:   kr,
-		Store:  store,
-		Audit:  audit.New(store, audit.MirrorPath(cfg.StateDir), clk),
-		Clock:  clk,
-		Restic: &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second, TimeZone: cfg.Contract.TimeZone},
+		Keys:    kr,
+		Catalog: store,
+		Store:   sq,
+		Audit:   log,
+		Clock:   clk,
+		Restic:  &resticx.Runner{Bin: cfg.Restic.Path, StateDir: cfg.StateDir, Timeout: 3 * time.Minute, Grace: 2 * time.Second, TimeZone: cfg.Contract.TimeZone},
 	}
 }

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite of catalog.Store. Every
-// implementation (SQLite today, PostgreSQL for redundant daemons later)
+// implementation (SQLite, and PostgreSQL for redundant daemons)
 // runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Erase", s.eraseTests()},
 		{"Drills", s.drillTests()},
 		{"Operators", s.operatorTests()},
+		{"Schedule", s.scheduleTests()},
 		{"Store", s.storeTests()},
 	}
 	for _, g := range groups {
@@ -1244,6 +1245,71 @@ func (s suite) operatorTests() []subtest {
 			got, err := st.Operator(ctx, "alice")
 			if err != nil || got.Failures != n {
 				t.Fatalf("after %d concurrent increments failures = %d, %v", n, got.Failures, err)
+			}
+		}},
+	}
+}
+
+// ---- claims of scheduled runs ----
+
+func (s suite) scheduleTests() []subtest {
+	claim := func(job string, d time.Duration, daemon string) catalog.ClaimRow {
+		return catalog.ClaimRow{Job: job, Due: at(d, tokyo), Daemon: daemon, Claimed: at(d+time.Second, tokyo)}
+	}
+	return []subtest{
+		{"ClaimOnce", func(t *testing.T) {
+			st := s.store(t)
+			ok, err := st.ClaimRun(ctx, claim("backup:a", 0, "host1"))
+			if err != nil || !ok {
+				t.Fatalf("first claim = %v, %v; want true", ok, err)
+			}
+			ok, err = st.ClaimRun(ctx, claim("backup:a", 0, "host2"))
+			if err != nil || ok {
+				t.Fatalf("second claim of the same run = %v, %v; want false", ok, err)
+			}
+			// Another due time, another job: claims of their own.
+			for _, c := range []catalog.ClaimRow{claim("backup:a", time.Minute, "host2"), claim("backup:b", 0, "host2")} {
+				if ok, err := st.ClaimRun(ctx, c); err != nil || !ok {
+					t.Fatalf("claim %s = %v, %v; want true", show(c), ok, err)
+				}
+			}
+			got, err := st.Claims(ctx, "backup:a", 0)
+			want := []catalog.ClaimRow{claim("backup:a", time.Minute, "host2"), claim("backup:a", 0, "host1")}
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("claims = %s, %v; want %s (the first claim kept, newest first)", show(got), err, show(want))
+			}
+			got, err = st.Claims(ctx, "backup:a", 1)
+			if err != nil || len(got) != 1 || got[0].Due != at(time.Minute, tokyo) {
+				t.Fatalf("claims limit 1 = %s, %v", show(got), err)
+			}
+			got, err = st.Claims(ctx, "none", 0)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("claims of an unknown job = %s, %v", show(got), err)
+			}
+		}},
+		{"ConcurrentClaims", func(t *testing.T) {
+			st := s.store(t)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			won, errs := 0, []error{}
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := st.ClaimRun(ctx, claim("drill", 0, fmt.Sprint("host", i)))
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						errs = append(errs, err)
+					}
+					if ok {
+						won++
+					}
+				}()
+			}
+			wg.Wait()
+			if len(errs) > 0 || won != 1 {
+				t.Fatalf("8 concurrent claims of one run: %d won, errors %v; want exactly 1 and none", won, errs)
 			}
 		}},
 	}
