@@ -8,6 +8,7 @@ import (
 
 	"steward/certs"
 	"steward/internal/audit"
+	"steward/internal/crash"
 )
 
 // RenderOptions are the options every signed report is rendered with.
@@ -68,6 +69,7 @@ func (a *App) WriteSignedReport(ctx context.Context, r SignedReport) (Written, e
 	if err != nil {
 		return fail(err)
 	}
+	crash.Point(crash.CertsPDFWritten)
 	written := Written{Path: path, SHA256: sum}
 	details := map[string]string{"pdf_sha256": sum, "audit_seq": fmt.Sprint(seq), "audit_hash": hash}
 	for k, v := range r.Details {

@@ -287,14 +287,27 @@ func (a *App) alert(ctx context.Context, n *notify.Notifier, al notify.Alert, se
 	}
 }
 
-// lastBackup is when job's last run started (zero if it never ran).
+// lastBackup is when job's last run that ended started (zero if none
+// did). A run still marked running when the scheduler asks (Steward was
+// killed during it) or interrupted does not count: the backup it was to
+// make was not made, so it is due at once, not at the next scheduled
+// time.
 func (a *App) lastBackup(ctx context.Context, job string) (time.Time, error) {
-	runs, err := a.Catalog.JobRuns(ctx, job, 1)
-	if err != nil || len(runs) == 0 {
+	runs, err := a.Catalog.JobRuns(ctx, job, lastBackupRuns)
+	if err != nil {
 		return time.Time{}, err
 	}
-	return a.Clock.Parse(runs[0].Started)
+	for _, r := range runs {
+		if r.Result != "" && r.Result != backup.ResultInterrupted {
+			return a.Clock.Parse(r.Started)
+		}
+	}
+	return time.Time{}, nil
 }
+
+// lastBackupRuns is how many of a job's newest runs lastBackup reads: a
+// job's sources each make a run, and a few may have been interrupted.
+const lastBackupRuns = 50
 
 // scheduledCheck checks every repository, as `steward repo check` does.
 func (a *App) scheduledCheck(ctx context.Context, n *notify.Notifier) error {

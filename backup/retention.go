@@ -10,6 +10,7 @@ import (
 
 	"steward/internal/audit"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/repo"
 	"steward/internal/resticx"
 )
@@ -108,6 +109,7 @@ func (e *Engine) applyRetention(ctx context.Context, r *repo.Repo, job *config.J
 			_ = e.store.DeleteSnapshot(ctx, r.Name(), id)
 		}
 	}
+	crash.Point(crash.BackupRetention)
 	return fmt.Sprintf("forgot %d snapshot(s) and pruned", data), nil
 }
 

@@ -403,7 +403,8 @@ func (e *Engine) probeSource(ctx context.Context, s *source) error {
 }
 
 // recover cleans up after a Steward that was killed: its runs still marked
-// running become interrupted, any snapshot they left is forgotten, and
+// running become interrupted, any snapshot they left (in the primary or,
+// copied, in a replica) is forgotten, and
 // stale restic locks are removed. It runs with the repositories' file
 // locks held, so no live Steward is using them.
 func (e *Engine) recover(ctx context.Context, repos []*repo.Repo) error {
@@ -417,8 +418,12 @@ func (e *Engine) recover(ctx context.Context, repos []*repo.Repo) error {
 			return err
 		}
 		for _, row := range running {
-			if err := e.dropRunSnapshots(ctx, primary, row.ID, "interrupted run"); err != nil {
-				return err
+			// The replicas too: a run killed after its copy left the
+			// snapshot there.
+			for _, r := range repos {
+				if err := e.dropRunSnapshots(ctx, r, row.ID, "interrupted run"); err != nil {
+					return err
+				}
 			}
 			var rec RunRecord
 			if err := jsonUnmarshal(row.Record, &rec); err != nil {

@@ -17,6 +17,7 @@ import (
 	"steward/internal/audit"
 	"steward/internal/catalog"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/manifest"
 	"steward/internal/objstore"
 	"steward/internal/pgsql"
@@ -51,6 +52,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 	target := "run:" + rec.ID
 	e.rec.Record(ctx, "backup.source", target, audit.ResultStarted, map[string]string{"job": rec.Job, "source": rec.Source, "repository": rec.Repository, "kind": rec.Kind})
 	emit(opts, Event{Time: e.clock.Now(), Kind: EventStart, Job: rec.Job, Source: s.Name(), Repository: primary.Name()})
+	crash.Point(crash.BackupRunStarted)
 
 	finish := func(err error) error {
 		rec.Finished = e.now()
@@ -114,6 +116,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 		}
 		return finish(err)
 	}
+	crash.Point(crash.BackupSnapshotSaved)
 	rec.SnapshotID = sum.SnapshotID
 	rec.DataAdded = sum.DataAdded
 	if rec.BytesRead == 0 {
@@ -131,6 +134,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 	}
 	emit(opts, Event{Time: e.clock.Now(), Kind: EventDone, Job: rec.Job, Source: s.Name(), Repository: primary.Name(),
 		SnapshotID: rec.SnapshotID, BytesDone: rec.BytesRead, FilesDone: rec.Files})
+	crash.Point(crash.BackupManifestStored)
 
 	var copyErrs []error
 	for _, r := range replicas {
@@ -153,6 +157,7 @@ func (e *Engine) runSource(ctx context.Context, rec *RunRecord, primary *repo.Re
 			copyErrs = append(copyErrs, err)
 		}
 	}
+	crash.Point(crash.BackupReplicasCopied)
 	if len(copyErrs) > 0 {
 		// The snapshot itself is good and kept; the run fails so that the
 		// operator sees the missing replica.

@@ -20,6 +20,7 @@ import (
 	"steward/internal/catalog"
 	"steward/internal/clock"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/errs"
 	"steward/internal/manifest"
 	"steward/internal/repo"
@@ -259,6 +260,9 @@ func (d *Driller) drill(ctx context.Context, job *config.Job, source, choice, tr
 		dr.step(ctx, StepReadData, dr.readData)
 	}
 	// 7. Remove the scratch copy and check by listing that it is gone.
+	if verified {
+		crash.Point(crash.DrillVerified)
+	}
 	dr.cleanup(ctx)
 	d.finish(ctx, rec, dr.emit)
 	dr.recordHealth(ctx)
@@ -386,6 +390,9 @@ func (dr *drillRun) restore(ctx context.Context, s *Step) error {
 	}
 	if repositoryFault(err) {
 		dr.fault = "the restore failed: " + oneLine(err)
+	}
+	if err == nil {
+		crash.Point(crash.DrillRestored)
 	}
 	return err
 }

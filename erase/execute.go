@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"steward/certs"
 	"steward/internal/audit"
 	"steward/internal/catalog"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/errs"
 	"steward/internal/keys"
 	"steward/internal/objstore"
@@ -100,19 +100,6 @@ type ExecuteOptions struct {
 	// Progress, when set, receives each step's start and end and each
 	// target's result.
 	Progress func(Event)
-}
-
-// KillAtEnv names the test hook: when set to a step's name, the process
-// kills itself with SIGKILL just after that step's journal entry says it
-// started, and when set to "<step>:<target id>", just after that target
-// was erased (tests of resumption; never set it in production).
-const KillAtEnv = "STEWARD_TEST_ERASE_KILL_AT"
-
-func killAt(point string) {
-	if v := os.Getenv(KillAtEnv); v != "" && v == point {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
-	}
 }
 
 // Event is one line of progress.
@@ -243,7 +230,7 @@ func (x *execRun) run(ctx context.Context, n int, name string, fn func(context.C
 		return err
 	}
 	x.emit(Event{Step: name, Detail: "started"})
-	killAt(name)
+	crash.At(crash.EraseStep, name)
 	err := fn(ctx, &ev)
 	row.Finished, row.Result = x.e.now(), ResultDone
 	if err != nil {
@@ -303,7 +290,7 @@ func (x *execRun) targets(ctx context.Context, step string, ev *StepEvidence, pi
 			return err
 		}
 		x.emit(Event{Step: step, Target: t.ID, Result: r.Result, Detail: r.Detail})
-		killAt(step + ":" + t.ID)
+		crash.At(crash.EraseTarget, step)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))

@@ -18,6 +18,7 @@ import (
 	"steward/internal/catalog"
 	"steward/internal/clock"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/keys"
 	"steward/internal/repo"
 	"steward/internal/resticx"
@@ -71,9 +72,12 @@ type KitOptions struct {
 }
 
 // Make adds a new escrow key to every configured repository, writes the
-// kit to opts.To and records it (see the package doc). The file is
-// claimed before any key is made; if a repository cannot be given a key,
-// the keys already added are removed again and the file too. With
+// kit to opts.To and records it (see the package doc). The name is
+// checked before any key is made, and the kit is written beside it and
+// linked into place, so a kill leaves no kit file; the escrow keys are
+// pending in the catalog until the kit is written, and the next Make
+// removes those of a Make that was killed. If a repository cannot be given
+// a key, the keys already added are removed again and the file too. With
 // opts.Rotate, an old escrow key that cannot be removed is an error
 // returned with the Record: the new kit is written and recorded.
 func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
@@ -81,10 +85,19 @@ func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
 	if _, err := ParseRecipients(cfg.Recovery.Recipients); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(opts.To, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	if _, err := os.Lstat(opts.To); err == nil {
 		return nil, fmt.Errorf("%s: %w", opts.To, ErrKitExists)
 	}
+	// Escrow keys a killed Make added: nobody holds their passwords.
+	if err := m.dropPending(ctx); err != nil {
+		return nil, err
+	}
+	// The kit is written to a partial file beside it, then linked to its
+	// name (which fails if the name was taken meanwhile): a kill leaves
+	// no file under the kit's name, and the next Make replaces the
+	// partial one.
+	part := opts.To + ".partial"
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("kit file: %w", err)
 	}
@@ -93,8 +106,8 @@ func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
 	defer func() {
 		if !written {
 			f.Close()
-			os.Remove(opts.To)
 		}
+		os.Remove(part)
 	}()
 
 	target := "kit:" + abs
@@ -111,9 +124,15 @@ func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
 		m.audit.Record(ctx, "recovery.kit", target, audit.ResultFailed, map[string]string{"error": err.Error()})
 		return nil, err
 	}
+	crash.Point(crash.RecoveryEscrowAdded)
 	sum, err := writeKit(f, kit, cfg.Recovery.Recipients)
 	for i := range kit.Repositories {
 		kit.Repositories[i].Password = "" // the only copy is the file's
+	}
+	if err == nil {
+		if err = os.Link(part, opts.To); errors.Is(err, fs.ErrExist) {
+			err = ErrKitExists
+		}
 	}
 	if err != nil {
 		m.rollback(ctx, added)
@@ -121,6 +140,9 @@ func (m *Maker) Make(ctx context.Context, opts KitOptions) (*Record, error) {
 		return nil, fmt.Errorf("%s: %w", opts.To, err)
 	}
 	written = true
+	if err := m.putPending(ctx, nil); err != nil {
+		m.d.logger().Error("forget the pending escrow keys", "err", err) // the next Make would remove the kit's keys
+	}
 
 	rec := &Record{Created: kit.Created, File: abs, SHA256: sum, Recipients: slices.Clone(cfg.Recovery.Recipients),
 		KitLocation: cfg.Recovery.KitLocation, ResticVersion: kit.ResticVersion, Rotated: opts.Rotate}
@@ -168,6 +190,13 @@ func (m *Maker) addEscrowKeys(ctx context.Context, kit *Kit) ([]escrowKey, error
 			return added, fmt.Errorf("repository %q: add the escrow key: %w", rc.Name, err)
 		}
 		added = append(added, escrowKey{r: r, id: id})
+		pending := make([]pendingKey, len(added))
+		for i, k := range added {
+			pending[i] = pendingKey{Repository: k.r.Name(), KeyID: k.id}
+		}
+		if err := m.putPending(ctx, pending); err != nil {
+			return added, err
+		}
 		m.audit.Record(ctx, "recovery.escrow_key.add", "repository:"+rc.Name, audit.ResultOK, map[string]string{"key_id": id})
 		kr := KitRepository{Name: rc.Name, Role: role(cfg, rc.Name), Location: r.Restic.Location, KeyID: id, Password: string(pw.Reveal())}
 		pw.Wipe()
@@ -215,14 +244,19 @@ func writeKit(f *os.File, kit *Kit, recipients []string) (string, error) {
 // rollback removes the escrow keys of a kit that was not written: their
 // passwords are gone.
 func (m *Maker) rollback(ctx context.Context, added []escrowKey) {
+	var left []pendingKey
 	for _, k := range added {
 		err := m.d.Repos.Restic().RemoveKey(context.WithoutCancel(ctx), k.r.Restic, k.id)
 		result, details := audit.ResultOK, map[string]string{"key_id": k.id, "reason": "the kit was not written"}
 		if err != nil {
 			result, details["error"] = audit.ResultFailed, err.Error()
 			m.d.logger().Error("remove an unused escrow key", "repository", k.r.Name(), "key", k.id, "err", err)
+			left = append(left, pendingKey{Repository: k.r.Name(), KeyID: k.id}) // the next Make tries again
 		}
 		m.audit.Record(ctx, "recovery.escrow_key.remove", "repository:"+k.r.Name(), result, details)
+	}
+	if err := m.putPending(ctx, left); err != nil {
+		m.d.logger().Error("forget the pending escrow keys", "err", err)
 	}
 }
 

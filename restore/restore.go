@@ -13,6 +13,7 @@ import (
 	"steward/internal/audit"
 	"steward/internal/clock"
 	"steward/internal/config"
+	"steward/internal/crash"
 	"steward/internal/keys"
 	"steward/internal/manifest"
 	"steward/internal/objstore"
@@ -354,6 +355,7 @@ func (r *Restorer) RunSnapshot(ctx context.Context, rs *Resolved, snap Snapshot,
 	if err != nil {
 		return res, fmt.Errorf("restore snapshot %s of source %q from repository %q into %s: %w", short(snap.ID), src.Name, rs.Repository.Name, to, err)
 	}
+	crash.Point(crash.RestoreWritten)
 	return res, nil
 }
 

@@ -45,6 +45,15 @@ echo "== go test -race"
 # -p 2: the machine has two cores; integration tests start servers.
 go test -race -count=1 -p 2 -timeout 25m "$@" ./...
 
+echo "== crash points (-tags crashpoints; docs/reliability.md)"
+# Steward killed at every crash point in turn, each command run again, the
+# end state checked with restic, psql and pdfsig; and the release build
+# checked to hold no trace of the mechanism.
+go vet -tags crashpoints ./internal/crash/ ./cmd/steward/
+./bin/staticcheck -tags crashpoints ./internal/crash/ ./cmd/steward/
+go test -race -count=1 -tags crashpoints -run TestPointKills ./internal/crash/
+go test -race -count=1 -tags crashpoints -timeout 15m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/
+
 echo "== fuzz (each target for ${FUZZ_SECONDS:-4} s, one at a time; seeds already ran above)"
 # 13 targets x 4 s: about a minute of fuzzing, under two with the builds.
 # FUZZ_SECONDS=0 skips it; scripts/fuzz.sh alone runs longer campaigns.

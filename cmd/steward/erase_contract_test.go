@@ -4,21 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"steward/erase"
-	"steward/internal/catalog"
 	"steward/internal/testenv"
 )
 
@@ -261,121 +258,6 @@ accounts:
 			}
 			return nil
 		})
-	}
-}
-
-// TestEraseResumesAfterKill: execute is killed (SIGKILL, through the test
-// hook) at the start of each step in turn, and after single targets
-// within steps; each rerun resumes, the last completes, the journal lists
-// each step once as done, and one certificate is issued.
-func TestEraseResumesAfterKill(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s3 := testenv.StartS3(t)
-	s3.MakeBucket(t, "src", testenv.WithVersioning())
-	s3.MakeBucket(t, "repo", testenv.WithVersioning())
-	mc := s3.Client(t)
-	for i := range 3 {
-		body := fmt.Sprintf("version %d", i)
-		if _, err := mc.PutObject(ctx, "src", "a.txt", strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files := filepath.Join(dir, "files")
-	testenv.WriteFiles(t, files, 4, 100)
-	os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(fmt.Sprintf(`contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
-state_dir: state
-restic: {path: %s}
-repositories:
-  - name: tokyo%s
-  - {name: copy, local: {}}
-sources:
-  - {name: files, path: {path: %s}}
-  - name: bucket%s
-jobs:
-  - {name: j, sources: [files, bucket], repository: tokyo, replicas: [copy]}
-signing: {organisation: Test Operator KK, signer: Test Signer}
-erase: {approvers: [bob], cooling_off: 1s}
-`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "repo", s3.AccessKey, s3.SecretKey), files,
-		testenv.S3YAML(t, dir, s3, "src", s3.AccessKey, s3.SecretKey))), 0o600)
-	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
-		if code, out, errOut := stewardRun(t, dir, "", args...); code != 0 {
-			t.Fatalf("%v: %d\n%s%s", args, code, out, errOut)
-		}
-	}
-	code, out, errOut := stewardRun(t, dir, "", "erase", "plan", "--as", "alice")
-	if code != 0 {
-		t.Fatalf("plan: %d\n%s%s", code, out, errOut)
-	}
-	id := strings.Fields(out)[2]
-	if code, out, errOut := stewardRun(t, dir, "", "erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "test"); code != 0 {
-		t.Fatalf("approve: %d\n%s%s", code, out, errOut)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	execute := func(killAt string) (*exec.Cmd, string, error) {
-		cmd := exec.Command(os.Args[0])
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), cliHelperEnv+"=erase execute "+id+" --as alice")
-		if killAt != "" {
-			cmd.Env = append(cmd.Env, erase.KillAtEnv+"="+killAt)
-		}
-		b, err := cmd.CombinedOutput()
-		return cmd, string(b), err
-	}
-	for _, point := range []string{erase.StepInventory, erase.StepFreeze, erase.StepCryptoErase, erase.StepCryptoErase + ":repository-key:tokyo",
-		erase.StepDelete, "s3-down", erase.StepDelete + ":bucket:bucket", erase.StepCredentials, erase.StepCatalog, erase.StepVerify,
-		erase.StepMasterKey, erase.StepMasterKey + ":" + erase.MasterKeyTarget, erase.StepCertificate} {
-		if point == "s3-down" {
-			// The S3 server stops mid-deletion: execute fails naming the
-			// step; started again, the next run goes on.
-			s3.Stop()
-			_, out, err := execute("")
-			if err == nil || !strings.Contains(out, "step "+erase.StepDelete) || !strings.Contains(out, "resume") {
-				t.Fatalf("execute with the S3 server down: %v\n%s", err, out)
-			}
-			s3.Restart()
-			continue
-		}
-		cmd, out, err := execute(point)
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("execute killed at %s: %v (%v)\n%s", point, err, cmd.ProcessState, out)
-		}
-	}
-	if _, out, err := execute(""); err != nil || !strings.Contains(out, "deletion certificate DC-") {
-		t.Fatalf("execute after the kills: %v\n%s", err, out)
-	}
-	st, err := catalog.Open(ctx, filepath.Join(dir, "state", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.Journal(ctx, id)
-	if err != nil || len(rows) != len(erase.Steps) {
-		t.Fatalf("journal: %d rows, %v; want %d", len(rows), err, len(erase.Steps))
-	}
-	for i, r := range rows {
-		if r.Name != erase.Steps[i] || r.Result != erase.ResultDone || r.Finished == "" {
-			t.Errorf("journal step %d: %+v", i+1, r)
-		}
-		if r.Name == erase.StepCryptoErase && !strings.Contains(string(r.Evidence), `"id":"repository-key:tokyo","started"`) {
-			t.Errorf("crypto-erase evidence lost the target erased before the kill: %s", r.Evidence)
-		}
-	}
-	if pdfs, _ := filepath.Glob(filepath.Join(dir, "state", "reports", "deletion-certificate-*.pdf")); len(pdfs) != 1 {
-		t.Fatalf("certificates: %v", pdfs)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, "state", "keys", "master.key")); err == nil {
-		t.Error("the master key survived the erase")
-	}
-	if code, out, errOut := stewardRun(t, dir, "", "erase", "verify", id); code != 0 {
-		t.Fatalf("verify: %d\n%s%s", code, out, errOut)
-	}
-	if _, err := mc.BucketExists(ctx, "src"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := mc.BucketExists(ctx, "src"); ok {
-		t.Fatal("bucket src survived")
 	}
 }
 

@@ -5,5 +5,6 @@
 // internal/;
 // capabilities import each other only where the design allows (drills →
 // restore, erase → certs); only internal/objstore builds an S3 client and
-// only internal/pgsql creates or drops databases and roles.
+// only internal/pgsql creates or drops databases and roles; only
+// internal/crash kills its own process (crash points, test builds only).
 package archtest

@@ -161,6 +161,41 @@ func TestOnePlaceForDatabaseDDL(t *testing.T) {
 	}
 }
 
+// selfKill is a process killing itself: a crash hook.
+var selfKill = regexp.MustCompile(`Kill\(\s*os\.Getpid\(\)`)
+
+// TestOneCrashHook: no package but internal/crash kills its own process
+// (crash points exist only in builds with -tags crashpoints; a hook
+// anywhere else would be in the release binary). The scan covers each
+// package's files as a normal build sees them, and finds internal/crash's
+// kill in its crashpoints file, so that it can tell.
+func TestOneCrashHook(t *testing.T) {
+	found := false
+	for _, p := range listPackages(t) {
+		files := p.files
+		if p.path == module+"/internal/crash" {
+			files = append(files, "on.go")
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(p.dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !selfKill.Match(b) {
+				continue
+			}
+			if p.path == module+"/internal/crash" && f == "on.go" {
+				found = true
+				continue
+			}
+			t.Errorf("%s/%s kills its own process: crash points go through internal/crash (crash.Point), which only a -tags crashpoints build has", p.path, f)
+		}
+	}
+	if !found {
+		t.Error("internal/crash/on.go kills no process: the scan finds nothing, so it cannot hold")
+	}
+}
+
 // TestServerDeclaresItsAccounts: internal/server reaches operator
 // accounts only through the narrow interfaces it declares (Authenticator,
 // Authorizer), never internal/auth's concrete Service; app adapts one to
