@@ -265,7 +265,10 @@ func FindPgDump(ctx context.Context, major int, override string) (string, error)
 func dumpVersion(ctx context.Context, bin string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	cmd := exec.CommandContext(ctx, bin, "--version")
+	// Not Steward's environment, which may hold env: secrets.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("--version: %w", err)
 	}

@@ -276,7 +276,8 @@ func (r *Runner) environment(repo *Repository, call Call) (env []string, files [
 	}
 	files = append(files, pw)
 	env = append(env, "RESTIC_REPOSITORY="+repo.Location, fmt.Sprintf("RESTIC_PASSWORD_FILE=/dev/fd/%d", 2+len(files)))
-	backend := maps.Clone(repo.Env)
+	backend := map[string]keys.Secret{}
+	maps.Copy(backend, repo.Env)
 	if call.From != nil {
 		from, err := passwordPipe(call.From.Password)
 		if err != nil {
