@@ -361,9 +361,9 @@ func (e *Engine) resticPath(ctx context.Context, rec *RunRecord, r *repo.Repo, p
 // --stdin` through an OS pipe, reading it on the way (pgsql.Dump): the
 // manifest (each table's rows and copyxxh3/v1 checksum) comes from the very
 // bytes restic stores, in the same pass, with no second read of the
-// database and nothing on disk. The password reaches pg_dump as PGPASSWORD
-// in its environment only. If pg_dump fails (its exit status) or its
-// archive cannot be read, restic's stdin is not closed — that would look
+// database and nothing on disk. The password reaches pg_dump in a
+// password file on a memfd (pgsql.Credentials), never argv or environment.
+// If pg_dump fails (its exit status) or its archive cannot be read, restic's stdin is not closed — that would look
 // like the end of a valid dump and restic would save it — restic is
 // interrupted, and the caller checks that no snapshot was saved.
 func (e *Engine) backupPostgres(ctx context.Context, rec *RunRecord, r *repo.Repo, s *source, opts RunOptions) (*resticx.Message, *built, error) {

@@ -185,7 +185,7 @@ func WriteSigned(ctx context.Context, dir, name string, render func(io.Writer) (
 	if err := out.Close(); err != nil {
 		return "", "", err
 	}
-	if err := os.Chmod(out.Name(), 0o640); err != nil {
+	if err := os.Chmod(out.Name(), 0o600); err != nil {
 		return "", "", err
 	}
 	// Link, not rename: it fails rather than replace a file that appeared

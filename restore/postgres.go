@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"steward/internal/config"
@@ -59,8 +60,8 @@ func (r *Restorer) findPgRestore(ctx context.Context, db *config.PostgresSource,
 
 // restorePostgres streams the custom-format dump (restic dump) into
 // pg_restore, which loads it into the target database in one transaction.
-// The dump never touches the disk; the password reaches pg_restore as
-// PGPASSWORD in its environment only.
+// The dump never touches the disk; the password reaches pg_restore in a
+// password file on a memfd (pgsql.Credentials), never argv or environment.
 func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snapshot, to Target, res *Result, p *progress.Meter) error {
 	db := to.Postgres
 	if _, err := pgsql.CreateDatabase(ctx, on(db, adminDB(to)), to.PostgresPassword, db.Database); err != nil {
@@ -77,17 +78,19 @@ func (r *Restorer) restorePostgres(ctx context.Context, rs *Resolved, snap Snaps
 	}
 	args := []string{"--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--clean", "--if-exists", "--dbname", db.Database}
 	env := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8", "HOME=" + r.restic.TmpDir()}
-	for k, v := range pgsql.Env(db, to.PostgresPassword) {
-		env = append(env, k+"="+string(v.Reveal()))
-	}
 	return r.dump(ctx, rs, snap, func(in io.Reader) error {
 		cr := &countingReader{r: in}
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
+		cmd.Env = slices.Clone(env)
+		closePassfile, err := pgsql.Credentials(cmd, db, to.PostgresPassword)
+		if err != nil {
+			return err
+		}
+		defer closePassfile()
 		cmd.Stdin = &progressReader{r: cr, c: cr, p: p}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
-		err := cmd.Run()
+		err = cmd.Run()
 		res.Bytes = cr.n.Load()
 		p.Update(res.Bytes, 0, true)
 		if err != nil {

@@ -19,6 +19,9 @@ import (
 var version = "dev"
 
 func main() {
+	// What Steward and its children (restic's cache, pg_dump) create is
+	// for its own user only, whatever the mode they ask for.
+	syscall.Umask(0o077)
 	ctx, stop := rootContext()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()

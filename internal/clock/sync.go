@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -58,7 +59,10 @@ func chronySync(ctx context.Context) (SyncStatus, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "-c", "tracking").Output()
+	cmd := exec.CommandContext(ctx, path, "-c", "tracking")
+	// Not Steward's environment, which may hold env: secrets.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	out, err := cmd.Output()
 	if err != nil {
 		return SyncStatus{}, false
 	}

@@ -76,7 +76,7 @@ func CreateSigningCertificate(certPath, keyPath string, subj SigningSubject, now
 	if err := WriteFileExclusive(keyPath, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := WriteFileExclusive(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := WriteFileExclusive(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
 	return x509.ParseCertificate(der)

@@ -23,7 +23,8 @@ type DumpOptions struct {
 	// Bin is the pg_dump to run (FindPgDump).
 	Bin string
 	// Source and Password are the database and its password; the password
-	// reaches pg_dump as PGPASSWORD in its environment, never argv.
+	// reaches pg_dump in a password file on a memfd (Credentials), never
+	// argv or the environment.
 	Source   *config.PostgresSource
 	Password keys.Secret
 	// Snapshot is an exported snapshot (Export) that pg_dump dumps.
@@ -72,9 +73,12 @@ func Dump(ctx context.Context, o DumpOptions, w io.Writer) (*Archive, error) {
 	// ReadArchive reads.
 	cmd := exec.CommandContext(ctx, o.Bin, "--snapshot="+o.Snapshot, "--format=custom", "--compress=0", "--no-password")
 	cmd.Env = append(append([]string{}, o.BaseEnv...), "PGOPTIONS="+DumpSession)
-	for k, v := range Env(o.Source, o.Password) {
-		cmd.Env = append(cmd.Env, k+"="+string(v.Reveal()))
+	closePassfile, err := Credentials(cmd, o.Source, o.Password)
+	if err != nil {
+		pw.Close()
+		return nil, err
 	}
+	defer closePassfile()
 	cmd.Stdout = pw
 	stderr := &tail{max: stderrKeep}
 	cmd.Stderr = stderr
@@ -86,6 +90,7 @@ func Dump(ctx context.Context, o DumpOptions, w io.Writer) (*Archive, error) {
 		return nil, fmt.Errorf("start pg_dump: %w", err)
 	}
 	pw.Close() // pg_dump holds the write end; its exit ends the stream
+	closePassfile()
 
 	out := &errWriter{w: w}
 	archive, readErr := ReadArchive(&batchTee{r: pr, w: out})

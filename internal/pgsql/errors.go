@@ -11,4 +11,7 @@ var (
 	ErrUnreachable = errors.New("PostgreSQL does not answer")
 	// ErrNoPgDump means no suitable pg_dump was found.
 	ErrNoPgDump = errors.New("pg_dump not found")
+	// ErrPasswordLineBreak means a PostgreSQL password holds a line break,
+	// which libpq's password file cannot carry.
+	ErrPasswordLineBreak = errors.New("the password holds a line break, which libpq's password file cannot carry: choose a password without one")
 )

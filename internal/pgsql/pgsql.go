@@ -166,20 +166,60 @@ func Manifest(ctx context.Context, conn *pgx.Conn, snapshotID string) ([]Table, 
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// Env is the libpq environment pg_dump needs for src: the password travels
-// as PGPASSWORD in the environment only, never in argv.
-func Env(src *config.PostgresSource, password keys.Secret) map[string]keys.Secret {
-	env := map[string]keys.Secret{
-		"PGHOST":     keys.Secret(src.Host),
-		"PGPORT":     keys.Secret(strconv.Itoa(src.Port)),
-		"PGUSER":     keys.Secret(src.User),
-		"PGDATABASE": keys.Secret(src.Database),
-		"PGSSLMODE":  keys.Secret(src.SSLMode),
+// Credentials prepares cmd (a libpq client such as pg_dump or
+// pg_restore, whose cmd.Env already holds its base environment) to connect
+// to src with password: libpq's connection variables (PGHOST, PGPORT,
+// PGUSER, PGDATABASE, PGSSLMODE, none secret) go in its environment, and
+// the password in a libpq password file on a memfd that it inherits
+// (PGPASSFILE=/dev/fd/N; Passfile). The password is never in argv or the
+// environment, where a process of the same user could read it
+// (/proc/PID/environ). closeFile closes Steward's copy of the file: call it
+// once cmd has started (or will not).
+func Credentials(cmd *exec.Cmd, src *config.PostgresSource, password keys.Secret) (closeFile func(), err error) {
+	cmd.Env = append(cmd.Env,
+		"PGHOST="+src.Host,
+		"PGPORT="+strconv.Itoa(src.Port),
+		"PGUSER="+src.User,
+		"PGDATABASE="+src.Database,
+		"PGSSLMODE="+src.SSLMode,
+	)
+	if len(password) == 0 {
+		return func() {}, nil
 	}
-	if len(password) > 0 {
-		env["PGPASSWORD"] = password
+	f, err := Passfile(password)
+	if err != nil {
+		return nil, err
 	}
-	return env
+	cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("PGPASSFILE=/dev/fd/%d", 2+len(cmd.ExtraFiles)))
+	return func() { f.Close() }, nil
+}
+
+// Passfile returns a libpq password file (see "The Password File" in the
+// PostgreSQL manual) on a memfd: one line "*:*:*:*:password" with ':' and
+// '\' escaped, mode 0600 (libpq ignores a password file that others may
+// read, or that is not a regular file; a memfd is one). A password with a
+// line break cannot be written in it and is refused.
+func Passfile(password keys.Secret) (*os.File, error) {
+	pw := password.Reveal()
+	if strings.ContainsAny(string(pw), "\r\n") {
+		return nil, fmt.Errorf("postgres password file: %w", ErrPasswordLineBreak)
+	}
+	line := make([]byte, 0, len("*:*:*:*:\n")+2*len(pw))
+	line = append(line, "*:*:*:*:"...)
+	for _, c := range pw {
+		if c == ':' || c == '\\' {
+			line = append(line, '\\')
+		}
+		line = append(line, c)
+	}
+	line = append(line, '\n')
+	f, err := keys.MemFile("pgpass", line)
+	keys.Secret(line).Wipe()
+	if err != nil {
+		return nil, fmt.Errorf("postgres password file: %w", err)
+	}
+	return f, nil
 }
 
 var versionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
@@ -225,7 +265,10 @@ func FindPgDump(ctx context.Context, major int, override string) (string, error)
 func dumpVersion(ctx context.Context, bin string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	cmd := exec.CommandContext(ctx, bin, "--version")
+	// Not Steward's environment, which may hold env: secrets.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("--version: %w", err)
 	}

@@ -63,7 +63,9 @@ var versionRE = regexp.MustCompile(`^restic (\d+)\.(\d+)\.(\d+)`)
 func Version(ctx context.Context, bin string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "version").Output()
+	cmd := exec.CommandContext(ctx, bin, "version")
+	cmd.Env = versionEnv() // not Steward's environment, which may hold env: secrets
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("%s version: %w: %s", bin, err, getRestic)
 	}
@@ -102,3 +104,8 @@ func firstLine(b []byte) string {
 func IsTransient(err error) bool {
 	return errors.Is(err, ErrLocked) || errors.Is(err, ErrTimeout)
 }
+
+// versionEnv is the environment of `restic version`: PATH and the
+// locale, nothing of Steward's own environment (which may hold the
+// secrets that env: references name).
+func versionEnv() []string { return []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"} }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -31,8 +32,12 @@ type Repository struct {
 	Location string
 	// Password opens the repository.
 	Password keys.Secret
-	// Env holds backend credentials, e.g. AWS_ACCESS_KEY_ID and
-	// AWS_SECRET_ACCESS_KEY. They reach restic through its environment only.
+	// Env holds the backend's settings and credentials, e.g.
+	// AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The
+	// keys never reach restic's environment: they go in an AWS
+	// shared-credentials file on a memfd that restic inherits
+	// (AWS_SHARED_CREDENTIALS_FILE=/dev/fd/N); the other settings, which
+	// are not secret, are in its environment.
 	Env map[string]keys.Secret
 }
 
@@ -271,7 +276,8 @@ func (r *Runner) environment(repo *Repository, call Call) (env []string, files [
 	}
 	files = append(files, pw)
 	env = append(env, "RESTIC_REPOSITORY="+repo.Location, fmt.Sprintf("RESTIC_PASSWORD_FILE=/dev/fd/%d", 2+len(files)))
-	env = appendSecrets(env, repo.Env)
+	backend := map[string]keys.Secret{}
+	maps.Copy(backend, repo.Env)
 	if call.From != nil {
 		from, err := passwordPipe(call.From.Password)
 		if err != nil {
@@ -280,7 +286,22 @@ func (r *Runner) environment(repo *Repository, call Call) (env []string, files [
 		}
 		files = append(files, from)
 		env = append(env, "RESTIC_FROM_REPOSITORY="+call.From.Location, fmt.Sprintf("RESTIC_FROM_PASSWORD_FILE=/dev/fd/%d", 2+len(files)))
-		env = appendSecrets(env, call.From.Env)
+		// restic gives both repositories one backend environment; the
+		// source's settings win, as they always have (repo.NeedsRelay
+		// keeps two S3 repositories with different keys apart).
+		maps.Copy(backend, call.From.Env)
+	}
+	creds, rest, err := s3Credentials(backend)
+	if err != nil {
+		closeFiles()
+		return nil, nil, nil, err
+	}
+	if creds != nil {
+		files = append(files, creds)
+		env = append(env, fmt.Sprintf("AWS_SHARED_CREDENTIALS_FILE=/dev/fd/%d", 2+len(files)), "AWS_PROFILE=default")
+	}
+	for _, k := range slices.Sorted(maps.Keys(rest)) {
+		env = append(env, k+"="+string(rest[k].Reveal()))
 	}
 	if call.Progress > 0 {
 		env = append(env, fmt.Sprintf("RESTIC_PROGRESS_FPS=%g", call.Progress))
@@ -511,11 +532,55 @@ func (r *Runner) baseEnv() []string {
 	return env
 }
 
-func appendSecrets(env []string, secrets map[string]keys.Secret) []string {
-	for k, v := range secrets {
-		env = append(env, k+"="+string(v.Reveal()))
+// s3Keys are the backend variables that are secret: they reach restic in
+// a shared-credentials file, never in its environment.
+var s3Keys = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+// s3Credentials takes the S3 keys out of backend: it returns them as an
+// AWS shared-credentials file (profile "default") on a memfd, nil if there
+// are none, and the rest of backend (settings that are not secret, such
+// as AWS_DEFAULT_REGION), which may go in restic's environment. restic's
+// S3 backend (minio-go's credential chain) tries the AWS_* key variables,
+// then keys given in the repository's options, then the MINIO_* variables,
+// then AWS_SHARED_CREDENTIALS_FILE: baseEnv passes none of those before
+// it, so the file is what restic uses. It is a memfd, not a pipe, because
+// restic may read it more than once (`restic copy` opens two
+// repositories).
+func s3Credentials(backend map[string]keys.Secret) (*os.File, map[string]keys.Secret, error) {
+	rest := maps.Clone(backend)
+	id, secret := rest["AWS_ACCESS_KEY_ID"], rest["AWS_SECRET_ACCESS_KEY"]
+	for _, k := range s3Keys {
+		delete(rest, k)
 	}
-	return env
+	if len(id) == 0 && len(secret) == 0 {
+		return nil, rest, nil
+	}
+	for _, v := range [][]byte{id, secret} {
+		if bytes.ContainsAny(v, "\r\n") {
+			return nil, nil, errors.New("s3 credentials: an access key or secret key holds a line break; fix the secret the repository's s3 access_key/secret_key refers to")
+		}
+	}
+	// Each value is quoted in backticks, which the ini reader restic uses
+	// takes verbatim up to the last backtick on the line: a '#' or ';' in a
+	// key would otherwise start a comment.
+	var buf bytes.Buffer
+	buf.WriteString("[default]\naws_access_key_id = `")
+	buf.Write(id)
+	buf.WriteString("`\naws_secret_access_key = `")
+	buf.Write(secret)
+	buf.WriteString("`\n")
+	f, err := keys.MemFile("restic-s3-credentials", buf.Bytes())
+	wipe(buf.Bytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("s3 credentials: %w", err)
+	}
+	return f, rest, nil
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
 }
 
 func (r *Runner) logger() *slog.Logger {
