@@ -270,6 +270,17 @@ func (p *Postgres) Stop() {
 	}
 }
 
+// Restart stops the server if it runs and starts it again on the same
+// port and data directory, so databases, roles and rows survive (an
+// outage). Call it from the test's goroutine.
+func (p *Postgres) Restart() {
+	p.t.Helper()
+	p.Stop()
+	if err := p.start(); err != nil {
+		p.t.Fatalf("testenv: restart postgresql: %v\n%s", err, logTail(p.LogPath))
+	}
+}
+
 // DSN returns a connection URL for database db as the superuser, over TCP
 // with the password, without TLS.
 func (p *Postgres) DSN(db string) string {
