@@ -43,7 +43,7 @@ echo "== govulncheck (req 16, 21)"
 
 echo "== go test -race"
 # -p 2: the machine has two cores; integration tests start servers.
-go test -race -count=1 -p 2 -timeout 25m "$@" ./...
+go test -race -count=1 -p 2 -timeout 45m "$@" ./...
 
 echo "== crash points (-tags crashpoints; docs/reliability.md)"
 # Steward killed at every crash point in turn, each command run again, the
