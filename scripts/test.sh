@@ -52,10 +52,7 @@ echo "== crash points (-tags crashpoints; docs/reliability.md)"
 go vet -tags crashpoints ./internal/crash/ ./cmd/steward/
 ./bin/staticcheck -tags crashpoints ./internal/crash/ ./cmd/steward/
 go test -race -count=1 -tags crashpoints -run TestPointKills ./internal/crash/
-# Without -race: each point runs steward as a subprocess of the test binary
-# (some 40 of them), which the race build slows; the same code
-# runs under -race in the suite above.
-go test -count=1 -tags crashpoints -timeout 15m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/
+go test -race -count=1 -tags crashpoints -timeout 15m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/
 
 echo "== fuzz (each target for ${FUZZ_SECONDS:-4} s, one at a time; seeds already ran above)"
 # 13 targets x 4 s: about a minute of fuzzing, under two with the builds.
