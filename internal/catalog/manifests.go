@@ -156,7 +156,21 @@ func (s *SQLite) ManifestBody(ctx context.Context, sum string) (io.ReadCloser, e
 	if err != nil {
 		return nil, fmt.Errorf("catalog: read manifest: %w", err)
 	}
-	chunks := &chunkReader{ctx: ctx, db: s.db, sum: sum}
+	return openBody(sum, codec, size, func(seq int) ([]byte, error) {
+		var data []byte
+		err := s.db.QueryRowContext(ctx, `SELECT data FROM manifest_chunks WHERE sha256 = ? AND seq = ?`, sum, seq).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, io.EOF
+		}
+		return data, err
+	})
+}
+
+// openBody streams the body sum (codec, size bytes) whose chunks chunk
+// reads in order (io.EOF after the last), checking its size and SHA-256 at
+// its end. Both stores read bodies through it.
+func openBody(sum, codec string, size int64, chunk func(seq int) ([]byte, error)) (io.ReadCloser, error) {
+	chunks := &chunkReader{chunk: chunk}
 	b := &bodyReader{sum: sum, size: size, h: sha256.New()}
 	switch codec {
 	case codecIdentity:
@@ -175,12 +189,10 @@ func (s *SQLite) ManifestBody(ctx context.Context, sum string) (io.ReadCloser, e
 
 // chunkReader reads a body's chunks in order, one query each.
 type chunkReader struct {
-	ctx context.Context
-	db  *sql.DB
-	sum string
-	seq int
-	buf []byte
-	eof bool
+	chunk func(seq int) ([]byte, error)
+	seq   int
+	buf   []byte
+	eof   bool
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
@@ -188,14 +200,15 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		if r.eof {
 			return 0, io.EOF
 		}
-		err := r.db.QueryRowContext(r.ctx, `SELECT data FROM manifest_chunks WHERE sha256 = ? AND seq = ?`, r.sum, r.seq).Scan(&r.buf)
-		if errors.Is(err, sql.ErrNoRows) {
+		data, err := r.chunk(r.seq)
+		if err == io.EOF {
 			r.eof = true
 			continue
 		}
 		if err != nil {
 			return 0, fmt.Errorf("catalog: read manifest chunk %d: %w", r.seq, err)
 		}
+		r.buf = data
 		r.seq++
 	}
 	n := copy(p, r.buf)

@@ -788,51 +788,14 @@ func (p *Postgres) ManifestBody(ctx context.Context, sum string) (io.ReadCloser,
 	if err != nil {
 		return nil, fmt.Errorf("catalog: read manifest: %w", err)
 	}
-	chunks := &pgChunkReader{ctx: ctx, pool: p.pool, sum: sum}
-	b := &bodyReader{sum: sum, size: size, h: sha256.New()}
-	switch codec {
-	case codecIdentity:
-		b.r = chunks
-	case codecZstd:
-		dec, err := zstd.NewReader(chunks, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdWindow))
-		if err != nil {
-			return nil, fmt.Errorf("catalog: read manifest: %w", err)
-		}
-		b.r, b.close = dec, dec.Close
-	default:
-		return nil, fmt.Errorf("catalog: manifest %s has codec %q, which this version does not read", sum, codec)
-	}
-	return b, nil
-}
-
-// pgChunkReader reads a body's chunks in order, one query each.
-type pgChunkReader struct {
-	ctx  context.Context
-	pool *pgxpool.Pool
-	sum  string
-	seq  int
-	buf  []byte
-	eof  bool
-}
-
-func (r *pgChunkReader) Read(b []byte) (int, error) {
-	for len(r.buf) == 0 {
-		if r.eof {
-			return 0, io.EOF
-		}
-		err := r.pool.QueryRow(r.ctx, `SELECT data FROM manifest_chunks WHERE sha256 = $1 AND seq = $2`, r.sum, r.seq).Scan(&r.buf)
+	return openBody(sum, codec, size, func(seq int) ([]byte, error) {
+		var data []byte
+		err := p.pool.QueryRow(ctx, `SELECT data FROM manifest_chunks WHERE sha256 = $1 AND seq = $2`, sum, seq).Scan(&data)
 		if errors.Is(err, pgx.ErrNoRows) {
-			r.eof = true
-			continue
+			return nil, io.EOF
 		}
-		if err != nil {
-			return 0, fmt.Errorf("catalog: read manifest chunk %d: %w", r.seq, err)
-		}
-		r.seq++
-	}
-	n := copy(b, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
+		return data, err
+	})
 }
 
 // DeleteManifest implements ManifestStore.
