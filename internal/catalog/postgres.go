@@ -355,21 +355,12 @@ func pgLimit(limit int) *int {
 }
 
 func (p *Postgres) queryRuns(ctx context.Context, where string, args ...any) ([]RunRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, job, source, repository, snapshot_id, started, finished, result, record FROM runs `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read runs: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunRow, error) {
-		var r RunRow
-		var rec string
-		err := row.Scan(&r.ID, &r.Job, &r.Source, &r.Repository, &r.SnapshotID, &r.Started, &r.Finished, &r.Result, &rec)
-		r.Record = json.RawMessage(rec)
-		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read runs: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "runs", `SELECT id, job, source, repository, snapshot_id, started, finished, result, record FROM runs `+where, args,
+		func(row pgx.CollectableRow) (RunRow, error) {
+			var r RunRow
+			err := row.Scan(&r.ID, &r.Job, &r.Source, &r.Repository, &r.SnapshotID, &r.Started, &r.Finished, &r.Result, (*jsonText)(&r.Record))
+			return r, err
+		})
 }
 
 // PutSnapshot implements SnapshotStore.
@@ -411,21 +402,12 @@ func (p *Postgres) JobSnapshots(ctx context.Context, job string) ([]SnapshotRow,
 }
 
 func (p *Postgres) querySnapshots(ctx context.Context, where string, args ...any) ([]SnapshotRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT repository, snapshot_id, job, source, time, record FROM snapshots `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read snapshots: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SnapshotRow, error) {
-		var r SnapshotRow
-		var rec string
-		err := row.Scan(&r.Repository, &r.SnapshotID, &r.Job, &r.Source, &r.Time, &rec)
-		r.Record = json.RawMessage(rec)
-		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read snapshots: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "snapshots", `SELECT repository, snapshot_id, job, source, time, record FROM snapshots `+where, args,
+		func(row pgx.CollectableRow) (SnapshotRow, error) {
+			var r SnapshotRow
+			err := row.Scan(&r.Repository, &r.SnapshotID, &r.Job, &r.Source, &r.Time, (*jsonText)(&r.Record))
+			return r, err
+		})
 }
 
 // PutDrill implements DrillStore.
@@ -462,21 +444,12 @@ func (p *Postgres) DrillsWithResult(ctx context.Context, result string) ([]Drill
 }
 
 func (p *Postgres) queryDrills(ctx context.Context, where string, args ...any) ([]DrillRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, job, started, finished, result, record FROM drills `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read drills: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DrillRow, error) {
-		var r DrillRow
-		var rec string
-		err := row.Scan(&r.ID, &r.Job, &r.Started, &r.Finished, &r.Result, &rec)
-		r.Record = json.RawMessage(rec)
-		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read drills: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "drills", `SELECT id, job, started, finished, result, record FROM drills `+where, args,
+		func(row pgx.CollectableRow) (DrillRow, error) {
+			var r DrillRow
+			err := row.Scan(&r.ID, &r.Job, &r.Started, &r.Finished, &r.Result, (*jsonText)(&r.Record))
+			return r, err
+		})
 }
 
 // PutErasePlan implements EraseStore.
@@ -508,21 +481,12 @@ func (p *Postgres) ErasePlans(ctx context.Context) ([]ErasePlanRow, error) {
 }
 
 func (p *Postgres) queryPlans(ctx context.Context, where string, args ...any) ([]ErasePlanRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, created, status, record FROM erase_plans `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read erase plans: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ErasePlanRow, error) {
-		var e ErasePlanRow
-		var rec string
-		err := row.Scan(&e.ID, &e.Created, &e.Status, &rec)
-		e.Record = json.RawMessage(rec)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read erase plans: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "erase plans", `SELECT id, created, status, record FROM erase_plans `+where, args,
+		func(row pgx.CollectableRow) (ErasePlanRow, error) {
+			var e ErasePlanRow
+			err := row.Scan(&e.ID, &e.Created, &e.Status, (*jsonText)(&e.Record))
+			return e, err
+		})
 }
 
 // PutJournal implements EraseStore.
@@ -543,21 +507,12 @@ func (p *Postgres) PutJournal(ctx context.Context, j JournalRow) error {
 
 // Journal implements EraseStore.
 func (p *Postgres) Journal(ctx context.Context, planID string) ([]JournalRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT plan_id, step, name, started, finished, result, evidence FROM erase_journal WHERE plan_id = $1 ORDER BY step`, planID)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read erase journal: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (JournalRow, error) {
-		var j JournalRow
-		var ev string
-		err := row.Scan(&j.PlanID, &j.Step, &j.Name, &j.Started, &j.Finished, &j.Result, &ev)
-		j.Evidence = json.RawMessage(ev)
-		return j, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read erase journal: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "erase journal", `SELECT plan_id, step, name, started, finished, result, evidence FROM erase_journal WHERE plan_id = $1 ORDER BY step`, []any{planID},
+		func(row pgx.CollectableRow) (JournalRow, error) {
+			var j JournalRow
+			err := row.Scan(&j.PlanID, &j.Step, &j.Name, &j.Started, &j.Finished, &j.Result, (*jsonText)(&j.Evidence))
+			return j, err
+		})
 }
 
 // ClaimRun implements ScheduleStore: the primary key (job, due) lets one
@@ -573,19 +528,12 @@ func (p *Postgres) ClaimRun(ctx context.Context, c ClaimRow) (bool, error) {
 
 // Claims implements ScheduleStore.
 func (p *Postgres) Claims(ctx context.Context, job string, limit int) ([]ClaimRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT job, due, daemon, claimed FROM schedule_claims WHERE job = $1 ORDER BY due DESC LIMIT $2`, job, pgLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read claims: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ClaimRow, error) {
-		var c ClaimRow
-		err := row.Scan(&c.Job, &c.Due, &c.Daemon, &c.Claimed)
-		return c, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read claims: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "claims", `SELECT job, due, daemon, claimed FROM schedule_claims WHERE job = $1 ORDER BY due DESC LIMIT $2`, []any{job, pgLimit(limit)},
+		func(row pgx.CollectableRow) (ClaimRow, error) {
+			var c ClaimRow
+			err := row.Scan(&c.Job, &c.Due, &c.Daemon, &c.Claimed)
+			return c, err
+		})
 }
 
 // PutOperator implements OperatorStore.
@@ -623,15 +571,8 @@ func (p *Postgres) Operator(ctx context.Context, name string) (OperatorRow, erro
 
 // Operators implements OperatorStore.
 func (p *Postgres) Operators(ctx context.Context) ([]OperatorRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT `+operatorColumns+` FROM operators ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read operators: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OperatorRow, error) { return scanOperator(row) })
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read operators: %w", err)
-	}
-	return out, nil
+	return pgRows(ctx, p.pool, "operators", `SELECT `+operatorColumns+` FROM operators ORDER BY name`, nil,
+		func(row pgx.CollectableRow) (OperatorRow, error) { return scanOperator(row) })
 }
 
 // UpdateOperator implements OperatorStore: the row is read FOR UPDATE, so
@@ -871,3 +812,34 @@ func (p *Postgres) PurgeManifests(ctx context.Context) (int64, error) {
 }
 
 var _ Store = (*Postgres)(nil)
+
+// pgRows runs query and scans every row with scan; what names the rows in
+// errors ("catalog: read what: …").
+func pgRows[T any](ctx context.Context, pool *pgxpool.Pool, what, query string, args []any, scan func(pgx.CollectableRow) (T, error)) ([]T, error) {
+	rows, err := pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// jsonText scans a text column into a json.RawMessage.
+type jsonText json.RawMessage
+
+func (j *jsonText) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*j = jsonText(v)
+	case []byte:
+		*j = append(jsonText(nil), v...)
+	case nil:
+		*j = nil
+	default:
+		return fmt.Errorf("catalog: a JSON column holds %T", src)
+	}
+	return nil
+}
