@@ -23,8 +23,10 @@ func TestReliabilityDocCoversTheSuite(t *testing.T) {
 	tests, targets := testFuncs(t, root)
 
 	// Every test the document names exists (a subtest by its test).
+	missing := map[string]bool{}
 	for _, m := range regexp.MustCompile("`(Test\\w+)(/[^`]*)?`").FindAllStringSubmatch(doc, -1) {
-		if !tests[m[1]] {
+		if !tests[m[1]] && !missing[m[1]] {
+			missing[m[1]] = true
 			t.Errorf("docs/reliability.md names %s, which no _test.go file defines", m[1])
 		}
 	}
