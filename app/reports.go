@@ -41,6 +41,10 @@ type SignedReport struct {
 	// recording it) is adopted — recorded, its audit head anchored —
 	// instead of signing a second report of the same subject.
 	Filed string
+	// AdoptOnly, with Filed, only adopts: when no unrecorded report of the
+	// subject is on file, WriteSignedReport signs nothing and returns a
+	// Written with no Path (and records nothing).
+	AdoptOnly bool
 }
 
 // Written is a signed report on disk.
@@ -75,7 +79,7 @@ func (a *App) WriteSignedReport(ctx context.Context, r SignedReport) (Written, e
 		if err != nil {
 			return fail(err)
 		}
-		if ok {
+		if ok || r.AdoptOnly {
 			return w, nil
 		}
 	}
