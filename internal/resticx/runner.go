@@ -198,8 +198,43 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		e.kind, e.Message = ErrStalled, fmt.Sprintf("no progress for %s: check that repository %q (%s) answers", d.Round(time.Second), repo.Name, repo.Location)
 	} else if silent != "" {
 		e.kind, e.Message = ErrStalled, silent
+	} else if full := noSpace(e.Message, res); full != "" {
+		if full != e.Message {
+			full = e.Message + ": " + full
+		}
+		e.kind, e.Message = ErrDiskFull, r.fullDisk(repo, call.From, full)
 	}
 	return res, e
+}
+
+// noSpace returns restic's message that says a disk is full (ENOSPC):
+// msg, or else the first such "error" message in res, or "".
+func noSpace(msg string, res *Result) string {
+	const enospc = "no space left on device"
+	if strings.Contains(msg, enospc) {
+		return msg
+	}
+	for _, m := range res.Errors {
+		if m.Error != nil && strings.Contains(m.Error.Message, enospc) {
+			return m.Error.Message
+		}
+	}
+	return ""
+}
+
+// fullDisk names the disk that restic found full in msg: a repository's
+// (repo or from, when local), the state dir's (restic's cache and
+// temporary files), or else the path in msg itself.
+func (r *Runner) fullDisk(repo, from *Repository, msg string) string {
+	for _, rp := range []*Repository{repo, from} {
+		if rp != nil && rp.Location != "" && strings.Contains(msg, rp.Location) {
+			return fmt.Sprintf("repository %q (%s): %s", rp.Name, rp.Location, msg)
+		}
+	}
+	if r.StateDir != "" && strings.Contains(msg, r.StateDir) {
+		return fmt.Sprintf("the state dir (%s), which holds restic's cache and temporary files: %s", r.StateDir, msg)
+	}
+	return msg
 }
 
 // watchLiveness, when after > 0, samples pid's signs of life (see
