@@ -88,6 +88,11 @@ erase: {approvers: [bob], cooling_off: 1s}
 		filler := fillDiskBut(t, disk, 0)
 		fails("backup", "run")
 		fails("drill", "run")
+		restored := filepath.Join(elsewhere, "restored")
+		fails("restore", "--to", restored)
+		if n := countFiles(restored); n > 0 {
+			t.Errorf("the failed restore left %d files", n)
+		}
 		kit := filepath.Join(elsewhere, "kit.age")
 		keys := func() (n int) {
 			for _, loc := range locations {
@@ -111,6 +116,10 @@ erase: {approvers: [bob], cooling_off: 1s}
 		check()
 		run("backup", "run")
 		run("drill", "run")
+		run("restore", "--to", restored)
+		if n := countFiles(restored); n != 3 {
+			t.Errorf("the restore once space was freed wrote %d files, want 3", n)
+		}
 		run("recovery", "kit", "--to", kit)
 		run("audit", "verify")
 		rec = readRecords(t, dir, "nightly")
