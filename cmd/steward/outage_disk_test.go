@@ -131,6 +131,44 @@ erase: {approvers: [bob], cooling_off: 1s}
 			t.Errorf("%d successful backups after freeing space, want %d", got, before+2)
 		}
 
+		// The daemon: its scheduled backups fail while the repository's
+		// disk is full, naming it, and complete once space is freed.
+		cfgPath := filepath.Join(dir, "steward.yaml")
+		cfg, _ := os.ReadFile(cfgPath)
+		os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "repository: tokyo}", "repository: tokyo, schedule: \"*/2 * * * * *\"}", 1)), 0o600)
+		filler = fillDiskBut(t, disk, 0)
+		ok := readRecords(t, dir, "nightly").backupsOK
+		d := startServe(t, dir, nil)
+		d.waitUntil(t, "a scheduled backup failing on the full disk", diskFullBound, func() bool {
+			return strings.Contains(d.out.String(), `disk is full: repository \"tokyo\"`)
+		})
+		if got := readRecords(t, dir, "nightly").backupsOK; got != ok {
+			t.Errorf("the daemon recorded %d ok backups on a full repository disk, want %d", got, ok)
+		}
+		os.Remove(filler)
+		d.waitUntil(t, "a scheduled backup once space is freed", 30*time.Second, func() bool {
+			return readRecords(t, dir, "nightly").backupsOK > ok
+		})
+		if code := d.stop(t, 30*time.Second); code != 0 {
+			t.Errorf("serve exit %d:\n%s", code, d.out.String())
+		}
+		os.WriteFile(cfgPath, cfg, 0o600)
+		check()
+
+		// A restore (into another disk) from the repository on the full
+		// disk: restic cannot even lock it.
+		restored := filepath.Join(dir, "restored")
+		filler = fillDiskBut(t, disk, 0)
+		fails([]string{`repository "tokyo"`, "disk is full", "free space"}, "restore", "--job", "nightly", "--to", restored)
+		if n := countFiles(restored); n > 0 {
+			t.Errorf("the failed restore left %d files", n)
+		}
+		os.Remove(filler)
+		run("restore", "--job", "nightly", "--to", restored)
+		if n := countFiles(restored); n != 5 {
+			t.Errorf("the restore once space was freed wrote %d files, want 5", n)
+		}
+
 		// The drill's scratch has room for part of the restore only.
 		passed := readRecords(t, dir, "nightly").drillsPassed
 		filler = fillDiskBut(t, disk, 1<<20)
