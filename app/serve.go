@@ -64,6 +64,13 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		out = io.Discard
 	}
 	log := a.Log.With("component", "serve")
+	// A catalog that can only read (its disk was full, or read-only, when
+	// it was opened) stays so for the process's life: every scheduled run
+	// would fail to be recorded, even once space is back. Refuse to start,
+	// so that the service manager's restart picks the catalog up again.
+	if ro, ok := a.Catalog.(interface{ ReadOnly() error }); ok && ro.ReadOnly() != nil {
+		return fmt.Errorf("serve: catalog: %w and start the daemon again; nothing was scheduled", ro.ReadOnly())
+	}
 	n, err := a.Notifier()
 	if err != nil {
 		return err
