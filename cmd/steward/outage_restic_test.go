@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -264,6 +265,23 @@ recovery: {recipients: [%s]}
 			t.Errorf("the rerun's kit: %v", err)
 		}
 	})
+	t.Run("erase hand-over export", func(t *testing.T) {
+		// The export the city receives before erasure (req 4) reads each
+		// source's snapshot with restic dump.
+		to := filepath.Join(dir, "handover")
+		fails(t, "dump", "disk", "handover", "export", "--to", to)
+		if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the failed hand-over export left %s: %v", to, err)
+		}
+		if n := strings.Count(auditActions(t, dir), "handover.export:ok"); n != 0 {
+			t.Errorf("%d hand-over exports recorded ok after the failure", n)
+		}
+		clean(t, "hand-over export")
+		succeeds(t, "handover", "export", "--to", to)
+		if n := strings.Count(auditActions(t, dir), "handover.export:ok"); n != 1 {
+			t.Errorf("%d hand-over exports recorded ok after the rerun, want 1", n)
+		}
+	})
 	t.Run("daemon check", func(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg+"checks: {schedule: \"*/2 * * * * *\"}\n"), 0o600)
 		d := startServe(t, dir, nil)
@@ -298,4 +316,21 @@ func countFiles(dir string) int {
 		return nil
 	})
 	return n
+}
+
+// auditActions is the audit log as "action:result" words, one per record.
+func auditActions(t *testing.T, dir string) string {
+	t.Helper()
+	code, out, errOut := stewardRun(t, dir, "", "audit", "export")
+	if code != 0 {
+		t.Fatalf("audit export: %d\n%s", code, errOut)
+	}
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var rec struct{ Action, Result string }
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			fmt.Fprintf(&b, "%s:%s ", rec.Action, rec.Result)
+		}
+	}
+	return b.String()
 }
