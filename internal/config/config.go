@@ -55,7 +55,9 @@ type Restic struct {
 	Path    string   `yaml:"path"`
 	Timeout Duration `yaml:"timeout"`
 	// StallTimeout stops a backup whose progress has stopped for this
-	// long (a storage that no longer answers), naming the repository.
+	// long (a storage that no longer answers), and any restic call that
+	// has been retrying a failing storage for this long (a restore, a
+	// drill, a check), naming the repository.
 	StallTimeout Duration `yaml:"stall_timeout"`
 }
 
