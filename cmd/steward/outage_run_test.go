@@ -78,11 +78,17 @@ func procEnv(pid int, name string) string {
 	return ""
 }
 
-// procWritten is how many bytes process pid has written (wchar).
-func procWritten(pid int) int64 {
+// procWritten is how many bytes process pid has written (wchar: write
+// calls, not sends on a socket).
+func procWritten(pid int) int64 { return procIO(pid, "wchar") }
+
+// procRead is how many bytes process pid has read (rchar).
+func procRead(pid int) int64 { return procIO(pid, "rchar") }
+
+func procIO(pid int, field string) int64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			return n
 		}
