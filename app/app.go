@@ -208,7 +208,7 @@ func (a *App) Restic(ctx context.Context) (*resticx.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.restic = &resticx.Runner{Bin: bin, StateDir: a.Config.StateDir, Timeout: a.Config.Restic.Timeout.D(), RetryLimit: a.Config.Restic.StallTimeout.D(), Log: a.Log, TimeZone: a.Config.Contract.TimeZone}
+	a.restic = &resticx.Runner{Bin: bin, StateDir: a.Config.StateDir, Timeout: a.Config.Restic.Timeout.D(), StallAfter: a.Config.Restic.StallTimeout.D(), Log: a.Log, TimeZone: a.Config.Contract.TimeZone}
 	return a.restic, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -135,9 +136,14 @@ func (a *App) ExportAudit(ctx context.Context, w io.Writer, since, until time.Ti
 	if err != nil {
 		return n, err
 	}
-	if f, ok := w.(interface{ Sync() error }); ok {
-		if err := f.Sync(); err != nil {
-			return n, err
+	// A file (--output) is synced before the export is recorded; a pipe
+	// or a terminal cannot be (fsync fails on them with EINVAL), and
+	// `steward audit export | jq` must work.
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if err := f.Sync(); err != nil {
+				return n, err
+			}
 		}
 	}
 	details := map[string]string{"records": fmt.Sprint(n), "since": sinceArg, "until": untilArg}

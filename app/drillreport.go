@@ -40,6 +40,9 @@ func (a *App) DrillReportPDF(ctx context.Context, id string) (Written, *certs.Dr
 		Reason: "Restore drill report / 復旧訓練報告書",
 		Action: "drill.report", Target: "drill:" + rec.DrillID,
 		Details: map[string]string{"result": rec.Result},
+		// A finished drill's record does not change: a report of it filed
+		// by a run killed before recording it is that report.
+		Filed: "drill-" + rec.DrillID + "-",
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
 			return certs.RenderDrillReport(w, rep, o)
 		},

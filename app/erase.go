@@ -59,7 +59,8 @@ func (a *App) recoveryKits(ctx context.Context) ([]certs.RecoveryKit, error) {
 // signForErase renders, signs and files erase's PDF (the deletion
 // certificate, which only erase renders).
 func (a *App) signForErase(ctx context.Context, r erase.SignRequest) (string, string, error) {
-	w, err := a.WriteSignedReport(ctx, SignedReport{File: r.File, Reason: r.Reason, Action: r.Action, Target: r.Target, Details: r.Details, Render: r.Render})
+	w, err := a.WriteSignedReport(ctx, SignedReport{File: r.File, Reason: r.Reason, Action: r.Action, Target: r.Target, Details: r.Details, Render: r.Render,
+		Filed: r.Filed, AdoptOnly: r.Filed != ""})
 	return w.Path, w.SHA256, err
 }
 

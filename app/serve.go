@@ -64,6 +64,13 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		out = io.Discard
 	}
 	log := a.Log.With("component", "serve")
+	// A catalog that can only read (its disk was full, or read-only, when
+	// it was opened) stays so for the process's life: every scheduled run
+	// would fail to be recorded, even once space is back. Refuse to start,
+	// so that the service manager's restart picks the catalog up again.
+	if ro, ok := a.Catalog.(interface{ ReadOnly() error }); ok && ro.ReadOnly() != nil {
+		return fmt.Errorf("serve: catalog: %w and start the daemon again; nothing was scheduled", ro.ReadOnly())
+	}
 	n, err := a.Notifier()
 	if err != nil {
 		return err
@@ -401,11 +408,24 @@ func (a *App) scheduledDrill(ctx context.Context, n *notify.Notifier) error {
 	return err
 }
 
-// lastDrill is when the last drill started (zero if none did).
+// lastDrill is when the last drill that ended started (zero if none
+// did). As for backups (lastBackup), a drill still marked running when
+// the scheduler asks (Steward was killed during it) or interrupted does
+// not count: it proved nothing, so the drill is due at once, not at the
+// next scheduled time (a quarter later for a quarterly schedule).
 func (a *App) lastDrill(ctx context.Context) (time.Time, error) {
-	recs, err := a.Catalog.Drills(ctx, 1)
-	if err != nil || len(recs) == 0 {
+	recs, err := a.Catalog.Drills(ctx, lastDrillRecords)
+	if err != nil {
 		return time.Time{}, err
 	}
-	return a.Clock.Parse(recs[0].Started)
+	for _, r := range recs {
+		if r.Result != "" && r.Result != drills.ResultInterrupted {
+			return a.Clock.Parse(r.Started)
+		}
+	}
+	return time.Time{}, nil
 }
+
+// lastDrillRecords is how many of the newest drills lastDrill reads: a
+// few may have been interrupted.
+const lastDrillRecords = 20

@@ -693,22 +693,37 @@ func (x *execRun) certificate(ctx context.Context, ev *StepEvidence) error {
 		return err
 	}
 	file := "deletion-certificate-" + bundle.CertificateID + ".pdf"
-	if b, err := os.ReadFile(filepath.Join(x.e.dir.Reports(), file)); err == nil {
-		// Signed and filed by a run killed before its journal entry said
-		// so: that one is the certificate, never a second.
-		h := sha256.Sum256(b)
-		ev.Certificate = &Issued{ID: bundle.CertificateID, Path: filepath.Join(x.e.dir.Reports(), file), SHA256: hex.EncodeToString(h[:]), Status: bundle.Status()}
-		ev.Note = "found signed and filed by an earlier, interrupted run"
-		return nil
-	}
-	path, sum, err := x.e.sign(ctx, SignRequest{
+	req := SignRequest{
 		File: file, Reason: "データ消去証明書 / Deletion certificate " + bundle.CertificateID,
 		Action: "erase.certificate", Target: "plan:" + x.p.ID,
 		Details: map[string]string{"certificate": bundle.CertificateID, "status": bundle.Status()},
 		Render: func(w io.Writer, o certs.RenderOptions) (*certs.Rendered, error) {
 			return certs.IssueCertificate(w, bundle, o)
 		},
-	})
+	}
+	if b, err := os.ReadFile(filepath.Join(x.e.dir.Reports(), file)); err == nil {
+		// Signed and filed by a run killed before its journal entry said
+		// so: that one is the certificate, never a second. Killed before
+		// its audit record too (crash point certs.pdf-written), it is
+		// recorded now, as the run would have: the audit record and the
+		// report anchor of the audit head it carries.
+		adopt := req
+		adopt.Filed = strings.TrimSuffix(file, ".pdf")
+		path, sum, err := x.e.sign(ctx, adopt)
+		if err != nil {
+			return err
+		}
+		ev.Note = "signed and filed by an earlier, interrupted run, which had recorded it"
+		if path == "" {
+			h := sha256.Sum256(b)
+			path, sum = filepath.Join(x.e.dir.Reports(), file), hex.EncodeToString(h[:])
+		} else {
+			ev.Note = "signed and filed by an earlier, interrupted run, which had not recorded it: recorded now"
+		}
+		ev.Certificate = &Issued{ID: bundle.CertificateID, Path: path, SHA256: sum, Status: bundle.Status()}
+		return nil
+	}
+	path, sum, err := x.e.sign(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -719,8 +734,12 @@ func (x *execRun) certificate(ctx context.Context, ev *StepEvidence) error {
 // SignRequest asks the app to render, sign and file a PDF.
 type SignRequest struct {
 	File, Reason, Action, Target string
-	Details                      map[string]string
-	Render                       func(io.Writer, certs.RenderOptions) (*certs.Rendered, error)
+	// Filed, when set, only adopts a report of the subject filed but not
+	// recorded (the file-name prefix of its reports): see app's
+	// SignedReport.Filed. The path is empty when there was none to adopt.
+	Filed   string
+	Details map[string]string
+	Render  func(io.Writer, certs.RenderOptions) (*certs.Rendered, error)
 }
 
 // Outcome is plan id with its journal, certificate and exceptions so far.

@@ -315,7 +315,9 @@ func (r *Restorer) RunSnapshot(ctx context.Context, rs *Resolved, snap Snapshot,
 		details["force"] = "true"
 	}
 	target := "snapshot:" + snap.ID
-	r.rec.Record(ctx, "restore", target, audit.ResultStarted, details)
+	if err := r.rec.Begin(ctx, "restore", target, audit.ResultStarted, details); err != nil {
+		return nil, fmt.Errorf("restore of source %q: the audit log cannot record it, so nothing was restored: %w", src.Name, err)
+	}
 	emit := func(ev Event) {
 		if opts.Progress != nil {
 			ev.Time, ev.Source, ev.SnapshotID = r.clock.Now(), src.Name, snap.ID

@@ -129,3 +129,18 @@ func TestAuditVerifyChecksCheckpoints(t *testing.T) {
 		t.Fatalf("audit verify with an altered checkpoint: exit %d\n%s", code, out)
 	}
 }
+
+// TestAuditExportToPipe: `steward audit export` writes to a pipe (as in
+// `steward audit export | jq`), not only to a file: its standard output
+// cannot be synced, and that is no error. Each line is a record.
+func TestAuditExportToPipe(t *testing.T) {
+	dir := initDemo(t)
+	d := startSteward(t, dir, nil, "audit", "export")
+	<-d.exited
+	if d.err != nil {
+		t.Fatalf("audit export into a pipe: %v\n%s", d.err, d.out.String())
+	}
+	if out := d.out.String(); !strings.Contains(out, `"action":"steward.init"`) {
+		t.Fatalf("audit export into a pipe printed:\n%s", out)
+	}
+}

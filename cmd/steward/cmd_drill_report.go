@@ -21,7 +21,10 @@ func newDrillReportCommand(g *globalOptions) *cli.Command {
 PDF in Japanese and English: every step and check, RTO and RPO against their
 targets, the read-data subset, deviations, the cleanup result, and a chart
 of RTO and RPO over the job's last drills. The record is embedded in the
-PDF. The file goes to <state_dir>/reports/; its path and SHA-256 are printed.`,
+PDF. The file goes to <state_dir>/reports/; its path and SHA-256 are printed.
+When an earlier ` + "`drill report`" + ` of the same drill stopped after filing its PDF
+but before recording it (the audit log does not name it), that PDF is
+recorded and printed instead: a drill never gets a second report that way.`,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := requireArgs(cmd, 1, "one drill id"); err != nil {
 				return err

@@ -18,6 +18,12 @@ import (
 // independent check that nothing in the repository is damaged.
 func plainRestic(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
+	return plainResticAt(t, dir, name, filepath.Join(dir, "state", "repositories", name), args...)
+}
+
+// plainResticAt is plainRestic on the local repository name at location.
+func plainResticAt(t *testing.T, dir, name, location string, args ...string) string {
+	t.Helper()
 	a, err := openApp(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func plainRestic(t *testing.T, dir, name string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "bin", "restic"), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "RESTIC_CACHE_DIR=" + filepath.Join(tmp, "cache"),
-		"RESTIC_REPOSITORY=" + filepath.Join(dir, "state", "repositories", name), "RESTIC_PASSWORD_FILE=" + pwFile}
+		"RESTIC_REPOSITORY=" + location, "RESTIC_PASSWORD_FILE=" + pwFile}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("restic %v on %s: %v\n%s", args, name, err, out)

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,9 +39,12 @@ import (
 // they are every point in crash.List (TestCrashPointsListed).
 var crashScenarios = map[string][]string{
 	"TestCrashBackupDrillRestore": {crash.BackupRunStarted, crash.BackupSnapshotSaved, crash.BackupManifestStored, crash.BackupReplicasCopied,
-		crash.BackupRetention, crash.DrillRestored, crash.DrillVerified, crash.RestoreWritten, crash.RecoveryEscrowAdded},
+		crash.BackupRetention, crash.DrillRestored, crash.DrillVerified, crash.CertsPDFWritten, crash.RestoreWritten, crash.RecoveryEscrowAdded},
 	// The scheduler's point: a scheduled backup started and recorded.
 	"TestCrashServe": {crash.BackupRunStarted},
+	// The daemon on its schedule (not --once): killed in a scheduled
+	// drill, then in a scheduled backup.
+	"TestCrashServeSchedule": {crash.DrillRestored, crash.BackupSnapshotSaved},
 	// eraseKillPoints, and the deletion certificate's PDF.
 	"TestEraseResumesAfterKill": append(eraseKillPoints(), crash.CertsPDFWritten),
 }
@@ -70,10 +74,21 @@ type crashEnv struct {
 	t     *testing.T
 	dir   string
 	trace string
+	// s3 holds the restic environment (RESTIC_REPOSITORY and the S3
+	// credentials) of the repositories on S3, by name; the others are
+	// local, under the state dir.
+	s3 map[string][]string
 }
 
 func newCrashEnv(t *testing.T, dir string) *crashEnv {
-	return &crashEnv{t: t, dir: dir, trace: filepath.Join(t.TempDir(), "crash-trace")}
+	return &crashEnv{t: t, dir: dir, trace: filepath.Join(t.TempDir(), "crash-trace"), s3: map[string][]string{}}
+}
+
+// onS3 says that repository name is bucket on s3, reached with the
+// server's root credentials.
+func (c *crashEnv) onS3(name string, s3 *testenv.S3Server, bucket string) {
+	c.s3[name] = []string{"RESTIC_REPOSITORY=s3:" + s3.URL + "/" + bucket, "AWS_ACCESS_KEY_ID=" + s3.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s3.SecretKey, "AWS_DEFAULT_REGION=" + s3.Region}
 }
 
 func (c *crashEnv) command(env []string, args ...string) (string, error) {
@@ -167,8 +182,8 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// resticOn runs the restic binary itself on local repository name of the
-// state dir, with the password Steward sealed for it.
+// resticOn runs the restic binary itself on repository name (local, in
+// the state dir, or on S3: onS3), with the password Steward sealed for it.
 func (c *crashEnv) resticOn(name string, passwords map[string]string, args ...string) ([]byte, error) {
 	tmp := c.t.TempDir()
 	pw := filepath.Join(tmp, "pw")
@@ -178,6 +193,7 @@ func (c *crashEnv) resticOn(name string, passwords map[string]string, args ...st
 	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(c.t), "bin", "restic"), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "RESTIC_REPOSITORY=" + filepath.Join(c.dir, "state", "repositories", name),
 		"RESTIC_PASSWORD_FILE=" + pw, "RESTIC_CACHE_DIR=" + filepath.Join(tmp, "cache")}
+	cmd.Env = append(cmd.Env, c.s3[name]...) // the later RESTIC_REPOSITORY wins
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
@@ -244,24 +260,31 @@ func (c *crashEnv) repositories(point string, passwords map[string]string, prima
 }
 
 // TestCrashBackupDrillRestore: one contract — a path source and a
-// PostgreSQL database backed up into a local repository with a local
-// replica, keeping the last two snapshots of each (so that a snapshot a
-// killed run left in the replica would be kept, and seen) — is killed at
-// each crash point of backup (with replica copy and retention), drill,
-// restore and the recovery kit, and the command is run again. After each rerun restic
-// checks every repository clean, the replica holds exactly the primary's
-// snapshots, every source's last snapshot in the primary is the one the
-// catalog records for the last run, no run is left running, the audit
-// log verifies; drills leave no scratch (directory empty, no
-// steward_drill_* database); a restore rerun leaves the files equal to
-// the source; the kit is written once and opens, and no escrow key is
-// left that no kit holds.
+// PostgreSQL database backed up into a local repository with a replica on
+// S3 (versitygw), keeping the last two snapshots of each (so that a
+// snapshot a killed run left in the replica would be kept, and seen) — is
+// killed at each crash point of backup (with replica copy and retention),
+// drill, the drill report, restore (into a directory and into a database)
+// and the recovery kit, and the command is run again. After each rerun
+// restic checks every repository clean, the replica holds exactly the
+// primary's snapshots, every source's last snapshot in the primary is the
+// one the catalog records for the last run, no run is left running, the
+// audit log verifies; drills leave no scratch (directory empty, no
+// steward_drill_* database); the drill has one report, valid by pdfsig
+// and named once in the audit log; a restore rerun leaves the files equal
+// to the source, and the restored database's rows equal the source's;
+// the kit is written once and opens, and no escrow key is left that no
+// kit holds.
 func TestCrashBackupDrillRestore(t *testing.T) {
 	dir := t.TempDir()
 	pg := testenv.StartPostgres(t)
 	pg.CreateDatabase(t, "cases")
 	pg.Exec(t, "cases", `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
-	pg.Exec(t, "cases", `INSERT INTO notes VALUES (1, 'one')`)
+	pg.Exec(t, "cases", `INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 300) g`)
+	// The replica is on S3 (versitygw), so that every backup point is
+	// also crossed by a copy into, and retention in, an S3 repository.
+	s3 := testenv.StartS3(t)
+	s3.MakeBucket(t, "copy")
 	pgpw := testenv.SecretFile(t, dir, "pg", pg.Password)
 	files := filepath.Join(dir, "files")
 	testenv.WriteFiles(t, files, 4, 1000)
@@ -272,7 +295,7 @@ state_dir: state
 restic: {path: %s}
 repositories:
   - {name: disk, local: {}}
-  - {name: copy, local: {}}
+  - name: copy%s
 sources:
   - {name: files, path: {path: %s}}
   - name: db
@@ -286,8 +309,10 @@ drills:
     postgres: {host: 127.0.0.1, port: %d, database: postgres, user: %s, password: %s, sslmode: disable}
 recovery: {recipients: [%s], kit_location: safe}
 signing: {organisation: Test Operator KK, signer: Test Signer}
-`, filepath.Join(repoRoot(t), "bin", "restic"), files, pg.Port, pg.User, pgpw, scratch, pg.Port, pg.User, pgpw, officer.Recipient())), 0o600)
+`, filepath.Join(repoRoot(t), "bin", "restic"), testenv.S3YAML(t, dir, s3, "copy", s3.AccessKey, s3.SecretKey), files,
+		pg.Port, pg.User, pgpw, scratch, pg.Port, pg.User, pgpw, officer.Recipient())), 0o600)
 	c := newCrashEnv(t, dir)
+	c.onS3("copy", s3, "copy")
 	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
 		c.run("set-up", args...)
 	}
@@ -369,11 +394,25 @@ signing: {organisation: Test Operator KK, signer: Test Signer}
 		c.auditVerify(point)
 	}
 
+	c.drillReport()
+
 	out := filepath.Join(dir, "restored")
 	c.kill(crash.RestoreWritten, "restore", "--source", "files", "--to", out)
 	c.run(crash.RestoreWritten, "restore", "--source", "files", "--to", out, "--force")
 	sameFiles(t, files, out)
 	c.auditVerify(crash.RestoreWritten)
+
+	// The database: pg_restore has loaded the dump into the new database,
+	// the restore is not recorded as done. The rerun (--force: the
+	// database exists now) loads it again; SQL finds the source's rows.
+	point := crash.RestoreWritten + " (database)"
+	c.kill(crash.RestoreWritten, "restore", "--source", "db", "--to-database", "restored_cases")
+	c.run(point, "restore", "--source", "db", "--to-database", "restored_cases", "--force")
+	const notes = `SELECT count(*), coalesce(sum(id), 0), coalesce(string_agg(body, ',' ORDER BY id), '') FROM notes`
+	if got, want := fmt.Sprint(pg.Query(t, "restored_cases", notes)), fmt.Sprint(pg.Query(t, "cases", notes)); got != want {
+		t.Errorf("crash point %s: the restored database's notes %s, the source's %s", point, got, want)
+	}
+	c.auditVerify(point)
 
 	kit := filepath.Join(dir, "kit.age")
 	c.kill(crash.RecoveryEscrowAdded, "recovery", "kit", "--to", kit)
@@ -401,6 +440,60 @@ signing: {organisation: Test Operator KK, signer: Test Signer}
 	c.auditVerify(crash.RecoveryEscrowAdded)
 	c.repositories("the end", pws, "disk", "copy")
 	c.checkTrace()
+}
+
+// drillReport kills `drill report` once the drill's signed PDF is filed
+// (certs.pdf-written), before its audit record and report anchor are
+// written, and runs it again. The rerun adopts the filed report rather
+// than sign a second one of the same drill: one PDF of the drill is on
+// file, pdfsig finds its signature valid, the audit log names it (by its
+// SHA-256, computed here) in exactly one drill.report record, and verifies.
+func (c *crashEnv) drillReport() {
+	t := c.t
+	t.Helper()
+	point := crash.CertsPDFWritten + " (drill report)"
+	st, err := catalog.Open(context.Background(), filepath.Join(c.dir, "state", "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drs, err := st.Drills(context.Background(), 1)
+	st.Close()
+	if err != nil || len(drs) != 1 || drs[0].Result != "passed" {
+		t.Fatalf("crash point %s: the last drill: %+v, %v", point, drs, err)
+	}
+	id := drs[0].ID
+	c.kill(crash.CertsPDFWritten, "drill", "report", id)
+	c.run(point, "drill", "report", id)
+	pdfs, _ := filepath.Glob(filepath.Join(c.dir, "state", "reports", "drill-"+id+"-*.pdf"))
+	if len(pdfs) != 1 {
+		t.Fatalf("crash point %s: reports of drill %s on file: %v, want one", point, id, pdfs)
+	}
+	if sig, err := exec.Command("pdfsig", pdfs[0]).CombinedOutput(); !strings.Contains(string(sig), "Signature is Valid.") {
+		t.Fatalf("crash point %s: pdfsig on the drill report: %v %s", point, err, sig)
+	}
+	b, err := os.ReadFile(pdfs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256(b))
+	out := c.run(point, "audit", "export")
+	var named, reports int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec catalog.AuditRecord
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Action != "drill.report" {
+			continue
+		}
+		if rec.Target == "drill:"+id && rec.Result == "ok" {
+			reports++
+		}
+		if rec.Details["pdf_sha256"] == sum {
+			named++
+		}
+	}
+	if reports != 1 || named != 1 {
+		t.Errorf("crash point %s: the audit log holds %d drill.report records of drill %s, %d naming the PDF on file; want 1 and 1:\n%s", point, reports, id, named, out)
+	}
+	c.auditVerify(point)
 }
 
 // sameFiles: every regular file under want is under got with the same
@@ -476,4 +569,160 @@ jobs:
 		c.auditVerify(point)
 	}
 	c.checkTrace()
+}
+
+// TestCrashServeSchedule: `steward serve` runs on its schedule (not
+// --once): a backup and a drill once an hour, at a minute and second a few
+// seconds after the daemon starts, so that nothing is due when it starts
+// and the run it is killed in is the schedule's. The daemon is killed in
+// the scheduled drill (its snapshot restored into scratch) and, in a
+// second round, in the scheduled backup (restic saved the snapshot).
+// Started again, still on its schedule, the daemon runs the work it missed
+// at once, not an hour later at the next scheduled time: a new backup run
+// ok and a new drill passed, both started before the next scheduled time,
+// with serve's log saying each missed run runs now. Then, after SIGTERM:
+// the killed run or drill is recorded as interrupted, nothing is left
+// running, the scratch directory is empty, restic checks both
+// repositories clean and the replica holds exactly the primary's
+// snapshots, and the audit log verifies.
+func TestCrashServeSchedule(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 3, 100)
+	scratch := filepath.Join(dir, "scratch")
+	config := func(schedule string) {
+		os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s}
+repositories:
+  - {name: disk, local: {}}
+  - {name: copy, local: {}}
+sources:
+  - {name: docs, path: {path: %s}}
+jobs:
+  - {name: j, sources: [docs], repository: disk, replicas: [copy], schedule: %q}
+drills:
+  schedule: %q
+  scratch: {dir: %s}
+checks: {schedule: "0 0 3 1 1 *"}
+`, filepath.Join(repoRoot(t), "bin", "restic"), data, schedule, schedule, scratch), 0o600)
+	}
+	config("0 0 3 1 1 *")
+	c := newCrashEnv(t, dir)
+	// Nothing is due when the daemon starts: every job has run.
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}, {"drill", "run"}, {"repo", "check"}} {
+		c.run("set-up", args...)
+	}
+	pws := c.passwords("disk", "copy")
+	trace := crash.TraceEnv + "=" + c.trace
+
+	// state reads the catalog: the newest backup run and drill, and the
+	// runs and drills still marked running or interrupted.
+	type state struct {
+		run, drill                         string // "result started"
+		runStarted, drillStarted           time.Time
+		runsRunning, drillsRunning         int
+		runsInterrupted, drillsInterrupted int
+	}
+	read := func() state {
+		t.Helper()
+		st, err := catalog.Open(context.Background(), filepath.Join(dir, "state", "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		runs, err := st.JobRuns(context.Background(), "j", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drs, err := st.Drills(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s state
+		for i, r := range runs {
+			if i == 0 {
+				s.run, s.runStarted = r.Result, parseTime(t, r.Started)
+			}
+			s.runsRunning += b2i(r.Result == "")
+			s.runsInterrupted += b2i(r.Result == "interrupted")
+		}
+		for i, d := range drs {
+			if i == 0 {
+				s.drill, s.drillStarted = d.Result, parseTime(t, d.Started)
+			}
+			s.drillsRunning += b2i(d.Result == "")
+			s.drillsInterrupted += b2i(d.Result == "interrupted")
+		}
+		return s
+	}
+
+	for _, point := range crashScenarios[t.Name()] {
+		before := read()
+		at := time.Now().Add(8 * time.Second).Truncate(time.Second)
+		config(fmt.Sprintf("%d %d * * * *", at.Second(), at.Minute()))
+		d := startServe(t, dir, []string{crash.Env + "=" + point, trace})
+		select {
+		case <-d.exited:
+		case <-time.After(90 * time.Second):
+			t.Fatalf("crash point %s: serve was not killed by its scheduled run at %s:\n%s", point, at.Format(time.TimeOnly), d.out.String())
+		}
+		if ws, ok := d.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("crash point %s: serve ended with %v, not SIGKILL at the point:\n%s", point, d.err, d.out.String())
+		}
+		next := at.Add(time.Hour)
+
+		d = startServe(t, dir, []string{trace}, "--log-format", "json")
+		d.waitUntil(t, "the missed backup and drill run again ("+point+")", 2*time.Minute, func() bool {
+			s := read()
+			return s.run == "ok" && !s.runStarted.Before(at) && s.drill == "passed" && !s.drillStarted.Before(at) &&
+				s.runsRunning == 0 && s.drillsRunning == 0
+		})
+		if code := d.stop(t, 30*time.Second); code != 0 {
+			t.Fatalf("crash point %s: serve exit code %d after SIGTERM:\n%s", point, code, d.out.String())
+		}
+		after := read()
+		if after.runStarted.After(next) || after.drillStarted.After(next) {
+			t.Errorf("crash point %s: the backup (%s) or the drill (%s) waited for the next scheduled time %s", point, after.runStarted, after.drillStarted, next)
+		}
+		killed := map[string]int{crash.DrillRestored: after.drillsInterrupted - before.drillsInterrupted,
+			crash.BackupSnapshotSaved: after.runsInterrupted - before.runsInterrupted}
+		if killed[point] != 1 {
+			t.Errorf("crash point %s: %d runs or drills newly recorded as interrupted, want the killed one: %+v", point, killed[point], after)
+		}
+		job := map[string]string{crash.DrillRestored: `"job":"drill"`, crash.BackupSnapshotSaved: `"job":"backup:j"`}[point]
+		if !slices.ContainsFunc(strings.Split(d.out.String(), "\n"), func(l string) bool {
+			return strings.Contains(l, `"msg":"missed run: runs now"`) && strings.Contains(l, job)
+		}) {
+			t.Errorf("crash point %s: serve's log has no missed run of %s:\n%s", point, job, d.out.String())
+		}
+		ents, err := os.ReadDir(scratch)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), ".") {
+				t.Errorf("crash point %s: scratch holds %s", point, e.Name())
+			}
+		}
+		c.repositories(point, pws, "disk", "copy")
+		c.auditVerify(point)
+	}
+	c.checkTrace()
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("time %q: %v", s, err)
+	}
+	return v
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

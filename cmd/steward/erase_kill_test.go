@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -44,8 +45,10 @@ func eraseKillPoints() []string {
 // the S3 server is down mid-deletion. Each rerun resumes, the last
 // completes; the journal lists each step once as done, each step's
 // evidence lists each target once, erased, absent or verified; one
-// certificate is issued and pdfsig finds its signature valid; the audit
-// log verifies.
+// certificate is issued, pdfsig finds its signature valid, and the audit
+// log names it (by its SHA-256) in exactly one erase.certificate record,
+// even though the run that filed it was killed before recording it; the
+// audit log verifies.
 func TestEraseResumesAfterKill(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -160,6 +163,31 @@ accounts:
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "state", "keys", "master.key")); err == nil {
 		t.Error("the master key survived the erase")
+	}
+	b, err := os.ReadFile(pdfs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256(b))
+	code, export, errOut := stewardRun(t, dir, "", "audit", "export")
+	if code != 0 {
+		t.Fatalf("audit export: %d\n%s", code, errOut)
+	}
+	var issued, named int
+	for line := range strings.SplitSeq(strings.TrimSpace(export), "\n") {
+		var rec catalog.AuditRecord
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Action != "erase.certificate" {
+			continue
+		}
+		if rec.Target == "plan:"+id && rec.Result == "ok" {
+			issued++
+		}
+		if rec.Details["pdf_sha256"] == sum {
+			named++
+		}
+	}
+	if issued != 1 || named != 1 {
+		t.Errorf("the audit log holds %d erase.certificate records of plan %s, %d naming the certificate on file; want 1 and 1", issued, id, named)
 	}
 	c.auditVerify("the end")
 	if code, out, errOut := stewardRun(t, dir, "", "erase", "verify", id); code != 0 {

@@ -123,27 +123,65 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 		r.Hash = Hash(r)
 		return r, nil
 	}
-	return l.store.AppendAudit(ctx, build, l.writeMirror)
+	// The mirror line is written inside the store's transaction, before
+	// its commit: when the commit then fails (a full disk refuses the
+	// catalog's write-ahead log a page that the mirror's last page still
+	// had), the line is taken back, or the next record would follow a
+	// record the catalog never held and the two would disagree for good.
+	var written *mirrorWrite
+	rec, err := l.store.AppendAudit(ctx, build, func(r Record) error {
+		w, err := l.writeMirror(r)
+		written = w
+		return err
+	})
+	if err != nil && written != nil {
+		written.undo()
+	}
+	return rec, err
 }
 
-func (l *Log) writeMirror(r Record) error {
+// mirrorWrite is one line appended to the mirror: the file's size before
+// and after it.
+type mirrorWrite struct {
+	path        string
+	before, end int64
+}
+
+// undo cuts the line off again, if nothing was appended after it.
+func (w *mirrorWrite) undo() {
+	if st, err := os.Stat(w.path); err == nil && st.Size() == w.end {
+		_ = os.Truncate(w.path, w.before)
+	}
+}
+
+// writeMirror appends r to the mirror and syncs it. A write that fails
+// part-way is cut off again, so that no partial line is left.
+func (l *Log) writeMirror(r Record) (*mirrorWrite, error) {
 	line, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.OpenFile(l.mirror, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit mirror: %w", err)
+		return nil, fmt.Errorf("audit mirror: %w", err)
 	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return fmt.Errorf("audit mirror: %w", err)
+		return nil, fmt.Errorf("audit mirror: %w", err)
+	}
+	w := &mirrorWrite{path: l.mirror, before: st.Size(), end: st.Size() + int64(len(line)) + 1}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		_ = f.Truncate(w.before)
+		f.Close()
+		return nil, fmt.Errorf("audit mirror: %w", err)
 	}
 	if err := f.Sync(); err != nil {
+		_ = f.Truncate(w.before)
 		f.Close()
-		return fmt.Errorf("audit mirror: %w", err)
+		return nil, fmt.Errorf("audit mirror: %w", err)
 	}
-	return f.Close()
+	return w, f.Close()
 }
 
 // Head is the newest record's seq and hash: the value printed on reports

@@ -38,3 +38,15 @@ func (r *Recorder) Record(ctx context.Context, action, target, result string, de
 		r.log.Error("audit append failed", "action", action, "err", err)
 	}
 }
+
+// Begin appends the record that work is starting, and returns the error
+// when it could not be appended: work that must be on record (a restore,
+// say) does not start unrecorded. A nil Recorder records nothing and
+// returns nil.
+func (r *Recorder) Begin(ctx context.Context, action, target, result string, details map[string]string) error {
+	if r == nil || r.to == nil {
+		return nil
+	}
+	_, err := r.to.Append(context.WithoutCancel(ctx), Entry{Action: action, Target: target, Result: result, Details: details})
+	return err
+}

@@ -55,9 +55,11 @@ type Restic struct {
 	Path    string   `yaml:"path"`
 	Timeout Duration `yaml:"timeout"`
 	// StallTimeout stops a backup whose progress has stopped for this
-	// long (a storage that no longer answers), and any restic call that
-	// has been retrying a failing storage for this long (a restore, a
-	// drill, a check), naming the repository.
+	// long (a storage that no longer answers), naming the repository, and
+	// any restic call (restore, check, copy, forget, key add, erase's
+	// calls) whose process has shown no sign of life for this long (no
+	// output, no CPU time or I/O, or stopped), or that has been retrying
+	// a failing storage for this long without a success.
 	StallTimeout Duration `yaml:"stall_timeout"`
 }
 

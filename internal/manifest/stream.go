@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // A path manifest can list millions of files, so it is never held whole
@@ -304,7 +305,7 @@ type Loaded struct {
 func Load(r io.Reader, dir string) (*Loaded, error) {
 	f, err := os.CreateTemp(dir, "manifest-*.json")
 	if err != nil {
-		return nil, fmt.Errorf("manifest spool: %w", err)
+		return nil, fmt.Errorf("manifest spool: %w", spoolErr(dir, err))
 	}
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
@@ -322,7 +323,7 @@ func Load(r io.Reader, dir string) (*Loaded, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, spoolErr(dir, err)
 	}
 	size, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -348,5 +349,14 @@ func (l *Loaded) Close() error {
 	}
 	err := l.f.Close()
 	l.f = nil
+	return err
+}
+
+// spoolErr explains err, from writing a spool in dir: a full disk is
+// named, with what to do; other errors are returned as they are.
+func spoolErr(dir string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%s: the disk is full: free space on that disk and run the command again: %w", dir, err)
+	}
 	return err
 }

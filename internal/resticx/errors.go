@@ -21,8 +21,13 @@ var (
 	// ErrInterrupted is exit code 130 or a cancelled context.
 	ErrInterrupted = errors.New("restic was interrupted")
 	// ErrStalled is a call whose progress stopped for longer than its
-	// StallAfter (a storage that stopped answering).
+	// StallAfter (a storage that stopped answering), or whose restic
+	// process showed no sign of life for that long (stopped, or stuck).
 	ErrStalled = errors.New("restic stopped making progress")
+	// ErrDiskFull is a call that failed because a disk restic writes to
+	// (a local repository's, the state dir's or a restore target's) is
+	// full.
+	ErrDiskFull = errors.New("disk is full")
 	// ErrTimeout is a call that ran past its deadline.
 	ErrTimeout = errors.New("restic ran past its deadline")
 	// ErrNotFound means no restic binary was found.
@@ -60,6 +65,8 @@ var hints = map[error]string{
 	ErrRepoNotFound:  "create it with `steward repo init`, or check the repository's path or bucket",
 	ErrLocked:        "another Steward or restic process is using it; a stale lock from a killed process is removed by `steward repo unlock`",
 	ErrWrongPassword: "the sealed password does not match this repository: check that the config names the right repository",
+	ErrStalled:       "check that the repository's storage answers and that the restic process is not stopped or stuck (ps -o stat,pid,args -C restic); raise restic.stall_timeout in the config if it must wait longer",
+	ErrDiskFull:      "free space on that disk, or give restic room elsewhere, and run the command again; snapshots saved before are kept",
 	ErrTimeout:       "raise restic.timeout in the config if the data is large, or check that the storage endpoint answers",
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // TestRetryLimitStopsRestic: restic retries a storage that went away for
-// 15 minutes, printing nothing on stdout. With RetryLimit, a call that
+// 15 minutes, printing nothing on stdout. With StallAfter, a call that
 // has no progress to watch — `restic check --read-data`, as a drill runs
 // it — is stopped once restic has retried for that long (ErrStalled,
 // naming the repository and what restic last retried); a call on a
@@ -23,7 +23,7 @@ func TestRetryLimitStopsRestic(t *testing.T) {
 	ctx := context.Background()
 	s3 := testenv.StartS3(t)
 	s3.MakeBucket(t, "repo")
-	r := &resticx.Runner{Bin: bin(t), StateDir: t.TempDir(), Timeout: 5 * time.Minute, RetryLimit: 4 * time.Second}
+	r := &resticx.Runner{Bin: bin(t), StateDir: t.TempDir(), Timeout: 5 * time.Minute, StallAfter: 4 * time.Second}
 	env := map[string]keys.Secret{"AWS_ACCESS_KEY_ID": keys.Secret(s3.AccessKey), "AWS_SECRET_ACCESS_KEY": keys.Secret(s3.SecretKey), "AWS_DEFAULT_REGION": keys.Secret(s3.Region)}
 	repo := &resticx.Repository{Name: "tokyo", Location: "s3:" + s3.URL + "/repo", Password: keys.RandomSecret(32), Env: env}
 	if err := r.Init(ctx, repo); err != nil {
@@ -48,6 +48,6 @@ func TestRetryLimitStopsRestic(t *testing.T) {
 		t.Errorf("check on a storage gone: %v; want a stall naming repository tokyo and restic's retry", err)
 	}
 	if took > 60*time.Second {
-		t.Errorf("check on a storage gone took %s, more than 60s with RetryLimit 4s", took)
+		t.Errorf("check on a storage gone took %s, more than 60s with StallAfter 4s", took)
 	}
 }

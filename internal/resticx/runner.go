@@ -78,12 +78,14 @@ type Call struct {
 	// restic once its status has shown no progress (bytes or files) for
 	// that long: a storage that stopped answering fails the call within
 	// that time (ErrStalled) instead of after restic's own retries. On
-	// any call it also stops restic once restic has been retrying a
-	// failing storage for that long (the runner's RetryLimit when zero).
+	// any call it also replaces the runner's StallAfter for the liveness
+	// watchdog and for the retry watchdog (restic retrying a failing
+	// storage for that long is stopped).
 	StallAfter time.Duration
-	// OnWait, when set with StallAfter, is called while restic shows no
-	// progress, with how long it has waited (from StallAfter/4 on, about
-	// every StallAfter/4), so that a long wait says what it waits for.
+	// OnWait, when set, is called while restic shows no progress (with
+	// StallAfter, from StallAfter/4 on, about every StallAfter/4) or no
+	// sign of life at all (the liveness watchdog), with how long it has
+	// waited, so that a long wait says what it waits for.
 	OnWait func(waited time.Duration)
 
 	// onRetry, set by the watchdog, receives each line in which restic
@@ -122,13 +124,20 @@ type Runner struct {
 	// `forget --keep-daily` and the like group snapshots by are the
 	// contract's (req 15), not the host's. Unset: the host's TZ, if any.
 	TimeZone string
-	// RetryLimit stops any call once restic has been retrying a failing
-	// storage ("… returned error, retrying after …") for this long
-	// without a success (ErrStalled, naming the repository): restic
-	// itself retries for 15 minutes, with no progress to show, so a
-	// storage that went away mid-call would hold a restore, a drill or a
-	// check that long. Zero: restic's own retries only.
-	RetryLimit time.Duration
+	// StallAfter is the liveness watchdog's deadline for every call (0:
+	// none): a restic process that shows no sign of life for that long —
+	// no output on stdout or stderr and, on Linux, no change in its CPU
+	// time or I/O counters (/proc/PID/stat, /proc/PID/io), or a stopped
+	// process — is stopped and its call fails with ErrStalled, naming the
+	// subcommand, the repository and what it waited for. A call waiting
+	// longer than a few seconds is logged (warn) with what it waits for.
+	// A call in which restic has been retrying a failing storage ("…
+	// returned error, retrying after …") for that long without a success
+	// is stopped too (ErrStalled, naming the repository and restic's last
+	// retry): restic itself retries for 15 minutes, showing signs of life
+	// all along, so a storage gone mid-call would hold a restore, a drill
+	// or a check that long.
+	StallAfter time.Duration
 }
 
 // TmpDir is where password files and restic's temporary files go.
@@ -164,10 +173,14 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		closeRest := closeFiles
 		closeFiles = func() { closeRest(); pw.Close() }
 	}
-	ctx, stalled := watchdog(ctx, &call, cmp.Or(call.StallAfter, r.RetryLimit))
+	progressWatched := call.StallAfter > 0 && call.OnMessage != nil
+	ctx, stalled := watchdog(ctx, &call, cmp.Or(call.StallAfter, r.StallAfter))
+	ctx, silenced := context.WithCancel(ctx)
+	defer silenced()
+	live := newLiveness(time.Now())
 	cmd := r.command(ctx, env, call)
 	cmd.ExtraFiles = files
-	stdout, stderr, err := start(cmd, call, command)
+	stdout, stderr, err := start(cmd, call, command, live)
 	closeFiles() // restic has its own copies now
 	if err != nil {
 		return nil, err
@@ -177,10 +190,17 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 	}
 	log := r.logger().With("command", command, "repository", repo.Name, "pid", cmd.Process.Pid)
 	log.Debug("restic started")
+	var onWait func(time.Duration)
+	if !progressWatched {
+		onWait = call.OnWait
+	}
+	dead := r.watchLiveness(ctx, silenced, cmd.Process.Pid, live, cmp.Or(call.StallAfter, r.StallAfter), onWait, log,
+		func(idle time.Duration) string { return live.what(command, repo.Name, repo.Location, idle) })
 
-	res, tail := readOutput(stdout, stderr, call, log)
+	res, tail := readOutput(countingReader{stdout, &live.output}, countingReader{stderr, &live.output}, call, log)
 	waitErr := cmd.Wait()
 	log.Debug("restic finished", "err", waitErr)
+	silent := dead()
 
 	if waitErr == nil {
 		return res, nil
@@ -190,8 +210,104 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		e.kind, e.Message = ErrStalled, fmt.Sprintf("restic retried for %s without an answer: check that repository %q (%s) answers; the last retry: %s", d.Round(time.Second), repo.Name, repo.Location, retried)
 	} else if d > 0 {
 		e.kind, e.Message = ErrStalled, fmt.Sprintf("no progress for %s: check that repository %q (%s) answers", d.Round(time.Second), repo.Name, repo.Location)
+	} else if silent != "" {
+		e.kind, e.Message = ErrStalled, silent
+	} else if full := noSpace(e.Message, res); full != "" {
+		if full != e.Message {
+			full = e.Message + ": " + full
+		}
+		e.kind, e.Message = ErrDiskFull, r.fullDisk(repo, call.From, full)
 	}
 	return res, e
+}
+
+// noSpace returns restic's message that says a disk is full (ENOSPC):
+// msg, or else the first such "error" message in res, or "".
+func noSpace(msg string, res *Result) string {
+	const enospc = "no space left on device"
+	if strings.Contains(msg, enospc) {
+		return msg
+	}
+	for _, m := range res.Errors {
+		if m.Error != nil && strings.Contains(m.Error.Message, enospc) {
+			return m.Error.Message
+		}
+	}
+	return ""
+}
+
+// fullDisk names the disk that restic found full in msg: a repository's
+// (repo or from, when local), the state dir's (restic's cache and
+// temporary files), or else the path in msg itself.
+func (r *Runner) fullDisk(repo, from *Repository, msg string) string {
+	for _, rp := range []*Repository{repo, from} {
+		if rp != nil && rp.Location != "" && strings.Contains(msg, rp.Location) {
+			return fmt.Sprintf("repository %q (%s): %s", rp.Name, rp.Location, msg)
+		}
+	}
+	if r.StateDir != "" && strings.Contains(msg, r.StateDir) {
+		return fmt.Sprintf("the state dir (%s), which holds restic's cache and temporary files: %s", r.StateDir, msg)
+	}
+	return msg
+}
+
+// watchLiveness, when after > 0, samples pid's signs of life (see
+// liveness) until dead is called: a wait of a few seconds is logged and
+// passed to onWait, and one of after or longer calls silenced, which
+// stops restic. dead returns what restic was waiting for when it was
+// stopped so, or "".
+func (r *Runner) watchLiveness(ctx context.Context, silenced context.CancelFunc, pid int, live *liveness, after time.Duration, onWait func(time.Duration), log *slog.Logger, what func(time.Duration) string) (dead func() string) {
+	if after <= 0 {
+		return func() string { return "" }
+	}
+	tick := min(max(after/10, 50*time.Millisecond), time.Second)
+	reportAt := min(after/4, 5*time.Second)
+	reportEvery := min(max(after/4, time.Second), 30*time.Second)
+	var (
+		mu       sync.Mutex
+		verdict  string
+		finished = make(chan struct{})
+		stopped  = make(chan struct{})
+	)
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		var reported time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-finished:
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			idle := live.observe(now, sample(pid))
+			switch {
+			case idle >= after:
+				mu.Lock()
+				verdict = what(idle)
+				mu.Unlock()
+				log.Warn("restic stopped: no sign of life", "waited", idle.Round(100*time.Millisecond), "stall_timeout", after)
+				silenced()
+				return
+			case idle >= reportAt && now.Sub(reported) >= reportEvery:
+				reported = now
+				log.Warn("restic is not answering: "+what(idle)+"; stopping it after restic.stall_timeout", "stall_timeout", after)
+				if onWait != nil {
+					onWait(idle)
+				}
+			}
+		}
+	}()
+	return func() string {
+		close(finished)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return verdict
+	}
 }
 
 // watchdog returns a context that is cancelled once restic, for limit
@@ -403,7 +519,13 @@ func (r *Runner) command(ctx context.Context, env []string, call Call) *exec.Cmd
 	cmd.Dir = r.TmpDir()
 	// On cancel or deadline restic gets SIGINT, so that it removes its
 	// lock; if it has not exited after the grace period it is killed.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// A stopped restic (SIGSTOP) is continued after the SIGINT, so that it
+	// acts on it.
+	cmd.Cancel = func() error {
+		err := cmd.Process.Signal(os.Interrupt)
+		resume(cmd.Process)
+		return err
+	}
 	if call.KillOnCancel {
 		cmd.Cancel = func() error { return cmd.Process.Kill() }
 	}
@@ -422,8 +544,8 @@ func (r *Runner) command(ctx context.Context, env []string, call Call) *exec.Cmd
 }
 
 // start starts cmd with pipes from its stdout and stderr, and feeds it
-// call.Stdin.
-func start(cmd *exec.Cmd, call Call, command string) (stdout, stderr io.ReadCloser, err error) {
+// call.Stdin (marking in live the waits for call.Stdin's own data).
+func start(cmd *exec.Cmd, call Call, command string, live *liveness) (stdout, stderr io.ReadCloser, err error) {
 	stdout, err = cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err
@@ -449,7 +571,7 @@ func start(cmd *exec.Cmd, call Call, command string) (stdout, stderr io.ReadClos
 		go func() {
 			// A write error means restic stopped reading (it failed or was
 			// interrupted); its exit status tells what happened.
-			_, _ = io.Copy(stdin, call.Stdin)
+			_, _ = io.Copy(stdin, feedingReader{call.Stdin, &live.feeding})
 			stdin.Close()
 		}()
 	}
