@@ -1,13 +1,21 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"steward/erase"
 	"steward/internal/testenv"
+
+	"filippo.io/age"
 )
 
 // TestOutagePostgresDuringRun: PostgreSQL is restarted while each command
@@ -135,5 +143,126 @@ drills:
 		}
 		intact(t, dir, "disk", snaps)
 	})
+	mustRunOK(t, dir, "the end", "audit", "verify")
+}
+
+// TestOutagePostgresCatalogDuringKit: with the catalog on PostgreSQL (as
+// redundant daemons keep it), PostgreSQL is restarted while the recovery
+// kit adds its escrow key (restic's `key add` frozen for the instant of
+// the restart), before the kit records its pending keys and itself in the
+// catalog. The kit either fails within runOutageDeadline naming the
+// catalog's server, leaving no kit file and no escrow key, or completes
+// on a new connection; either way the command run again (or the kit
+// written) leaves exactly one escrow key, the kit's, and the kit opens.
+func TestOutagePostgresCatalogDuringKit(t *testing.T) {
+	dir := t.TempDir()
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cat")
+	data := filepath.Join(dir, "data")
+	testenv.WriteFiles(t, data, 2, 1000)
+	officer, _ := age.GenerateX25519Identity()
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s, stall_timeout: 5s}
+%srepositories:
+  - {name: disk, local: {}}
+sources:
+  - {name: files, path: {path: %s}}
+jobs:
+  - {name: j, sources: [files], repository: disk}
+recovery:
+  recipients: [%s]
+`, filepath.Join(repoRoot(t), "bin", "restic"), sharedCatalogYAML(t, pg, "cat"), data, officer.Recipient()), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
+		mustRunOK(t, dir, "set-up", args...)
+	}
+	kit := filepath.Join(dir, "kit.age")
+	o := runDuring(t, dir, childDoing("restic", "add", nil), func() { pg.Restart() }, "recovery", "kit", "--to", kit)
+	if o.took > runOutageDeadline {
+		t.Errorf("the kit took %s, more than %s", o.took, runOutageDeadline)
+	}
+	if o.code != 0 {
+		o.mustFail(t, "recovery kit with PostgreSQL restarted", []string{fmt.Sprintf("127.0.0.1:%d", pg.Port), "catalog"})
+		for _, p := range []string{kit, kit + ".partial"} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("after the failed kit: %s exists (%v)", p, err)
+			}
+		}
+		mustRunOK(t, dir, "recovery kit once PostgreSQL is back", "recovery", "kit", "--to", kit)
+	} else {
+		t.Logf("the kit completed in %s across the restart", o.took.Round(time.Millisecond))
+	}
+	k, err := openKit(t, kit, officer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range k.Repositories {
+		ks := escrowKeys(t, dir, r.Name)
+		if len(ks) != 1 || !strings.HasPrefix(r.KeyID, ks[0]) && !strings.HasPrefix(ks[0], r.KeyID) {
+			t.Errorf("repository %s holds escrow keys %v; the kit's is %s", r.Name, ks, r.KeyID)
+		}
+	}
+	mustRunOK(t, dir, "the end", "audit", "verify")
+}
+
+// TestOutagePostgresDuringErase: `erase execute` of a contract with a
+// PostgreSQL source; PostgreSQL stops once crypto-erase is done (the
+// step's alert reaches the test's webhook, which stops the server before
+// it answers), so logical deletion finds it gone. execute fails within
+// runOutageDeadline naming the step and how to resume, and issues no
+// certificate; PostgreSQL is started again and execute resumes and
+// completes: the source database is gone (SQL on pg_database), one
+// certificate is printed, the audit log verifies.
+func TestOutagePostgresDuringErase(t *testing.T) {
+	dir := t.TempDir()
+	pg := testenv.StartPostgres(t)
+	pg.CreateDatabase(t, "cases")
+	pg.Exec(t, "cases", `CREATE TABLE c (id int PRIMARY KEY); INSERT INTO c SELECT generate_series(1, 100)`)
+	pgpw := testenv.SecretFile(t, dir, "pg", pg.Password)
+	var once sync.Once
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a struct{ Subject string }
+		json.NewDecoder(r.Body).Decode(&a)
+		if strings.Contains(a.Subject, "step "+erase.StepCryptoErase+" done") {
+			once.Do(pg.Stop)
+		}
+	}))
+	defer recv.Close()
+	t.Setenv("STEWARD_TEST_ERASE_HOOK_SECRET", "erase-outage-secret")
+	os.WriteFile(filepath.Join(dir, "steward.yaml"), fmt.Appendf(nil, `contract: {id: T-1, customer: City, service: s, end_date: 2099-03-31}
+state_dir: state
+restic: {path: %s, stall_timeout: 5s}
+repositories:
+  - {name: disk, local: {}}
+sources:
+  - name: db
+    postgres: {host: 127.0.0.1, port: %d, database: cases, user: %s, password: %s, sslmode: disable}
+jobs:
+  - {name: j, sources: [db], repository: disk}
+signing: {organisation: Test Operator KK, signer: Test Signer}
+erase: {approvers: [bob], cooling_off: 1s}
+notify:
+  webhook: {url: %s/hook, secret: "env:STEWARD_TEST_ERASE_HOOK_SECRET"}
+`, filepath.Join(repoRoot(t), "bin", "restic"), pg.Port, pg.User, pgpw, recv.URL), 0o600)
+	for _, args := range [][]string{{"init"}, {"repo", "init"}, {"backup", "run"}} {
+		mustRunOK(t, dir, "set-up", args...)
+	}
+	id := strings.Fields(mustRunOK(t, dir, "plan", "erase", "plan", "--as", "alice"))[2]
+	mustRunOK(t, dir, "approve", "erase", "approve", id, "--as", "bob", "--confirm", "T-1", "--waive-handover", "kept by the city")
+	time.Sleep(1100 * time.Millisecond) // the cooling-off
+	start := time.Now()
+	code, out, errOut := stewardRun(t, dir, "", "erase", "execute", id, "--as", "alice")
+	o := outcome{code: code, out: out, errOut: errOut, took: time.Since(start)}
+	o.mustFail(t, "erase execute with PostgreSQL stopped mid-erase", []string{"step " + erase.StepDelete})
+	if !strings.Contains(errOut, "resume") || strings.Contains(out+errOut, "deletion certificate DC-") {
+		t.Errorf("execute with PostgreSQL down: no resume hint, or a certificate:\n%s%s", out, errOut)
+	}
+	pg.Restart()
+	if out := mustRunOK(t, dir, "execute once PostgreSQL is back", "erase", "execute", id, "--as", "alice"); !strings.Contains(out, "deletion certificate DC-") {
+		t.Errorf("execute after the restart printed no certificate:\n%s", out)
+	}
+	if rows := pg.Query(t, "postgres", `SELECT datname FROM pg_database WHERE datname = 'cases'`); len(rows) != 0 {
+		t.Errorf("the source database is still there after erase: %v", rows)
+	}
 	mustRunOK(t, dir, "the end", "audit", "verify")
 }
