@@ -581,6 +581,16 @@ func (d *Driller) tmpDir() string {
 // every pack.
 func (d *Driller) readDataSubset(ctx context.Context, rs *restore.Resolved, rec *Record) (Check, error) {
 	sub, c, err := d.readSubset(ctx, rs.Repository)
+	if errors.Is(err, resticx.ErrLocked) {
+		// A lock left by a restic that was stopped (its storage went away
+		// mid-restore, so it could not remove its lock) or killed; the
+		// drill holds Steward's lock on the repository.
+		if r, oerr := d.repos.Open(ctx, rs.Repository.Name); oerr == nil {
+			if uerr := d.repos.UnlockStale(ctx, r, "locked"); uerr == nil {
+				sub, c, err = d.readSubset(ctx, rs.Repository)
+			}
+		}
+	}
 	rec.ReadDataSubset = sub
 	return c, err
 }

@@ -58,7 +58,8 @@ type Restic struct {
 	// long (a storage that no longer answers), naming the repository, and
 	// any restic call (restore, check, copy, forget, key add, erase's
 	// calls) whose process has shown no sign of life for this long (no
-	// output, no CPU time or I/O, or stopped).
+	// output, no CPU time or I/O, or stopped), or that has been retrying
+	// a failing storage for this long without a success.
 	StallTimeout Duration `yaml:"stall_timeout"`
 }
 

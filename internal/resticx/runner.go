@@ -79,13 +79,19 @@ type Call struct {
 	// that long: a storage that stopped answering fails the call within
 	// that time (ErrStalled) instead of after restic's own retries. On
 	// any call it also replaces the runner's StallAfter for the liveness
-	// watchdog.
+	// watchdog and for the retry watchdog (restic retrying a failing
+	// storage for that long is stopped).
 	StallAfter time.Duration
 	// OnWait, when set, is called while restic shows no progress (with
 	// StallAfter, from StallAfter/4 on, about every StallAfter/4) or no
 	// sign of life at all (the liveness watchdog), with how long it has
 	// waited, so that a long wait says what it waits for.
 	OnWait func(waited time.Duration)
+
+	// onRetry, set by the watchdog, receives each line in which restic
+	// says it retries a failing storage, and each that says a retried
+	// operation succeeded (ok).
+	onRetry func(line string, ok bool)
 }
 
 // Result is what a successful (or partly successful) call printed.
@@ -125,6 +131,12 @@ type Runner struct {
 	// process — is stopped and its call fails with ErrStalled, naming the
 	// subcommand, the repository and what it waited for. A call waiting
 	// longer than a few seconds is logged (warn) with what it waits for.
+	// A call in which restic has been retrying a failing storage ("…
+	// returned error, retrying after …") for that long without a success
+	// is stopped too (ErrStalled, naming the repository and restic's last
+	// retry): restic itself retries for 15 minutes, showing signs of life
+	// all along, so a storage gone mid-call would hold a restore, a drill
+	// or a check that long.
 	StallAfter time.Duration
 }
 
@@ -162,7 +174,7 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		closeFiles = func() { closeRest(); pw.Close() }
 	}
 	progressWatched := call.StallAfter > 0 && call.OnMessage != nil
-	ctx, stalled := watchdog(ctx, &call)
+	ctx, stalled := watchdog(ctx, &call, cmp.Or(call.StallAfter, r.StallAfter))
 	ctx, silenced := context.WithCancel(ctx)
 	defer silenced()
 	live := newLiveness(time.Now())
@@ -194,7 +206,9 @@ func (r *Runner) Run(ctx context.Context, repo *Repository, call Call) (*Result,
 		return res, nil
 	}
 	e := classify(ctx, command, timeout, waitErr, res, tail)
-	if d := stalled(); d > 0 {
+	if d, retried := stalled(); d > 0 && retried != "" {
+		e.kind, e.Message = ErrStalled, fmt.Sprintf("restic retried for %s without an answer: check that repository %q (%s) answers; the last retry: %s", d.Round(time.Second), repo.Name, repo.Location, retried)
+	} else if d > 0 {
 		e.kind, e.Message = ErrStalled, fmt.Sprintf("no progress for %s: check that repository %q (%s) answers", d.Round(time.Second), repo.Name, repo.Location)
 	} else if silent != "" {
 		e.kind, e.Message = ErrStalled, silent
@@ -296,13 +310,15 @@ func (r *Runner) watchLiveness(ctx context.Context, silenced context.CancelFunc,
 	}
 }
 
-// watchdog, for a call with StallAfter, returns a context that is
-// cancelled once restic's status shows no progress for StallAfter, and
-// wraps call.OnMessage to watch it; stalled reports how long it had
-// waited when it cancelled (0 if it did not).
-func watchdog(ctx context.Context, call *Call) (context.Context, func() time.Duration) {
-	if call.StallAfter <= 0 || call.OnMessage == nil {
-		return ctx, func() time.Duration { return 0 }
+// watchdog returns a context that is cancelled once restic, for limit
+// (zero: never), has shown no progress in its status (a call with
+// StallAfter and OnMessage) or has been retrying a failing storage
+// without a success; it wraps call.OnMessage and sets call.onRetry to
+// watch. stalled reports how long it had waited when it cancelled (0 if
+// it did not) and, when restic was retrying, its last retry line.
+func watchdog(ctx context.Context, call *Call, limit time.Duration) (context.Context, func() (time.Duration, string)) {
+	if limit <= 0 {
+		return ctx, func() (time.Duration, string) { return 0, "" }
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var (
@@ -310,18 +326,42 @@ func watchdog(ctx context.Context, call *Call) (context.Context, func() time.Dur
 		last     = time.Now()
 		seen     Message
 		waited   time.Duration
+		retried  string
 		finished = make(chan struct{})
+		// retrying is when restic first said it retries a failing
+		// storage since its last success (zero: not retrying), retryLine
+		// what it said last. minio-go retries inside each of restic's
+		// attempts, so restic's lines come seconds apart.
+		retrying  time.Time
+		retryLine string
 	)
-	inner := call.OnMessage
-	call.OnMessage = func(m Message) {
-		mu.Lock()
-		if m.MessageType != "status" || m.BytesDone != seen.BytesDone || m.FilesDone != seen.FilesDone {
-			last, seen = time.Now(), m
+	progress := call.StallAfter > 0 && call.OnMessage != nil
+	if progress {
+		inner := call.OnMessage
+		call.OnMessage = func(m Message) {
+			mu.Lock()
+			if m.MessageType != "status" || m.BytesDone != seen.BytesDone || m.FilesDone != seen.FilesDone {
+				last, seen = time.Now(), m
+			}
+			mu.Unlock()
+			inner(m)
 		}
-		mu.Unlock()
-		inner(m)
 	}
-	tick := call.StallAfter / 4
+	call.onRetry = func(line string, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		switch {
+		case ok:
+			retrying = time.Time{}
+		case retrying.IsZero():
+			retrying = now
+			fallthrough
+		default:
+			retryLine = line
+		}
+	}
+	tick := limit / 4
 	go func() {
 		defer cancel()
 		t := time.NewTicker(tick)
@@ -335,24 +375,36 @@ func watchdog(ctx context.Context, call *Call) (context.Context, func() time.Dur
 			case <-t.C:
 			}
 			mu.Lock()
-			idle := time.Since(last)
+			var idle, retry time.Duration
+			if progress {
+				idle = time.Since(last)
+			}
+			if !retrying.IsZero() {
+				retry = time.Since(retrying)
+			}
+			line := retryLine
 			mu.Unlock()
 			switch {
-			case idle >= call.StallAfter:
+			case retry >= limit:
+				mu.Lock()
+				waited, retried = retry, line
+				mu.Unlock()
+				return // cancels restic
+			case idle >= limit:
 				mu.Lock()
 				waited = idle
 				mu.Unlock()
 				return // cancels restic
-			case idle >= tick && call.OnWait != nil:
-				call.OnWait(idle)
+			case max(idle, retry) >= tick && call.OnWait != nil:
+				call.OnWait(max(idle, retry))
 			}
 		}
 	}()
-	return ctx, func() time.Duration {
+	return ctx, func() (time.Duration, string) {
 		close(finished)
 		mu.Lock()
 		defer mu.Unlock()
-		return waited
+		return waited, retried
 	}
 }
 
@@ -540,7 +592,7 @@ func readOutput(stdout, stderr io.Reader, call Call, log *slog.Logger) (*Result,
 	errDone := make(chan struct{})
 	go func() {
 		defer close(errDone)
-		tail = readStderr(stderr, res, log)
+		tail = readStderr(stderr, res, log, call.onRetry)
 	}()
 	readStdout(stdout, call, res)
 	<-errDone
@@ -550,7 +602,7 @@ func readOutput(stdout, stderr io.Reader, call Call, log *slog.Logger) (*Result,
 // readStderr collects restic's "error" messages into res.Errors and
 // returns its "exit_error" message and last line of text; text lines are
 // logged.
-func readStderr(stderr io.Reader, res *Result, log *slog.Logger) stderrTail {
+func readStderr(stderr io.Reader, res *Result, log *slog.Logger, onRetry func(string, bool)) stderrTail {
 	var tail stderrTail
 	sc := bufio.NewScanner(stderr)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
@@ -565,6 +617,13 @@ func readStderr(stderr io.Reader, res *Result, log *slog.Logger) stderrTail {
 		case len(bytes.TrimSpace(line)) > 0:
 			tail.lastText = string(bytes.TrimSpace(line))
 			log.Debug("restic stderr", "line", tail.lastText)
+			if onRetry != nil {
+				if bytes.Contains(line, []byte(" returned error, retrying after ")) {
+					onRetry(tail.lastText, false)
+				} else if bytes.Contains(line, []byte(" operation successful after ")) {
+					onRetry(tail.lastText, true)
+				}
+			}
 		}
 	}
 	return tail
