@@ -4,8 +4,17 @@
 # database, go test -race over every package (integration tests start
 # real restic, versitygw and PostgreSQL themselves), then each fuzz target
 # briefly (scripts/fuzz.sh).
+#
+# scripts/test.sh --heavy also runs the heavier variants of the reliability
+# suite (STEWARD_HEAVY=1: each outage during every capability, where CI
+# runs one capability per outage; docs/reliability.md). Other arguments go
+# to go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--heavy" ]; then
+  export STEWARD_HEAVY=1
+  shift
+fi
 . scripts/versions.sh
 ./scripts/setup.sh
 

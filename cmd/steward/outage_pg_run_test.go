@@ -96,6 +96,7 @@ drills:
 	})
 
 	t.Run("drill", func(t *testing.T) {
+		testenv.Heavy(t)
 		passed := readRecords(t, dir, "j").drillsPassed
 		o := runDuring(t, dir, childDoing("pg_restore", "", loading), restart, "drill", "run", "--repository", "disk")
 		o.mustFail(t, "drill with PostgreSQL restarted mid-restore", names)
@@ -110,6 +111,7 @@ drills:
 	})
 
 	t.Run("restore", func(t *testing.T) {
+		testenv.Heavy(t)
 		o := runDuring(t, dir, childDoing("pg_restore", "", loading), restart, "restore", "--to-database", "back")
 		o.mustFail(t, "restore with PostgreSQL restarted mid-restore", names)
 		mustRunOK(t, dir, "restore once PostgreSQL is back", "restore", "--to-database", "back", "--force")
@@ -119,6 +121,7 @@ drills:
 	})
 
 	t.Run("daemon", func(t *testing.T) {
+		testenv.Heavy(t)
 		cfg(`, schedule: "*/2 * * * * *"`)
 		before := runResults(t, dir, "j")
 		d := startServe(t, dir, nil)
@@ -155,6 +158,7 @@ drills:
 // on a new connection; either way the command run again (or the kit
 // written) leaves exactly one escrow key, the kit's, and the kit opens.
 func TestOutagePostgresCatalogDuringKit(t *testing.T) {
+	testenv.Heavy(t)
 	dir := t.TempDir()
 	pg := testenv.StartPostgres(t)
 	pg.CreateDatabase(t, "cat")

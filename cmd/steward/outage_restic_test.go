@@ -213,6 +213,7 @@ recovery: {recipients: [%s]}
 		}
 	})
 	t.Run("replica copy", func(t *testing.T) {
+		testenv.Heavy(t)
 		ok := readRecords(t, dir, "nightly").backupsOK
 		fails(t, "copy", "copy", "backup", "run")
 		if got := readRecords(t, dir, "nightly").backupsOK; got != ok {
@@ -234,6 +235,7 @@ recovery: {recipients: [%s]}
 		}
 	})
 	t.Run("restore", func(t *testing.T) {
+		testenv.Heavy(t)
 		to := filepath.Join(dir, "restored")
 		fails(t, "restore", "disk", "restore", "--to", to)
 		if ents, err := os.ReadDir(to); err == nil && len(ents) > 0 {
@@ -246,6 +248,7 @@ recovery: {recipients: [%s]}
 		}
 	})
 	t.Run("recovery kit", func(t *testing.T) {
+		testenv.Heavy(t)
 		kit := filepath.Join(dir, "kit.age")
 		keys := func() int {
 			ents, _ := os.ReadDir(filepath.Join(dir, "state", "repositories", "disk", "keys"))
@@ -266,6 +269,7 @@ recovery: {recipients: [%s]}
 		}
 	})
 	t.Run("erase hand-over export", func(t *testing.T) {
+		testenv.Heavy(t)
 		// The export the city receives before erasure (req 4) reads each
 		// source's snapshot with restic dump.
 		to := filepath.Join(dir, "handover")
@@ -283,6 +287,7 @@ recovery: {recipients: [%s]}
 		}
 	})
 	t.Run("daemon check", func(t *testing.T) {
+		testenv.Heavy(t)
 		os.WriteFile(filepath.Join(dir, "steward.yaml"), []byte(cfg+"checks: {schedule: \"*/2 * * * * *\"}\n"), 0o600)
 		d := startServe(t, dir, nil)
 		s := stopRestic(t, d.cmd.Process.Pid, "check")

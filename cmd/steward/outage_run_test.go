@@ -443,6 +443,7 @@ notify:
 
 	scratch := filepath.Join(dir, "state", "scratch")
 	t.Run("drill", func(t *testing.T) {
+		testenv.Heavy(t)
 		passed := readRecords(t, dir, "j").drillsPassed
 		o := runDuring(t, dir, childDoing("restic", "restore", restoring), stopS3, "drill", "run", "--repository", "tokyo")
 		o.mustFail(t, "drill with S3 stopped mid-restore", names)
@@ -457,6 +458,7 @@ notify:
 	})
 
 	t.Run("restore", func(t *testing.T) {
+		testenv.Heavy(t)
 		to := filepath.Join(dir, "restored")
 		// S3 stops as restic's restore starts, Steward having resolved
 		// the snapshot on it (its whole restore would outrun a stop
@@ -478,6 +480,7 @@ notify:
 	})
 
 	t.Run("recovery kit", func(t *testing.T) {
+		testenv.Heavy(t)
 		kit := filepath.Join(dir, "kit.age")
 		// disk comes first: S3 stops while its escrow key is being added.
 		local := func(pid int) bool {
@@ -509,6 +512,7 @@ notify:
 	})
 
 	t.Run("daemon", func(t *testing.T) {
+		testenv.Heavy(t)
 		testenv.WriteFiles(t, filepath.Join(data, "newer"), 8, 2<<20)
 		cfg(`, schedule: "*/2 * * * * *"`)
 		before := runResults(t, dir, "j")

@@ -24,6 +24,7 @@ import (
 // is freed, the same commands complete and the audit log verifies. Local
 // repositories only: the fault is the state dir's disk.
 func TestStateDiskFullDuringRuns(t *testing.T) {
+	testenv.Heavy(t)
 	testenv.SmallDisk(t, 24<<20, func(disk string) {
 		dir := disk
 		elsewhere := t.TempDir()
