@@ -91,7 +91,9 @@ jobs:
 		t.Fatalf("%d failed exports audited, want 2", n)
 	}
 	st.Store.ScanAudit(ctx, func(r catalog.AuditRecord) error {
-		blob, _ := json.Marshal(r)
+		// What a record says (not its chain hashes, which may hold "f000"
+		// by chance).
+		blob, _ := json.Marshal([]any{r.Target, r.Actor, r.Details})
 		if strings.HasPrefix(r.Action, "handover.") && (strings.Contains(string(blob), "f000") || strings.Contains(string(blob), dir)) {
 			t.Errorf("audit record names a file or the export path: %s", blob)
 		}
