@@ -54,28 +54,34 @@ echo "== crash points: vet and staticcheck with -tags crashpoints"
 go vet -tags crashpoints ./internal/crash/ ./cmd/steward/
 ./bin/staticcheck -tags crashpoints ./internal/crash/ ./cmd/steward/
 
-echo "== go test -race, and the crash points suite beside it"
-# -p 2: the machine has two cores; integration tests start servers.
-# The crash points suite (docs/reliability.md: Steward killed at every crash
-# point in turn, each command run again, the end state checked with restic,
-# psql and pdfsig) runs at the same time: the main suite's last quarter of
-# an hour is cmd/steward alone, mostly waiting on restic and servers, and
-# leaves a core idle. Its output is shown once it ends.
-crashlog=$(mktemp)
+echo "== go test -race, and beside it the crash points suite and cmd/steward's longest tests"
+# The machine has two cores and the integration tests mostly wait on
+# restic, servers and subprocesses, so two lanes run at once:
+# - the main lane: go test -race over every package, -p 2;
+# - the second lane: the crash points suite (docs/reliability.md: Steward
+#   killed at every crash point in turn, each command run again, the end
+#   state checked with restic, psql and pdfsig), then cmd/steward's longest
+#   tests (the daemon, the outages, the console in a browser, secret
+#   hygiene, two daemons), which the main lane skips. Otherwise cmd/steward
+#   alone is a serial tail of a quarter of an hour.
+# The second lane's output is shown once it ends.
+lane2='^(TestOutage.*|TestResticStopsAnswering|TestRepositoryDiskFull|TestStateDiskFullDuringRuns|TestServe|TestServeFrozenContract|TestServeSIGTERMDuringBackup|TestServeAlertsAndAPI|TestServeOnce|TestTwoDaemonsShareACatalog|TestConsoleInBrowser|TestSecretHygiene)$'
+lane2log=$(mktemp)
 (
   go test -race -count=1 -tags crashpoints -run TestPointKills ./internal/crash/ &&
-    go test -race -count=1 -tags crashpoints -timeout 20m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/
-) >"$crashlog" 2>&1 &
-crashpid=$!
+    go test -race -count=1 -tags crashpoints -timeout 20m -run 'TestCrash|TestEraseResumesAfterKill' "$@" ./cmd/steward/ &&
+    go test -race -count=1 -timeout 30m -run "$lane2" "$@" ./cmd/steward/
+) >"$lane2log" 2>&1 &
+lane2pid=$!
 mainrc=0
-go test -race -count=1 -p 2 -timeout 45m "$@" ./... || mainrc=$?
-crashrc=0
-wait "$crashpid" || crashrc=$?
-echo "== crash points suite (-tags crashpoints), run beside the main suite"
-cat "$crashlog"
-rm -f "$crashlog"
-if [ "$mainrc" != 0 ] || [ "$crashrc" != 0 ]; then
-  echo "go test failed (main suite exit $mainrc, crash points suite exit $crashrc)"
+go test -race -count=1 -p 2 -timeout 45m -skip "$lane2" "$@" ./... || mainrc=$?
+lane2rc=0
+wait "$lane2pid" || lane2rc=$?
+echo "== the second lane: crash points suite (-tags crashpoints), then cmd/steward -run \"$lane2\""
+cat "$lane2log"
+rm -f "$lane2log"
+if [ "$mainrc" != 0 ] || [ "$lane2rc" != 0 ]; then
+  echo "go test failed (main lane exit $mainrc, second lane exit $lane2rc)"
   exit 1
 fi
 
