@@ -169,14 +169,9 @@ accounts:
 		t.Fatal(err)
 	}
 	sum := fmt.Sprintf("%x", sha256.Sum256(b))
-	code, export, errOut := stewardRun(t, dir, "", "audit", "export")
-	if code != 0 {
-		t.Fatalf("audit export: %d\n%s", code, errOut)
-	}
 	var issued, named int
-	for line := range strings.SplitSeq(strings.TrimSpace(export), "\n") {
-		var rec catalog.AuditRecord
-		if json.Unmarshal([]byte(line), &rec) != nil || rec.Action != "erase.certificate" {
+	for _, rec := range auditRecords(t, filepath.Join(dir, "state")) {
+		if rec.Action != "erase.certificate" {
 			continue
 		}
 		if rec.Target == "plan:"+id && rec.Result == "ok" {

@@ -78,22 +78,7 @@ erase: {approvers: [bob], cooling_off: 1s}
 		}
 		fails := func(names []string, args ...string) string {
 			t.Helper()
-			start := time.Now()
-			code, out, errOut := stewardRun(t, dir, "", args...)
-			took := time.Since(start)
-			t.Logf("%v on a full disk: exit %d in %s: %s", args, code, took.Round(time.Millisecond), lastLine(errOut))
-			if code == 0 || strings.Contains(out, "PASSED") {
-				t.Errorf("%v succeeded on a full disk:\n%s%s", args, out, errOut)
-			}
-			if took > diskFullBound {
-				t.Errorf("%v took %s to fail", args, took)
-			}
-			for _, want := range names {
-				if !strings.Contains(errOut, want) {
-					t.Errorf("%v: the error does not say %q:\n%s", args, want, errOut)
-				}
-			}
-			return errOut
+			return failsInTime(t, dir, "on a full disk", diskFullBound, names, args...)
 		}
 		snapshots := func(name string) int {
 			return strings.Count(plainResticAt(t, dir, name, locations[name], "snapshots", "--json"), `"id"`)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -326,16 +325,9 @@ func countFiles(dir string) int {
 // auditActions is the audit log as "action:result" words, one per record.
 func auditActions(t *testing.T, dir string) string {
 	t.Helper()
-	code, out, errOut := stewardRun(t, dir, "", "audit", "export")
-	if code != 0 {
-		t.Fatalf("audit export: %d\n%s", code, errOut)
-	}
 	var b strings.Builder
-	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
-		var rec struct{ Action, Result string }
-		if json.Unmarshal([]byte(line), &rec) == nil {
-			fmt.Fprintf(&b, "%s:%s ", rec.Action, rec.Result)
-		}
+	for _, rec := range auditRecords(t, filepath.Join(dir, "state")) {
+		fmt.Fprintf(&b, "%s:%s ", rec.Action, rec.Result)
 	}
 	return b.String()
 }

@@ -59,21 +59,7 @@ erase: {approvers: [bob], cooling_off: 1s}
 		names := []string{"disk is full", filepath.Join(dir, "state"), "free space"}
 		fails := func(args ...string) {
 			t.Helper()
-			start := time.Now()
-			code, out, errOut := stewardRun(t, dir, "", args...)
-			took := time.Since(start)
-			t.Logf("%v on a full state disk: exit %d in %s: %s", args, code, took.Round(time.Millisecond), lastLine(errOut))
-			if code == 0 || strings.Contains(out, "PASSED") {
-				t.Errorf("%v succeeded on a full state disk:\n%s%s", args, out, errOut)
-			}
-			if took > diskFullBound {
-				t.Errorf("%v took %s to fail", args, took)
-			}
-			for _, want := range names {
-				if !strings.Contains(errOut, want) {
-					t.Errorf("%v: the error does not say %q:\n%s", args, want, errOut)
-				}
-			}
+			failsInTime(t, dir, "on a full state disk", diskFullBound, names, args...)
 		}
 		check := func() {
 			t.Helper()

@@ -118,6 +118,30 @@ drills:
 	}
 }
 
+// failsInTime runs args in dir while what (such as "on a full disk") is
+// wrong, and checks that the command fails within bound, claims no
+// PASSED, and that its error says each of names; it returns the error
+// output.
+func failsInTime(t *testing.T, dir, what string, bound time.Duration, names []string, args ...string) string {
+	t.Helper()
+	start := time.Now()
+	code, out, errOut := stewardRun(t, dir, "", args...)
+	took := time.Since(start)
+	t.Logf("%v %s: exit %d in %s: %s", args, what, code, took.Round(time.Millisecond), lastLine(errOut))
+	if code == 0 || strings.Contains(out, "PASSED") {
+		t.Errorf("%v succeeded %s:\n%s%s", args, what, out, errOut)
+	}
+	if took > bound {
+		t.Errorf("%v took %s to fail", args, took)
+	}
+	for _, want := range names {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("%v: the error does not say %q:\n%s", args, want, errOut)
+		}
+	}
+	return errOut
+}
+
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {
 		if sub != "" && strings.Contains(s, sub) {
